@@ -1,0 +1,59 @@
+#include <unistd.h>
+
+#include <iterator>
+
+#include "cli.h"
+
+namespace quarry::cli {
+std::string ReadStdin() {
+  return std::string(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+}
+}  // namespace quarry::cli
+
+int main(int argc, char** argv) {
+  using namespace quarry::cli;
+  CLI::App app{
+      "Quarry: a private, offline retrieval-augmented generation engine.\n"
+      "Models live in $QUARRY_MODELS_DIR (default ~/.cache/quarry/models)."};
+  app.name("quarry");
+  app.set_version_flag("--version", std::string("quarry 0.1.0"));
+  app.require_subcommand(1);
+  app.fallthrough(false);
+  Registry reg;
+  RegisterModel(app, reg);
+  RegisterEmbed(app, reg);
+  RegisterGenerate(app, reg);
+  std::string names;
+  bool known = false;
+  for (const CLI::App* sub : app.get_subcommands({})) {
+    names += (names.empty() ? "" : ", ") + sub->get_name();
+    known = known || (argc > 1 && sub->get_name() == argv[1]);
+  }
+  if (argc > 1 && argv[1][0] != '-' && !known) {
+    std::cerr << "quarry: error: unknown command '" << argv[1] << "' (commands: " << names << ")\n"
+              << "Run 'quarry --help' for usage.\n";
+    return kExitUsage;
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "quarry: error: " << e.what() << "\n";
+    std::string path = "quarry";
+    for (const CLI::App* sub = &app; sub;) {
+      auto subs = sub->get_subcommands();
+      if (subs.empty()) break;
+      sub = subs.front();
+      path += " " + sub->get_name();
+    }
+    std::cerr << "Run '" << path << " --help' for usage.\n";
+    return kExitUsage;
+  }
+  if (!reg.run) return kExitUsage;
+  return reg.run();
+}

@@ -1,0 +1,148 @@
+// Models: sentence embedders and chat generators running in-process on llama.cpp,
+// inspection of GGUF files, and import of Hugging Face checkpoints into GGUF.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "quarry/status.h"
+
+namespace quarry {
+
+// ---------------------------------------------------------------------------
+// Embeddings
+
+struct EmbedderOptions {
+  int threads = 0;          // 0: one per hardware thread
+  int max_batch_texts = 32; // texts encoded together in one llama.cpp batch
+  bool normalize = true;    // L2-normalise each vector (cosine similarity = dot product)
+};
+
+class Embedder {
+ public:
+  // Loads an embedding GGUF (e.g. one written by ImportHfModel). Fails with
+  // InvalidArgument when the file is a generative model without pooling.
+  static Result<std::unique_ptr<Embedder>> Open(const std::string& gguf_path,
+                                                const EmbedderOptions& options = {});
+  virtual ~Embedder() = default;
+
+  // One vector per text, in order. Texts longer than max_tokens() are truncated.
+  virtual Result<std::vector<std::vector<float>>> Embed(const std::vector<std::string>& texts) = 0;
+
+  // Number of tokens the model's tokenizer makes of text (special tokens included).
+  virtual int CountTokens(std::string_view text) const = 0;
+
+  virtual int dimension() const = 0;
+  virtual int max_tokens() const = 0;
+  // Stable identity of the model: file name plus a digest of its metadata.
+  virtual const std::string& model_id() const = 0;
+};
+
+// ---------------------------------------------------------------------------
+// Generation
+
+struct GeneratorOptions {
+  int context = 0;   // tokens; 0: the model's training context, capped at 4096
+  int threads = 0;   // 0: one per hardware thread
+  int sequences = 1; // parallel sequences one context can decode (candidates)
+};
+
+struct ChatMessage {
+  std::string role;  // "system", "user" or "assistant"
+  std::string content;
+};
+
+struct SamplingOptions {
+  int max_tokens = 256;
+  float temperature = 0.2f;  // 0: greedy (deterministic)
+  float top_p = 0.95f;
+  int top_k = 40;
+  uint32_t seed = 42;
+  bool logprobs = false;     // fill Generation::sum_logprob (costs a softmax per token)
+};
+
+struct Generation {
+  std::string text;
+  std::string finish_reason;  // "stop" (end of generation token) or "length"
+  int prompt_tokens = 0;
+  int completion_tokens = 0;
+  double time_to_first_token_ms = 0;  // from the call until the first token is sampled
+  double prompt_ms = 0;               // prompt evaluation
+  double generation_ms = 0;           // after the first token until the last
+  double sum_logprob = 0;             // sum of log p(token) of the sampled tokens, if asked for
+};
+
+// Called with each decoded piece of text (always whole UTF-8 characters).
+// Return false to stop generation early.
+using TokenCallback = std::function<bool(std::string_view piece)>;
+
+class Generator {
+ public:
+  static Result<std::unique_ptr<Generator>> Open(const std::string& gguf_path,
+                                                 const GeneratorOptions& options = {});
+  virtual ~Generator() = default;
+
+  // Formats messages with the model's own chat template, ending with the assistant turn.
+  virtual Result<std::string> FormatChat(const std::vector<ChatMessage>& messages) const = 0;
+
+  // Chat completion: FormatChat + Complete.
+  virtual Result<Generation> Chat(const std::vector<ChatMessage>& messages,
+                                  const SamplingOptions& sampling,
+                                  const TokenCallback& on_piece = nullptr) = 0;
+
+  // Raw completion of an already formatted prompt.
+  virtual Result<Generation> Complete(std::string_view prompt, const SamplingOptions& sampling,
+                                      const TokenCallback& on_piece = nullptr) = 0;
+
+  virtual int context_size() const = 0;
+  virtual int CountTokens(std::string_view text) const = 0;
+};
+
+// ---------------------------------------------------------------------------
+// Model files
+
+struct ModelInfo {
+  std::string path;
+  uint64_t file_size = 0;
+  std::string name;          // general.name
+  std::string architecture;  // general.architecture, e.g. "bert", "llama"
+  int64_t embedding_length = 0;
+  int64_t context_length = 0;
+  int64_t block_count = 0;
+  int pooling_type = -1;     // -1: none (generative); 0 none, 1 mean, 2 cls, 3 last
+  bool has_chat_template = false;
+  std::string file_type;     // dominant tensor type, e.g. "F32", "Q4_1"
+  int64_t tensor_count = 0;
+  bool is_embedding() const { return pooling_type > 0; }
+};
+
+// Reads a GGUF header without loading weights.
+Result<ModelInfo> InspectModel(const std::string& gguf_path);
+
+struct ImportOptions {
+  enum class Type { kF32, kF16 };
+  Type type = Type::kF32;  // F16 halves the file; 1-D tensors always stay F32
+  std::string name;        // general.name; default: the directory name
+  std::string pooling;     // "mean", "cls" or "last"; default: from the checkpoint's modules.json
+};
+
+struct ImportReport {
+  std::string architecture;
+  int tensors = 0;
+  int vocab_size = 0;
+  int embedding_length = 0;
+  std::string pooling;  // "mean", "cls", "last" or "none"
+};
+
+// Converts a BERT-family sentence-transformers checkpoint (config.json,
+// model.safetensors, vocab.txt or tokenizer.json, optional modules.json and
+// pooling config) into a GGUF file llama.cpp loads as an embedding model.
+// Unsupported architectures fail with Unsupported naming what is missing.
+Result<ImportReport> ImportHfModel(const std::string& hf_dir, const std::string& out_gguf,
+                                   const ImportOptions& options = {});
+
+}  // namespace quarry

@@ -1,0 +1,5 @@
+// Quarry: an embeddable retrieval-augmented generation engine.
+#pragma once
+
+#include "quarry/model.h"
+#include "quarry/status.h"

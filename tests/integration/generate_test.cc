@@ -1,0 +1,117 @@
+// SmolLM2-135M-Instruct through the in-process llama.cpp generator, greedy.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "model/registry.h"
+#include "quarry/model.h"
+#include "test_util.h"
+
+namespace quarry {
+namespace {
+
+class SmolLM : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto path = ResolveModel(kDefaultGenerator);
+    ASSERT_TRUE(path.ok()) << path.status().message();
+    auto g = Generator::Open(*path);
+    ASSERT_TRUE(g.ok()) << g.status().message();
+    gen_ = std::move(*g).release();
+  }
+  static void TearDownTestSuite() {
+    delete gen_;
+    gen_ = nullptr;
+  }
+  static SamplingOptions Greedy(int n = 48) {
+    SamplingOptions s;
+    s.temperature = 0;
+    s.max_tokens = n;
+    return s;
+  }
+  static Generator* gen_;
+};
+Generator* SmolLM::gen_ = nullptr;
+
+TEST_F(SmolLM, AnswersTheCapitalOfFrance) {
+  ASSERT_NE(gen_, nullptr);
+  auto g = gen_->Chat({{"user", "What is the capital of France?"}}, Greedy());
+  ASSERT_TRUE(g.ok()) << g.status().message();
+  EXPECT_NE(g->text.find("Paris"), std::string::npos) << g->text;
+  EXPECT_GT(g->prompt_tokens, 5);
+  EXPECT_GT(g->completion_tokens, 0);
+  EXPECT_GT(g->time_to_first_token_ms, 0);
+}
+
+TEST_F(SmolLM, GreedyIsDeterministicAndStreamsWholeText) {
+  ASSERT_NE(gen_, nullptr);
+  std::string streamed;
+  int pieces = 0;
+  auto a = gen_->Chat({{"user", "Name three colours."}}, Greedy(), [&](std::string_view p) {
+    streamed += p;
+    ++pieces;
+    return true;
+  });
+  auto b = gen_->Chat({{"user", "Name three colours."}}, Greedy());
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_FALSE(a->text.empty());
+  EXPECT_EQ(a->text, b->text);
+  EXPECT_EQ(streamed, a->text);
+  EXPECT_GT(pieces, 1);
+}
+
+TEST_F(SmolLM, MaxTokensStopsWithLength) {
+  ASSERT_NE(gen_, nullptr);
+  auto g = gen_->Chat({{"user", "Write a long story about a dragon."}}, Greedy(5));
+  ASSERT_TRUE(g.ok());
+  EXPECT_EQ(g->completion_tokens, 5);
+  EXPECT_EQ(g->finish_reason, "length");
+}
+
+TEST_F(SmolLM, CallbackCanStopEarly) {
+  ASSERT_NE(gen_, nullptr);
+  int calls = 0;
+  auto g = gen_->Chat({{"user", "Count from one to twenty."}}, Greedy(64), [&](std::string_view) { return ++calls < 3; });
+  ASSERT_TRUE(g.ok());
+  EXPECT_EQ(calls, 3);
+}
+
+TEST_F(SmolLM, SeedMakesSamplingReproducible) {
+  ASSERT_NE(gen_, nullptr);
+  SamplingOptions s = Greedy(24);
+  s.temperature = 0.9f;
+  s.seed = 1234;
+  auto a = gen_->Chat({{"user", "Tell me about the sea."}}, s);
+  auto b = gen_->Chat({{"user", "Tell me about the sea."}}, s);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->text, b->text);
+}
+
+TEST_F(SmolLM, PromptLongerThanContextIsAClearError) {
+  ASSERT_NE(gen_, nullptr);
+  std::string huge;
+  for (int i = 0; i < gen_->context_size() + 100; ++i) huge += " word";
+  auto g = gen_->Complete(huge, Greedy());
+  ASSERT_FALSE(g.ok());
+  EXPECT_EQ(g.status().code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(g.status().message().find("context"), std::string::npos);
+}
+
+TEST(GenerateCli, JsonReportsTokensAndTimings) {
+  auto r = test::RunCmd(test::Quarry() + " generate --json --temperature 0 --max-tokens 32 'What is the capital of France?'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_NE(j["text"].get<std::string>().find("Paris"), std::string::npos) << j.dump();
+  EXPECT_GT(j["usage"]["completion_tokens"].get<int>(), 0);
+  EXPECT_GT(j["timings"]["time_to_first_token_ms"].get<double>(), 0);
+  EXPECT_TRUE(j["timings"].contains("tokens_per_s"));
+}
+
+TEST(GenerateCli, StreamsPlainText) {
+  auto r = test::RunCmd(test::Quarry() + " generate --temperature 0 --max-tokens 32 'What is the capital of France?'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("Paris"), std::string::npos) << r.out;
+}
+
+}  // namespace
+}  // namespace quarry

@@ -1,0 +1,100 @@
+// The quarry command line: usage errors exit 2 with a message that says what to do.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "test_util.h"
+
+namespace quarry {
+namespace {
+
+using test::Quarry;
+using test::RunCmd;
+
+// Keeps tests away from the user's model cache.
+std::string Env(const test::TempDir& d) {
+  return "QUARRY_MODELS_DIR=" + d.str() + "/models QUARRY_CACHE_DIR=" + d.str() + "/cache ";
+}
+
+TEST(Cli, NoSubcommandIsAUsageError) {
+  auto r = RunCmd(Quarry());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("subcommand"), std::string::npos) << r.err;
+}
+
+TEST(Cli, HelpListsTheSubcommands) {
+  auto r = RunCmd(Quarry() + " --help");
+  EXPECT_EQ(r.exit_code, 0);
+  for (const char* sub : {"model", "embed", "generate"}) EXPECT_NE(r.out.find(sub), std::string::npos) << sub;
+  for (const char* sub : {"model list --help", "model pull --help", "model import --help", "embed --help", "generate --help"}) {
+    auto h = RunCmd(Quarry() + " " + sub);
+    EXPECT_EQ(h.exit_code, 0) << sub;
+    EXPECT_NE(h.out.find("Usage"), std::string::npos) << sub;
+  }
+}
+
+TEST(Cli, UnknownSubcommandIsAUsageError) {
+  auto r = RunCmd(Quarry() + " frobnicate");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("frobnicate"), std::string::npos) << r.err;
+}
+
+TEST(Cli, MissingArgumentNamesIt) {
+  auto r = RunCmd(Quarry() + " embed");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("TEXT"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("quarry embed --help"), std::string::npos) << r.err;
+}
+
+TEST(Cli, OutOfRangeOptionIsRejected) {
+  auto r = RunCmd(Quarry() + " generate --temperature -1 hello");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("temperature"), std::string::npos) << r.err;
+  auto r2 = RunCmd(Quarry() + " generate --max-tokens 0 hello");
+  EXPECT_EQ(r2.exit_code, 2);
+  auto r3 = RunCmd(Quarry() + " model import /tmp -o x.gguf --type q9");
+  EXPECT_EQ(r3.exit_code, 2);
+  EXPECT_NE(r3.err.find("q9"), std::string::npos) << r3.err;
+}
+
+TEST(Cli, MissingModelFileIsNamed) {
+  test::TempDir d;
+  auto r = RunCmd(Env(d) + Quarry() + " embed --model /nonexistent/model.gguf hello");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("/nonexistent/model.gguf"), std::string::npos) << r.err;
+  EXPECT_TRUE(r.out.empty());
+}
+
+TEST(Cli, KnownModelNotPulledSaysHowToGetIt) {
+  test::TempDir d;
+  auto r = RunCmd(Env(d) + Quarry() + " generate --model smollm2-135m hi");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("quarry model pull smollm2-135m"), std::string::npos) << r.err;
+}
+
+TEST(Cli, PullUnknownModelListsKnownOnes) {
+  test::TempDir d;
+  auto r = RunCmd(Env(d) + Quarry() + " model pull no-such-model");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("no-such-model"), std::string::npos);
+  EXPECT_NE(r.err.find("minilm-l6"), std::string::npos) << r.err;
+}
+
+TEST(Cli, NotAModelFileIsReported) {
+  test::TempDir d;
+  std::ofstream(d.str() + "/junk.gguf") << "definitely not gguf";
+  auto r = RunCmd(Env(d) + Quarry() + " embed --model " + d.str() + "/junk.gguf hello");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("junk.gguf"), std::string::npos) << r.err;
+}
+
+TEST(Cli, ModelListOnEmptyCacheOffersKnownModels) {
+  test::TempDir d;
+  auto r = RunCmd(Env(d) + Quarry() + " model list --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("\"models\": []"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("smollm2-135m"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace quarry
