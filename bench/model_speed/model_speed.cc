@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
+#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -35,6 +36,7 @@ int main(int argc, char** argv) {
   std::string embed_model = kDefaultEmbedder, gen_model = kDefaultGenerator;
   std::vector<int> threads = {1, 2}, lengths = {16, 64, 256}, batches = {1, 8, 32};
   int texts = 64, prompt_tokens = 512, gen_tokens = 128, reps = 3;
+  std::string dump_dir;
   app.add_option("--embed-model", embed_model);
   app.add_option("--gen-model", gen_model);
   app.add_option("--threads", threads)->delimiter(',');
@@ -44,6 +46,7 @@ int main(int argc, char** argv) {
   app.add_option("--prompt-tokens", prompt_tokens);
   app.add_option("--gen-tokens", gen_tokens);
   app.add_option("--reps", reps);
+  app.add_option("--dump-texts", dump_dir, "Write the embedding inputs to DIR/texts_<len>.txt (for llama-embedding)");
   CLI11_PARSE(app, argc, argv);
 
   nlohmann::json out = {{"embedding", nlohmann::json::array()}, {"generation", nlohmann::json::array()}};
@@ -66,6 +69,10 @@ int main(int argc, char** argv) {
       for (int len : lengths) {
         std::vector<std::string> in;
         for (int i = 0; i < texts; ++i) in.push_back(TextOfTokens(**e, len, i));
+        if (!dump_dir.empty()) {
+          std::ofstream f(dump_dir + "/texts_" + std::to_string(len) + ".txt");
+          for (const auto& x : in) f << x << "\n";
+        }
         (void)(*e)->Embed({in.begin(), in.begin() + std::min<size_t>(in.size(), static_cast<size_t>(b))});  // warm up
         double best = 1e30;
         for (int r = 0; r < reps; ++r) {
