@@ -25,13 +25,21 @@ size_t CompleteUtf8Prefix(const std::string& s) {
   return n;
 }
 
+// A GGUF without tokenizer.chat_template gets llama.cpp's built-in template for
+// its architecture family, else ChatML, the most common convention.
+std::string FallbackTemplate(const std::string& arch) {
+  if (arch.rfind("gemma", 0) == 0) return "gemma";
+  if (arch == "phi3") return "phi3";
+  if (arch == "command-r") return "command-r";
+  return "chatml";
+}
+
 class LlamaGenerator final : public Generator {
  public:
   LlamaGenerator(llama::ModelPtr model, llama::ContextPtr ctx)
       : model_(std::move(model)), ctx_(std::move(ctx)), vocab_(llama_model_get_vocab(model_.get())) {
     const char* t = llama_model_chat_template(model_.get(), nullptr);
-    // Models without a template get ChatML, the most common convention.
-    template_ = t ? t : "chatml";
+    template_ = t ? t : FallbackTemplate(llama::MetaString(model_.get(), "general.architecture"));
   }
 
   Result<std::string> FormatChat(const std::vector<ChatMessage>& messages) const override {

