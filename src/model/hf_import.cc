@@ -12,7 +12,6 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <regex>
 #include <set>
 #include <cstring>
 
@@ -214,12 +213,16 @@ std::optional<std::string> MapTensorName(std::string name) {
   const std::string base = name.substr(0, dot), suffix = name.substr(dot);  // ".weight" / ".bias"
   if (suffix != ".weight" && suffix != ".bias") return std::nullopt;
   if (auto it = fixed.find(base); it != fixed.end()) return it->second + suffix;
-  static const std::regex layer_re(R"(encoder\.layer\.(\d+)\.(.+))");
-  std::smatch m;
-  if (std::regex_match(base, m, layer_re)) {
-    for (const auto& [hf, gg] : layer) {
-      if (m[2] == hf) return "blk." + m[1].str() + "." + gg + suffix;
-    }
+  // encoder.layer.<N>.<module>
+  static const std::string kLayer = "encoder.layer.";
+  if (base.rfind(kLayer, 0) != 0) return std::nullopt;
+  const size_t num_end = base.find('.', kLayer.size());
+  if (num_end == std::string::npos || num_end == kLayer.size()) return std::nullopt;
+  const std::string num = base.substr(kLayer.size(), num_end - kLayer.size());
+  if (num.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+  const std::string module = base.substr(num_end + 1);
+  for (const auto& [hf, gg] : layer) {
+    if (module == hf) return "blk." + num + "." + gg + suffix;
   }
   return std::nullopt;
 }
