@@ -6,6 +6,7 @@
 #include <iostream>
 #include <string>
 
+#include "quarry/knowledge_base.h"
 #include "quarry/status.h"
 
 namespace quarry::cli {
@@ -23,6 +24,34 @@ struct Registry {
 void RegisterModel(CLI::App& app, Registry& reg);
 void RegisterEmbed(CLI::App& app, Registry& reg);
 void RegisterGenerate(CLI::App& app, Registry& reg);
+void RegisterKnowledgeBase(CLI::App& app, Registry& reg);  // add, rm, ls, show, stats
+void RegisterSearch(CLI::App& app, Registry& reg);
+void RegisterEval(CLI::App& app, Registry& reg);
+
+// Options shared by every command that opens a knowledge base.
+struct KbFlags {
+  std::string db;           // --db, else $QUARRY_DB, else .quarry
+  std::string embed_model;  // --embed-model
+  int threads = 0;
+  float k1 = 0.9f, b = 0.4f;
+  std::string stemmer = "porter";
+};
+void AddKbFlags(CLI::App* cmd, KbFlags* flags);
+KnowledgeBaseOptions ToOptions(const KbFlags& flags);
+
+// A one-line progress display on stderr when it is a terminal.
+class ProgressLine {
+ public:
+  ProgressLine();
+  void Update(const std::string& line);  // redraws at most every 100 ms
+  void Done();                           // clears the line
+  bool enabled() const { return enabled_; }
+
+ private:
+  bool enabled_;
+  double last_ = -1;
+  size_t width_ = 0;
+};
 
 // Prints "quarry: error: <message>" and returns the exit code for it.
 inline int Fail(const Status& s) {

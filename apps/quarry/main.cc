@@ -23,6 +23,9 @@ int main(int argc, char** argv) {
   RegisterModel(app, reg);
   RegisterEmbed(app, reg);
   RegisterGenerate(app, reg);
+  RegisterKnowledgeBase(app, reg);
+  RegisterSearch(app, reg);
+  RegisterEval(app, reg);
   std::string names;
   bool known = false;
   for (const CLI::App* sub : app.get_subcommands({})) {

@@ -3,3 +3,4 @@
 
 #include "quarry/model.h"
 #include "quarry/status.h"
+#include "quarry/knowledge_base.h"

@@ -1,0 +1,132 @@
+// A knowledge base: documents ingested from files, chunked, embedded and
+// indexed for BM25, dense and hybrid retrieval. One directory holds it: the
+// SQLite catalog (the source of truth) and derived indexes rebuilt on demand.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "quarry/status.h"
+
+namespace quarry {
+
+struct KnowledgeBaseOptions {
+  std::string dir = ".quarry";
+  std::string embed_model;        // name or GGUF path; default: the one the base was built with, else minilm-l6
+  int threads = 0;                // 0: all hardware threads
+  float bm25_k1 = 0.9f;           // Lucene/Anserini BEIR defaults
+  float bm25_b = 0.4f;
+  std::string stemmer = "porter"; // libstemmer algorithm, or "none"
+  size_t ann_threshold = 20000;   // exact dense search below this many vectors, HNSW above
+};
+
+struct AddOptions {
+  std::vector<std::string> globs;     // directory walks keep files whose name matches one (default: known types)
+  std::string metadata = "{}";        // JSON object added to every document's metadata
+  std::string text_column = "text";   // CSV
+  uint64_t max_file_bytes = 100ull << 20;
+  int chunk_tokens = 256;
+  int overlap_tokens = 32;
+  bool embed = true;                  // false: BM25 only (dense search will not see these chunks)
+};
+
+struct AddFailure {
+  std::string source;
+  std::string reason;
+};
+
+struct AddReport {
+  int added = 0, unchanged = 0, replaced = 0, failed = 0;
+  int64_t chunks = 0;                  // chunks written
+  std::vector<AddFailure> failures;
+  // Where the time went, seconds.
+  double total_s = 0, parse_s = 0, chunk_s = 0, embed_s = 0, store_s = 0, index_s = 0;
+};
+
+struct AddProgress {
+  int64_t files_done = 0, files_total = 0;  // files_total is known after the walk
+  int64_t documents = 0, chunks = 0;
+  std::string current;
+};
+using AddProgressFn = std::function<void(const AddProgress&)>;
+
+struct Document {
+  int64_t id = 0;
+  std::string source, title, metadata, content_hash, created_at, updated_at;
+  int64_t bytes = 0, chunks = 0, version = 0;
+};
+
+struct Chunk {
+  int64_t id = 0, doc_id = 0;
+  int seq = 0;
+  std::string text, heading;
+  int64_t start = 0, end = 0;  // code point offsets into the document's extracted text
+  int tokens = 0;
+};
+
+struct KnowledgeBaseStats {
+  std::string dir;
+  int64_t documents = 0, chunks = 0, embeddings = 0, bytes = 0;
+  std::string embed_model, embed_model_id;
+  int64_t embed_dim = 0;
+  int64_t schema_version = 0;
+  int64_t db_bytes = 0, bm25_bytes = 0, hnsw_bytes = 0;
+};
+
+struct SearchOptions {
+  enum class Mode { kHybrid, kBm25, kDense };
+  enum class Fusion { kRrf, kWeighted };
+  size_t k = 10;
+  Mode mode = Mode::kHybrid;
+  Fusion fusion = Fusion::kRrf;
+  int rrf_k = 60;
+  float dense_weight = 0.5f;      // weighted fusion: dense share of the min-max normalised scores
+  size_t candidates = 100;        // per retriever, before fusion and filters
+  std::vector<std::string> where; // "key=value", "key!=value", "key>=3", "date<2024-01-01"
+  bool mmr = false;               // maximal marginal relevance over the fused list
+  float mmr_lambda = 0.7f;
+};
+
+struct SearchHit {
+  Chunk chunk;
+  std::string source, title, metadata;
+  double score = 0;
+  std::optional<double> bm25_score, dense_score;
+  int bm25_rank = 0, dense_rank = 0;  // 1-based; 0 when that retriever did not return it
+};
+
+class KnowledgeBase {
+ public:
+  // create=false fails with NotFound when dir holds no knowledge base.
+  static Result<std::unique_ptr<KnowledgeBase>> Open(const KnowledgeBaseOptions& options, bool create);
+  ~KnowledgeBase();
+
+  // Files, directories (recursive) and "-" (stdin). One bad file never stops the
+  // batch: it is counted in the report. Unchanged files (same content hash) are skipped.
+  Result<AddReport> Add(const std::vector<std::string>& paths, const AddOptions& options,
+                        const AddProgressFn& progress = nullptr);
+
+  // Removes documents by id, exact source, or glob over sources. Returns the removed sources.
+  Result<std::vector<std::string>> Remove(const std::string& id_path_or_glob);
+
+  Result<std::vector<Document>> ListDocuments();
+  Result<std::optional<Document>> GetDocument(int64_t id);
+  Result<std::vector<Chunk>> GetChunks(int64_t doc_id);
+  Result<KnowledgeBaseStats> Stats();
+
+  Result<std::vector<SearchHit>> Search(const std::string& query, const SearchOptions& options);
+
+  // Analyzed BM25 terms of a text (for tests and tooling).
+  std::vector<std::string> AnalyzeForBm25(const std::string& text);
+
+ private:
+  KnowledgeBase();
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace quarry

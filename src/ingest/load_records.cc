@@ -1,0 +1,185 @@
+// Record files, streamed one record at a time (no size limit):
+//  - JSONL / JSON in BEIR corpus form: {"_id", "title", "text", "metadata"}
+//  - CSV with a header row; --text-column names the text (default "text"),
+//    "_id"/"id" and "title" columns are used when present, the rest is metadata.
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "ingest/loader.h"
+#include "text/utf8.h"
+
+namespace quarry {
+using nlohmann::json;
+
+namespace {
+
+// ":12" / "[3]": where a record sits in its file. (Built with += : GCC 12
+// warns falsely (-Wrestrict) on "literal" + std::to_string(n).)
+std::string Where(const char* open, size_t n, const char* close) {
+  std::string w = open;
+  w += std::to_string(n);
+  w += close;
+  return w;
+}
+
+std::string IdString(const json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_number_integer()) return std::to_string(v.get<int64_t>());
+  return {};
+}
+
+// One BEIR-style record -> document (or the reason it is not one).
+Result<LoadedDocument> FromRecord(const std::string& path, const std::string& where, const json& rec,
+                                  const std::string& raw, const LoadOptions& options) {
+  if (!rec.is_object()) return Status::Corruption(path + where + ": record is not a JSON object");
+  std::string id = rec.contains("_id") ? IdString(rec["_id"]) : rec.contains("id") ? IdString(rec["id"]) : std::string();
+  if (id.empty()) return Status::InvalidArgument(path + where + ": record has no \"_id\" (string or integer)");
+  if (!rec.contains("text") || !rec["text"].is_string()) {
+    return Status::InvalidArgument(path + where + ": record " + id + " has no string \"text\"");
+  }
+  LoadedDocument doc;
+  doc.source = path + "#" + id;
+  std::string title = rec.contains("title") && rec["title"].is_string() ? rec["title"].get<std::string>() : std::string();
+  const std::string body = rec["text"].get<std::string>();
+  doc.title = title;
+  // Title and text form one field, as BEIR's "flat" baselines index them.
+  doc.text = title.empty() ? body : title + "\n\n" + body;
+  json meta = rec.contains("metadata") && rec["metadata"].is_object() ? rec["metadata"] : json::object();
+  meta["_id"] = id;
+  doc.metadata = meta.dump();
+  return FinishDocument(std::move(doc), raw, options);
+}
+
+// RFC 4180 CSV: quoted fields may hold commas, quotes ("") and newlines.
+bool ReadCsvRow(std::istream& in, std::vector<std::string>* row, size_t* line) {
+  row->clear();
+  std::string field;
+  bool quoted = false, any = false;
+  int c;
+  while ((c = in.get()) != EOF) {
+    any = true;
+    if (quoted) {
+      if (c == '"') {
+        if (in.peek() == '"') {
+          field += '"';
+          in.get();
+        } else {
+          quoted = false;
+        }
+      } else {
+        if (c == '\n') ++*line;
+        field += static_cast<char>(c);
+      }
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      row->push_back(std::move(field));
+      field.clear();
+    } else if (c == '\n') {
+      ++*line;
+      break;
+    } else if (c != '\r') {
+      field += static_cast<char>(c);
+    }
+  }
+  if (!any) return false;
+  row->push_back(std::move(field));
+  return true;
+}
+
+}  // namespace
+
+Status LoadJsonRecords(const std::string& path, const LoadOptions& options, const DocumentSink& sink) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::IOError(path + ": cannot read");
+  const bool jsonl = path.size() >= 6 && (path.compare(path.size() - 6, 6, ".jsonl") == 0 || path.compare(path.size() - 6, 6, ".JSONL") == 0);
+  if (!jsonl) {
+    // A .json file: one object, or an array of objects (read whole, within the size limit).
+    std::error_code ec;
+    if (std::filesystem::file_size(path, ec) > options.max_file_bytes) {
+      return Status::InvalidArgument(path + ": too large for a .json file; write it as .jsonl (one record per line) to stream it");
+    }
+    std::string raw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (text::FindInvalidUtf8(raw) != std::string::npos) return Status::Corruption(path + ": invalid UTF-8");
+    json j = json::parse(raw, nullptr, false);
+    if (j.is_discarded()) return Status::Corruption(path + ": not valid JSON");
+    if (j.is_object()) j = json::array({j});
+    if (!j.is_array()) return Status::Corruption(path + ": expected a JSON object or an array of objects");
+    for (size_t i = 0; i < j.size(); ++i) sink(FromRecord(path, Where("[", i, "]"), j[i], j[i].dump(), options));
+    return Status::OK();
+  }
+  std::string line;
+  size_t n = 0;
+  while (std::getline(in, line)) {
+    ++n;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    const std::string where = Where(":", n, "");
+    if (text::FindInvalidUtf8(line) != std::string::npos) {
+      sink(Status::Corruption(path + where + ": invalid UTF-8"));
+      continue;
+    }
+    json rec = json::parse(line, nullptr, false);
+    if (rec.is_discarded()) {
+      sink(Status::Corruption(path + where + ": not valid JSON"));
+      continue;
+    }
+    auto d = FromRecord(path, where, rec, line, options);
+    sink(std::move(d));
+  }
+  if (n == 0) return Status::InvalidArgument(path + ": empty file");
+  return Status::OK();
+}
+
+Status LoadCsvRecords(const std::string& path, const LoadOptions& options, const DocumentSink& sink) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::IOError(path + ": cannot read");
+  std::vector<std::string> header, row;
+  size_t line = 1;
+  if (!ReadCsvRow(in, &header, &line)) return Status::InvalidArgument(path + ": empty file");
+  if (!header.empty() && header[0].rfind("\xEF\xBB\xBF", 0) == 0) header[0] = header[0].substr(3);  // BOM
+  int text_col = -1, id_col = -1, title_col = -1;
+  for (size_t i = 0; i < header.size(); ++i) {
+    if (header[i] == options.text_column) text_col = static_cast<int>(i);
+    if (header[i] == "_id" || (header[i] == "id" && id_col < 0)) id_col = static_cast<int>(i);
+    if (header[i] == "title") title_col = static_cast<int>(i);
+  }
+  if (text_col < 0) {
+    std::string cols;
+    for (const auto& h : header) cols += (cols.empty() ? "" : ", ") + h;
+    return Status::InvalidArgument(path + ": no column '" + options.text_column + "' (columns: " + cols + "); choose one with --text-column");
+  }
+  size_t rowno = 0;
+  while (true) {
+    const size_t start_line = line + 0;
+    if (!ReadCsvRow(in, &row, &line)) break;
+    ++rowno;
+    if (row.size() == 1 && row[0].empty()) continue;
+    const std::string where = Where(":", start_line, "");
+    if (row.size() != header.size()) {
+      sink(Status::Corruption(path + where + ": " + std::to_string(row.size()) + " fields, the header has " + std::to_string(header.size())));
+      continue;
+    }
+    json rec = json::object();
+    json meta = json::object();
+    for (size_t i = 0; i < header.size(); ++i) {
+      if (static_cast<int>(i) != text_col && static_cast<int>(i) != id_col && static_cast<int>(i) != title_col) meta[header[i]] = row[i];
+    }
+    rec["_id"] = id_col >= 0 ? row[static_cast<size_t>(id_col)] : "row" + std::to_string(rowno);
+    rec["text"] = row[static_cast<size_t>(text_col)];
+    if (title_col >= 0) rec["title"] = row[static_cast<size_t>(title_col)];
+    rec["metadata"] = meta;
+    std::string raw;
+    for (const auto& f : row) raw += f + '\x1f';
+    bool utf8 = true;
+    for (const auto& f : row) utf8 = utf8 && text::FindInvalidUtf8(f) == std::string::npos;
+    if (!utf8) {
+      sink(Status::Corruption(path + where + ": invalid UTF-8"));
+      continue;
+    }
+    sink(FromRecord(path, where, rec, raw, options));
+  }
+  return Status::OK();
+}
+
+}  // namespace quarry

@@ -1,0 +1,145 @@
+#include "ingest/loader.h"
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "text/utf8.h"
+#include "util/sha256.h"
+
+namespace quarry {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string Lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+std::string Ext(const std::string& path) { return Lower(fs::path(path).extension().string()); }
+
+std::string Printable(std::string_view head) {
+  std::string out;
+  for (char c : head.substr(0, 12)) out += (c >= 32 && c < 127) ? c : '.';
+  return out;
+}
+
+Result<std::string> ReadFile(const std::string& path, uint64_t max_bytes) {
+  std::error_code ec;
+  const uint64_t size = fs::file_size(path, ec);
+  if (ec) return Status::IOError(path + ": " + ec.message());
+  if (size > max_bytes) {
+    return Status::InvalidArgument(path + ": too large (" + std::to_string(size >> 20) + " MiB; the limit is " +
+                                   std::to_string(max_bytes >> 20) + " MiB, raise it with --max-file-size)");
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::IOError(path + ": cannot read: " + std::strerror(errno));
+  std::string data(size, '\0');
+  if (!in.read(data.data(), static_cast<std::streamsize>(size))) return Status::IOError(path + ": read failed");
+  return data;
+}
+
+bool LooksBinary(std::string_view s) { return s.substr(0, 8192).find('\0') != std::string_view::npos; }
+
+}  // namespace
+
+bool IsSupportedExtension(const std::string& path) {
+  static const char* exts[] = {".txt", ".text", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx", ".jsonl", ".json", ".csv", ".rst", ".log"};
+  const std::string e = Ext(path);
+  return std::any_of(std::begin(exts), std::end(exts), [&](const char* x) { return e == x; });
+}
+
+Result<LoadedDocument> FinishDocument(LoadedDocument doc, const std::string& raw_for_hash, const LoadOptions& options) {
+  const size_t bad = text::FindInvalidUtf8(doc.text);
+  if (bad != std::string::npos) {
+    return Status::Corruption(doc.source + ": invalid UTF-8 at byte " + std::to_string(bad) + "; convert it to UTF-8 first (e.g. iconv)");
+  }
+  if (doc.text.find_first_not_of(" \t\r\n\f\v") == std::string::npos) {
+    return Status::InvalidArgument(doc.source + ": empty document (no text to index)");
+  }
+  // NFC can change byte lengths; sections are recomputed from the normalised pieces.
+  if (doc.sections.empty()) {
+    doc.text = text::NormalizeText(doc.text);
+  } else {
+    std::string norm;
+    std::vector<Section> secs;
+    for (const Section& s : doc.sections) {
+      Section n{norm.size(), 0, s.heading};
+      norm += text::NormalizeText(std::string_view(doc.text).substr(s.start, s.end - s.start));
+      n.end = norm.size();
+      if (n.end > n.start) secs.push_back(n);
+    }
+    doc.text = std::move(norm);
+    doc.sections = std::move(secs);
+  }
+  // Merge --meta into the document's own metadata.
+  nlohmann::json meta = nlohmann::json::parse(doc.metadata.empty() ? "{}" : doc.metadata, nullptr, false);
+  if (!meta.is_object()) meta = nlohmann::json::object();
+  nlohmann::json extra = nlohmann::json::parse(options.metadata, nullptr, false);
+  if (extra.is_object()) meta.update(extra);
+  doc.metadata = meta.dump();
+  doc.content_hash = Sha256Hex(raw_for_hash + '\0' + doc.metadata);
+  return doc;
+}
+
+Result<LoadedDocument> LoadBytes(const std::string& source, std::string bytes, const LoadOptions& options) {
+  LoadedDocument doc;
+  doc.source = source;
+  if (LooksBinary(bytes)) return Status::InvalidArgument(source + ": binary data (contains NUL bytes), not text");
+  if (text::FindInvalidUtf8(bytes) != std::string::npos) {
+    doc.text = bytes;
+    return FinishDocument(std::move(doc), bytes, options);  // reports the byte offset
+  }
+  QUARRY_RETURN_IF_ERROR(ExtractMarkdown(bytes, &doc));
+  return FinishDocument(std::move(doc), bytes, options);
+}
+
+Status LoadPath(const std::string& path, const LoadOptions& options, const DocumentSink& sink) {
+  const std::string ext = Ext(path);
+  if (ext == ".jsonl" || ext == ".json") return LoadJsonRecords(path, options, sink);
+  if (ext == ".csv") return LoadCsvRecords(path, options, sink);
+
+  LoadedDocument doc;
+  doc.source = path;
+  if (ext == ".docx") {
+    std::error_code ec;
+    if (fs::file_size(path, ec) > options.max_file_bytes) {
+      return Status::InvalidArgument(path + ": too large (raise the limit with --max-file-size)");
+    }
+    QUARRY_RETURN_IF_ERROR(ExtractDocx(path, &doc));
+    auto raw = ReadFile(path, options.max_file_bytes);
+    if (!raw.ok()) return raw.status();
+    auto d = FinishDocument(std::move(doc), *raw, options);
+    if (!d.ok()) return d.status();
+    sink(std::move(d));
+    return Status::OK();
+  }
+  auto raw = ReadFile(path, options.max_file_bytes);
+  if (!raw.ok()) return raw.status();
+  if (ext == ".pdf") {
+    if (raw->compare(0, 5, "%PDF-") != 0) return Status::Corruption(path + ": not a PDF (starts with '" + Printable(*raw) + "')");
+    QUARRY_RETURN_IF_ERROR(ExtractPdf(*raw, &doc));
+  } else {
+    if (LooksBinary(*raw)) return Status::InvalidArgument(path + ": binary file (contains NUL bytes), not a text document");
+    const size_t bad = text::FindInvalidUtf8(*raw);
+    if (bad != std::string::npos) {
+      return Status::Corruption(path + ": invalid UTF-8 at byte " + std::to_string(bad) + "; convert it to UTF-8 first (e.g. iconv)");
+    }
+    if (ext == ".html" || ext == ".htm") {
+      QUARRY_RETURN_IF_ERROR(ExtractHtml(*raw, &doc));
+    } else if (ext == ".md" || ext == ".markdown") {
+      QUARRY_RETURN_IF_ERROR(ExtractMarkdown(*raw, &doc));
+    } else {
+      doc.text = *raw;
+    }
+  }
+  auto d = FinishDocument(std::move(doc), *raw, options);
+  if (!d.ok()) return d.status();
+  sink(std::move(d));
+  return Status::OK();
+}
+
+}  // namespace quarry

@@ -1,0 +1,57 @@
+// Loaders: a file (or stdin) -> documents with extracted UTF-8 text.
+// One file per format in this folder; LoadPath dispatches on the extension.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "quarry/status.h"
+
+namespace quarry {
+
+struct Section {
+  size_t start = 0, end = 0;  // byte range of the document text
+  std::string heading;        // heading path, " > " separated ("" at top level)
+};
+
+struct LoadedDocument {
+  std::string source;    // path, or path#record-id
+  std::string title;
+  std::string text;      // valid, NFC-normalised UTF-8; never empty
+  std::vector<Section> sections;  // ordered, non-overlapping; empty = one untitled section
+  std::string metadata;  // JSON object ("{}" when none)
+  std::string content_hash;
+};
+
+struct LoadOptions {
+  uint64_t max_file_bytes = 100ull << 20;  // larger files are refused unread (JSONL/CSV stream instead)
+  std::string text_column = "text";        // CSV
+  std::string metadata = "{}";             // JSON object merged into every document's metadata
+};
+
+// Receives each document of a file, or the failure of one record (its source
+// says which); the file's own failure is LoadPath's return value.
+using DocumentSink = std::function<void(Result<LoadedDocument>)>;
+
+// Extensions LoadPath understands (for directory walks).
+bool IsSupportedExtension(const std::string& path);
+
+Status LoadPath(const std::string& path, const LoadOptions& options, const DocumentSink& sink);
+// In-memory content (stdin) treated as plain text or Markdown.
+Result<LoadedDocument> LoadBytes(const std::string& source, std::string bytes, const LoadOptions& options);
+
+// Shared by the loaders: checks UTF-8 and emptiness, normalises, sets hash.
+Result<LoadedDocument> FinishDocument(LoadedDocument doc, const std::string& raw_for_hash, const LoadOptions& options);
+
+// Format-specific extraction (ingest/load_*.cc).
+Status ExtractMarkdown(std::string_view text, LoadedDocument* doc);
+Status ExtractHtml(std::string_view html, LoadedDocument* doc);
+Status ExtractPdf(const std::string& bytes, LoadedDocument* doc);
+Status ExtractDocx(const std::string& path, LoadedDocument* doc);
+Status LoadJsonRecords(const std::string& path, const LoadOptions& options, const DocumentSink& sink);
+Status LoadCsvRecords(const std::string& path, const LoadOptions& options, const DocumentSink& sink);
+
+}  // namespace quarry

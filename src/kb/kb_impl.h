@@ -1,0 +1,32 @@
+// KnowledgeBase internals shared by kb/knowledge_base.cc (ingest, catalog
+// operations) and retrieve/search.cc (queries).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "quarry/knowledge_base.h"
+#include "quarry/model.h"
+#include "store/bm25_index.h"
+#include "store/catalog.h"
+#include "store/vector_index.h"
+#include "text/analyzer.h"
+
+namespace quarry {
+
+struct KnowledgeBase::Impl {
+  KnowledgeBaseOptions options;
+  std::unique_ptr<Catalog> catalog;
+  std::unique_ptr<text::Analyzer> analyzer;
+  std::unique_ptr<Embedder> embedder;      // loaded on first use
+  std::unique_ptr<Bm25Index> bm25;         // rebuilt when the catalog generation moves
+  std::unique_ptr<VectorIndex> vectors;
+  int64_t bm25_generation = -1, vectors_generation = -1;
+  std::string embed_model;                 // what the user named (or the stored one)
+
+  Status EnsureEmbedder();
+  Status EnsureBm25();
+  Status EnsureVectors();
+};
+
+}  // namespace quarry

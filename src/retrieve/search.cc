@@ -1,0 +1,102 @@
+// KnowledgeBase::Search: BM25 and dense candidates, filters, fusion, MMR.
+#include <algorithm>
+#include <unordered_map>
+
+#include "kb/kb_impl.h"
+#include "retrieve/filter.h"
+#include "retrieve/fusion.h"
+
+namespace quarry {
+
+Result<std::vector<SearchHit>> KnowledgeBase::Search(const std::string& query, const SearchOptions& o) {
+  Impl& im = *impl_;
+  using Mode = SearchOptions::Mode;
+  auto filters = ParseFilters(o.where);
+  if (!filters.ok()) return filters.status();
+  // Filters apply after retrieval: fetch deeper so k survive them.
+  const size_t depth = std::max(o.candidates, o.k) * (filters->empty() ? 1 : 10);
+
+  Ranked sparse, dense;
+  if (o.mode != Mode::kDense) {
+    QUARRY_RETURN_IF_ERROR(im.EnsureBm25());
+    for (const auto& [id, s] : im.bm25->Search(im.analyzer->Analyze(query), depth)) sparse.push_back({id, s});
+  }
+  if (o.mode != Mode::kBm25) {
+    QUARRY_RETURN_IF_ERROR(im.EnsureVectors());
+    if (im.vectors && im.vectors->size() > 0) {
+      QUARRY_RETURN_IF_ERROR(im.EnsureEmbedder());
+      auto q = im.embedder->Embed({query});
+      if (!q.ok()) return q.status();
+      for (const auto& [id, s] : im.vectors->Search((*q)[0].data(), depth)) dense.push_back({id, s});
+    } else if (o.mode == Mode::kDense) {
+      return Status::InvalidArgument(im.options.dir + ": no embeddings stored (documents were added with --no-embed); use --mode bm25");
+    }
+  }
+
+  // Metadata for every candidate (needed by filters and the result anyway).
+  std::vector<int64_t> ids;
+  for (const auto* l : {&sparse, &dense}) {
+    for (const auto& [id, s] : *l) ids.push_back(id);
+  }
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  auto views = im.catalog->GetChunks(ids);
+  if (!views.ok()) return views.status();
+  std::unordered_map<int64_t, const Catalog::ChunkView*> by_id;
+  for (const auto& v : *views) {
+    if (MatchesFilters(*filters, v.metadata, v.source, v.title)) by_id[v.chunk.id] = &v;
+  }
+  auto keep = [&](Ranked& l) {
+    l.erase(std::remove_if(l.begin(), l.end(), [&](const auto& e) { return !by_id.count(e.first); }), l.end());
+    if (l.size() > o.candidates) l.resize(o.candidates);
+  };
+  keep(sparse);
+  keep(dense);
+
+  Ranked fused;
+  if (o.mode == Mode::kBm25) fused = sparse;
+  else if (o.mode == Mode::kDense) fused = dense;
+  else if (o.fusion == SearchOptions::Fusion::kRrf) fused = FuseRrf({sparse, dense}, o.rrf_k);
+  else fused = FuseWeighted({sparse, dense}, {1.0 - o.dense_weight, o.dense_weight});
+
+  if (o.mmr && fused.size() > 1 && im.vectors) {
+    // Similarities between candidates need their vectors.
+    const size_t pool = std::min(fused.size(), std::max<size_t>(o.k * 4, 20));
+    fused.resize(pool);
+    auto model = im.catalog->GetMeta("embed_model_id");
+    if (!model.ok()) return model.status();
+    std::vector<std::vector<float>> vecs;
+    for (const auto& [id, s] : fused) {
+      auto v = im.catalog->GetEmbedding(id, *model);
+      if (!v.ok()) return v.status();
+      vecs.push_back(std::move(*v));
+    }
+    fused = Mmr(fused, o.k, o.mmr_lambda, [&](size_t a, size_t b) {
+      if (vecs[a].empty() || vecs[a].size() != vecs[b].size()) return 0.0;
+      double s = 0;
+      for (size_t i = 0; i < vecs[a].size(); ++i) s += static_cast<double>(vecs[a][i]) * vecs[b][i];
+      return s;
+    });
+  }
+  if (fused.size() > o.k) fused.resize(o.k);
+
+  std::unordered_map<int64_t, std::pair<int, double>> srank, drank;
+  for (size_t i = 0; i < sparse.size(); ++i) srank[sparse[i].first] = {static_cast<int>(i) + 1, sparse[i].second};
+  for (size_t i = 0; i < dense.size(); ++i) drank[dense[i].first] = {static_cast<int>(i) + 1, dense[i].second};
+  std::vector<SearchHit> hits;
+  for (const auto& [id, score] : fused) {
+    const Catalog::ChunkView* v = by_id.at(id);
+    SearchHit h;
+    h.chunk = Chunk{v->chunk.id, v->chunk.doc_id, v->chunk.seq, v->chunk.text, v->chunk.heading, v->chunk.start, v->chunk.end, v->chunk.tokens};
+    h.source = v->source;
+    h.title = v->title;
+    h.metadata = v->metadata;
+    h.score = score;
+    if (auto it = srank.find(id); it != srank.end()) h.bm25_rank = it->second.first, h.bm25_score = it->second.second;
+    if (auto it = drank.find(id); it != drank.end()) h.dense_rank = it->second.first, h.dense_score = it->second.second;
+    hits.push_back(std::move(h));
+  }
+  return hits;
+}
+
+}  // namespace quarry

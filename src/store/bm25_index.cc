@@ -1,0 +1,220 @@
+#include "store/bm25_index.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <unordered_map>
+
+#include "store/catalog.h"
+
+namespace quarry {
+namespace {
+
+constexpr char kMagic[8] = {'Q', 'B', 'M', '2', '5', 'v', '1', '\0'};
+
+struct Header {
+  char magic[8];
+  int64_t generation;
+  float k1, b;
+  uint32_t n_docs, n_terms;
+  uint64_t term_blob_bytes, n_postings;
+};
+
+template <typename T>
+void Append(std::string* out, const T* p, size_t n) {
+  out->append(reinterpret_cast<const char*>(p), n * sizeof(T));
+}
+
+}  // namespace
+
+Bm25Index::~Bm25Index() = default;
+
+Result<std::unique_ptr<Bm25Index>> Bm25Index::Build(Catalog& catalog, const Bm25Params& p) {
+  auto gen = catalog.Generation();
+  if (!gen.ok()) return gen.status();
+  // Pass 1: vocabulary, document lengths, postings (term id, doc, tf).
+  std::unordered_map<std::string, uint32_t> vocab;
+  std::vector<std::string> terms;
+  std::vector<int64_t> chunk_ids;
+  std::vector<uint32_t> lengths;
+  std::vector<std::vector<std::pair<uint32_t, uint32_t>>> lists;  // per term: (doc, tf)
+  QUARRY_RETURN_IF_ERROR(catalog.ForEachChunkTerms([&](int64_t chunk_id, std::string_view blob) {
+    const auto doc = static_cast<uint32_t>(chunk_ids.size());
+    chunk_ids.push_back(chunk_id);
+    lengths.push_back(0);
+    Catalog::DecodeTerms(blob, [&](std::string_view term, uint32_t tf) {
+      if (term.empty()) {
+        lengths.back() = tf;
+        return;
+      }
+      auto [it, inserted] = vocab.try_emplace(std::string(term), static_cast<uint32_t>(terms.size()));
+      if (inserted) {
+        terms.emplace_back(term);
+        lists.emplace_back();
+      }
+      lists[it->second].push_back({doc, tf});
+    });
+  }));
+  const double n = static_cast<double>(chunk_ids.size());
+  double total = 0;
+  for (uint32_t l : lengths) total += l;
+  const double avgdl = n > 0 ? std::max(total / n, 1.0) : 1.0;
+
+  // Serialise straight into the file layout: sorted terms, impacts.
+  std::vector<uint32_t> order(terms.size());
+  for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return terms[a] < terms[b]; });
+  uint64_t blob_bytes = 0, n_post = 0;
+  for (const auto& t : terms) blob_bytes += t.size();
+  for (const auto& l : lists) n_post += l.size();
+
+  std::unique_ptr<Bm25Index> idx(new Bm25Index());
+  std::string& s = idx->storage_;
+  Header h{};
+  std::memcpy(h.magic, kMagic, 8);
+  h.generation = *gen;
+  h.k1 = p.k1;
+  h.b = p.b;
+  h.n_docs = static_cast<uint32_t>(chunk_ids.size());
+  h.n_terms = static_cast<uint32_t>(terms.size());
+  h.term_blob_bytes = blob_bytes;
+  h.n_postings = n_post;
+  s.reserve(sizeof h + chunk_ids.size() * 8 + (terms.size() + 1) * 16 + blob_bytes + n_post * 8 + 64);
+  Append(&s, &h, 1);
+  Append(&s, chunk_ids.data(), chunk_ids.size());
+  uint64_t off = 0;
+  Append(&s, &off, 1);
+  for (uint32_t t : order) {
+    off += terms[t].size();
+    Append(&s, &off, 1);
+  }
+  for (uint32_t t : order) s.append(terms[t]);
+  while (s.size() % 8) s.push_back('\0');
+  off = 0;
+  Append(&s, &off, 1);
+  for (uint32_t t : order) {
+    off += lists[t].size();
+    Append(&s, &off, 1);
+  }
+  for (uint32_t t : order) {
+    const double df = static_cast<double>(lists[t].size());
+    const double idf = std::log(1.0 + (n - df + 0.5) / (df + 0.5));
+    for (auto [doc, tf] : lists[t]) {
+      const double norm = p.k1 * (1.0 - p.b + p.b * lengths[doc] / avgdl);
+      Posting post{doc, static_cast<float>(idf * tf / (tf + norm))};
+      Append(&s, &post, 1);
+    }
+  }
+  // Point the views at the bytes.
+  const char* base = s.data() + sizeof h;
+  idx->n_docs_ = h.n_docs;
+  idx->n_terms_ = h.n_terms;
+  idx->chunk_ids_ = reinterpret_cast<const int64_t*>(base);
+  base += h.n_docs * 8;
+  idx->term_offsets_ = reinterpret_cast<const uint64_t*>(base);
+  base += (h.n_terms + 1) * 8;
+  idx->term_blob_ = base;
+  base += (blob_bytes + 7) / 8 * 8;
+  idx->post_offsets_ = reinterpret_cast<const uint64_t*>(base);
+  base += (h.n_terms + 1) * 8;
+  idx->postings_ = reinterpret_cast<const Posting*>(base);
+  idx->rebuilt_ = true;
+  return idx;
+}
+
+Result<std::unique_ptr<Bm25Index>> Bm25Index::Open(Catalog& catalog, const Bm25Params& p) {
+  auto gen = catalog.Generation();
+  if (!gen.ok()) return gen.status();
+  const std::string path = catalog.dir() + "/bm25.idx";
+  {
+    std::ifstream in(path, std::ios::binary);
+    Header h{};
+    if (in && in.read(reinterpret_cast<char*>(&h), sizeof h) && std::memcmp(h.magic, kMagic, 8) == 0 &&
+        h.generation == *gen && h.k1 == p.k1 && h.b == p.b) {
+      std::error_code ec;
+      const uint64_t size = std::filesystem::file_size(path, ec);
+      const uint64_t want = sizeof h + h.n_docs * 8ull + (h.n_terms + 1ull) * 8 * 2 + (h.term_blob_bytes + 7) / 8 * 8 +
+                            h.n_postings * sizeof(Posting);
+      if (!ec && size == want) {
+        std::unique_ptr<Bm25Index> idx(new Bm25Index());
+        idx->storage_.resize(size);
+        in.seekg(0);
+        if (in.read(idx->storage_.data(), static_cast<std::streamsize>(size))) {
+          const char* base = idx->storage_.data() + sizeof h;
+          idx->n_docs_ = h.n_docs;
+          idx->n_terms_ = h.n_terms;
+          idx->chunk_ids_ = reinterpret_cast<const int64_t*>(base);
+          base += h.n_docs * 8;
+          idx->term_offsets_ = reinterpret_cast<const uint64_t*>(base);
+          base += (h.n_terms + 1) * 8;
+          idx->term_blob_ = base;
+          base += (h.term_blob_bytes + 7) / 8 * 8;
+          idx->post_offsets_ = reinterpret_cast<const uint64_t*>(base);
+          base += (h.n_terms + 1) * 8;
+          idx->postings_ = reinterpret_cast<const Posting*>(base);
+          return idx;
+        }
+      }
+    }
+  }
+  auto idx = Build(catalog, p);
+  if (!idx.ok()) return idx.status();
+  // A read-only location only costs the rebuild next time; not an error.
+  (void)(*idx)->Save(path, *gen, p);
+  return idx;
+}
+
+Status Bm25Index::Save(const std::string& path, int64_t, const Bm25Params&) const {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) return Status::IOError(tmp + ": cannot write");
+    out.write(storage_.data(), static_cast<std::streamsize>(storage_.size()));
+    if (!out) return Status::IOError(tmp + ": write failed");
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  return ec ? Status::IOError(path + ": " + ec.message()) : Status::OK();
+}
+
+int64_t Bm25Index::FindTerm(std::string_view term) const {
+  uint32_t lo = 0, hi = n_terms_;
+  while (lo < hi) {
+    uint32_t mid = (lo + hi) / 2;
+    std::string_view t(term_blob_ + term_offsets_[mid], term_offsets_[mid + 1] - term_offsets_[mid]);
+    if (t < term) lo = mid + 1;
+    else hi = mid;
+  }
+  if (lo < n_terms_ &&
+      std::string_view(term_blob_ + term_offsets_[lo], term_offsets_[lo + 1] - term_offsets_[lo]) == term) {
+    return lo;
+  }
+  return -1;
+}
+
+std::vector<std::pair<int64_t, float>> Bm25Index::Search(const std::vector<std::string>& terms, size_t k) const {
+  std::vector<std::pair<int64_t, float>> out;
+  if (n_docs_ == 0 || k == 0) return out;
+  acc_.assign(n_docs_, 0.0f);
+  std::vector<uint32_t> touched;
+  for (const auto& t : terms) {
+    int64_t id = FindTerm(t);
+    if (id < 0) continue;
+    for (uint64_t i = post_offsets_[id]; i < post_offsets_[id + 1]; ++i) {
+      const Posting& p = postings_[i];
+      if (acc_[p.doc] == 0.0f) touched.push_back(p.doc);
+      acc_[p.doc] += p.impact;
+    }
+  }
+  const size_t n = std::min(k, touched.size());
+  auto better = [&](uint32_t a, uint32_t b) { return acc_[a] != acc_[b] ? acc_[a] > acc_[b] : a < b; };
+  std::partial_sort(touched.begin(), touched.begin() + static_cast<std::ptrdiff_t>(n), touched.end(), better);
+  out.reserve(n);
+  for (size_t i = 0; i < n; ++i) out.push_back({chunk_ids_[touched[i]], acc_[touched[i]]});
+  return out;
+}
+
+}  // namespace quarry

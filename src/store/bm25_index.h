@@ -1,0 +1,65 @@
+// BM25 over chunks, Lucene's formula (idf = ln(1 + (N - df + 0.5) / (df + 0.5)),
+// tf / (tf + k1 * (1 - b + b * dl / avgdl))), with impacts precomputed per
+// posting so a query is a sum over its terms' posting lists.
+//
+// Derived from the catalog's analyzed terms and kept in one file beside the
+// database (bm25.idx), stamped with the catalog generation and k1/b; a stale or
+// missing file is rebuilt on open.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "quarry/status.h"
+
+namespace quarry {
+
+class Catalog;
+
+struct Bm25Params {
+  float k1 = 0.9f;
+  float b = 0.4f;
+};
+
+class Bm25Index {
+ public:
+  // Loads dir/bm25.idx if it reflects the catalog's current generation and
+  // params, else rebuilds it from the catalog (and saves it when possible).
+  static Result<std::unique_ptr<Bm25Index>> Open(Catalog& catalog, const Bm25Params& params);
+  // Builds in memory only.
+  static Result<std::unique_ptr<Bm25Index>> Build(Catalog& catalog, const Bm25Params& params);
+  ~Bm25Index();
+
+  // Top k chunks for the analyzed query terms (duplicates count twice, as in Lucene).
+  std::vector<std::pair<int64_t, float>> Search(const std::vector<std::string>& terms, size_t k) const;
+
+  size_t num_chunks() const { return n_docs_; }
+  size_t num_terms() const { return n_terms_; }
+  bool rebuilt() const { return rebuilt_; }
+
+ private:
+  Bm25Index() = default;
+  struct Posting {
+    uint32_t doc;
+    float impact;
+  };
+  int64_t FindTerm(std::string_view term) const;
+  Status Save(const std::string& path, int64_t generation, const Bm25Params& p) const;
+
+  // Either owned vectors (built) or views into a mapped file (loaded).
+  std::string storage_;         // file bytes when loaded
+  const int64_t* chunk_ids_ = nullptr;
+  const uint64_t* term_offsets_ = nullptr;
+  const char* term_blob_ = nullptr;
+  const uint64_t* post_offsets_ = nullptr;
+  const Posting* postings_ = nullptr;
+  uint32_t n_docs_ = 0, n_terms_ = 0;
+  bool rebuilt_ = false;
+  mutable std::vector<float> acc_;  // per-query accumulator (not thread-safe)
+};
+
+}  // namespace quarry

@@ -1,0 +1,158 @@
+#include "store/vector_index.h"
+
+#include <hnswlib/hnswlib.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <unordered_set>
+
+#include "store/catalog.h"
+
+namespace quarry {
+namespace fs = std::filesystem;
+
+std::vector<std::pair<int64_t, float>> ExactTopK(const float* m, const int64_t* ids, size_t n, size_t dim,
+                                                 const float* q, size_t k) {
+  std::vector<std::pair<float, size_t>> scored(n);
+  for (size_t i = 0; i < n; ++i) {
+    const float* v = m + i * dim;
+    float s = 0;
+    for (size_t j = 0; j < dim; ++j) s += v[j] * q[j];
+    scored[i] = {s, i};
+  }
+  const size_t top = std::min(k, n);
+  std::partial_sort(scored.begin(), scored.begin() + static_cast<std::ptrdiff_t>(top), scored.end(),
+                    [](const auto& a, const auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
+  std::vector<std::pair<int64_t, float>> out;
+  out.reserve(top);
+  for (size_t i = 0; i < top; ++i) out.push_back({ids[scored[i].second], scored[i].first});
+  return out;
+}
+
+namespace {
+
+class ExactIndex final : public VectorIndex {
+ public:
+  ExactIndex(std::vector<float> m, std::vector<int64_t> ids, size_t dim) : m_(std::move(m)), ids_(std::move(ids)), dim_(dim) {}
+  std::vector<std::pair<int64_t, float>> Search(const float* q, size_t k) const override {
+    return ExactTopK(m_.data(), ids_.data(), ids_.size(), dim_, q, k);
+  }
+  size_t size() const override { return ids_.size(); }
+  bool approximate() const override { return false; }
+
+ private:
+  std::vector<float> m_;
+  std::vector<int64_t> ids_;
+  size_t dim_;
+};
+
+class HnswIndex final : public VectorIndex {
+ public:
+  HnswIndex(size_t dim) : space_(dim) {}
+  std::vector<std::pair<int64_t, float>> Search(const float* q, size_t k) const override {
+    std::vector<std::pair<int64_t, float>> out;
+    if (live_ == 0) return out;
+    auto pq = index_->searchKnn(q, std::min(k, live_));
+    out.resize(pq.size());
+    for (size_t i = pq.size(); i-- > 0;) {  // the queue pops the farthest first
+      out[i] = {static_cast<int64_t>(pq.top().second), 1.0f - pq.top().first};
+      pq.pop();
+    }
+    return out;
+  }
+  size_t size() const override { return live_; }
+  bool approximate() const override { return true; }
+
+  hnswlib::InnerProductSpace space_;
+  std::unique_ptr<hnswlib::HierarchicalNSW<float>> index_;
+  size_t live_ = 0;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<VectorIndex>> VectorIndex::Open(Catalog& catalog, const std::string& model_id, size_t dim,
+                                                       const VectorIndexOptions& o) {
+  auto gen = catalog.Generation();
+  if (!gen.ok()) return gen.status();
+  const std::string path = catalog.dir() + "/vectors.hnsw", stamp_path = path + ".json";
+
+  auto count = catalog.CountEmbeddings(model_id);
+  if (!count.ok()) return count.status();
+  std::vector<float> matrix;
+  std::vector<int64_t> ids;
+  auto load_all = [&]() -> Status {
+    matrix.clear();
+    ids.clear();
+    return catalog.ForEachEmbedding(model_id, [&](int64_t id, const float* v, size_t d) {
+      if (d != dim) return;
+      ids.push_back(id);
+      matrix.insert(matrix.end(), v, v + d);
+    });
+  };
+  if (static_cast<size_t>(*count) < o.exact_threshold && !o.force_ann) {
+    QUARRY_RETURN_IF_ERROR(load_all());
+    return std::unique_ptr<VectorIndex>(new ExactIndex(std::move(matrix), std::move(ids), dim));
+  }
+
+  auto h = std::make_unique<HnswIndex>(dim);
+  std::error_code ec;
+  nlohmann::json stamp;
+  if (std::ifstream in(stamp_path); in) stamp = nlohmann::json::parse(in, nullptr, false);
+  const bool usable = fs::exists(path, ec) && stamp.is_object() && stamp.value("model", "") == model_id &&
+                      stamp.value("dim", 0) == static_cast<int>(dim) && stamp.value("m", 0) == static_cast<int>(o.m);
+  const bool fresh = usable && stamp.value("generation", int64_t{-1}) == *gen;
+  try {
+    if (usable) {
+      h->index_ = std::make_unique<hnswlib::HierarchicalNSW<float>>(&h->space_, path, false,
+                                                                   static_cast<size_t>(*count) + 1024);
+    }
+  } catch (const std::exception&) {
+    h->index_.reset();  // unreadable: rebuild below
+  }
+  if (fresh && h->index_) {
+    h->index_->setEf(o.ef_search);
+    h->live_ = static_cast<size_t>(*count);
+    return std::unique_ptr<VectorIndex>(std::move(h));
+  }
+  QUARRY_RETURN_IF_ERROR(load_all());
+  // Deleted nodes still cost search time; past half the graph, start over.
+  if (h->index_ && h->index_->num_deleted_ * 2 > h->index_->cur_element_count) h->index_.reset();
+  bool changed = false;
+  {
+    if (!h->index_) {
+      h->index_ = std::make_unique<hnswlib::HierarchicalNSW<float>>(&h->space_, ids.size() + 1024, o.m, o.ef_construction, 42);
+    }
+    auto& idx = *h->index_;
+    std::unordered_set<int64_t> want(ids.begin(), ids.end());
+    // Mark chunks that left the catalog.
+    std::vector<hnswlib::labeltype> gone;
+    for (const auto& [label, internal] : idx.label_lookup_) {
+      if (!want.count(static_cast<int64_t>(label)) && !idx.isMarkedDeleted(internal)) gone.push_back(label);
+    }
+    for (auto label : gone) idx.markDelete(label);
+    // Add the new ones.
+    if (idx.max_elements_ < ids.size() + idx.cur_element_count) idx.resizeIndex(ids.size() + idx.cur_element_count + 1024);
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (idx.label_lookup_.count(static_cast<hnswlib::labeltype>(ids[i]))) continue;
+      idx.addPoint(matrix.data() + i * dim, static_cast<hnswlib::labeltype>(ids[i]));
+    }
+    changed = true;
+  }
+  h->index_->setEf(o.ef_search);
+  h->live_ = ids.size();
+  if (changed) {
+    const std::string tmp = path + ".tmp";
+    try {
+      h->index_->saveIndex(tmp);
+      fs::rename(tmp, path, ec);
+      std::ofstream(stamp_path) << nlohmann::json{{"model", model_id}, {"dim", dim}, {"m", o.m}, {"generation", *gen}}.dump();
+    } catch (const std::exception&) {
+      // Read-only location: the graph is rebuilt next time, queries still work.
+    }
+  }
+  return std::unique_ptr<VectorIndex>(std::move(h));
+}
+
+}  // namespace quarry

@@ -1,0 +1,73 @@
+#include "text/utf8.h"
+
+#include <utf8proc.h>
+
+#include <cstdlib>
+#include <memory>
+
+namespace quarry::text {
+
+size_t FindInvalidUtf8(std::string_view s) {
+  const auto* p = reinterpret_cast<const utf8proc_uint8_t*>(s.data());
+  size_t i = 0;
+  while (i < s.size()) {
+    if (static_cast<unsigned char>(s[i]) < 0x80) {
+      ++i;
+      continue;
+    }
+    utf8proc_int32_t cp;
+    utf8proc_ssize_t n = utf8proc_iterate(p + i, static_cast<utf8proc_ssize_t>(s.size() - i), &cp);
+    if (n <= 0) return i;
+    i += static_cast<size_t>(n);
+  }
+  return std::string_view::npos;
+}
+
+namespace {
+std::string Map(std::string_view s, int options) {
+  utf8proc_uint8_t* out = nullptr;
+  utf8proc_ssize_t n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(s.data()),
+                                    static_cast<utf8proc_ssize_t>(s.size()), &out,
+                                    static_cast<utf8proc_option_t>(options));
+  if (n < 0) return std::string(s);
+  std::unique_ptr<utf8proc_uint8_t, decltype(&std::free)> guard(out, &std::free);
+  return std::string(reinterpret_cast<char*>(out), static_cast<size_t>(n));
+}
+}  // namespace
+
+std::string NormalizeText(std::string_view s) {
+  std::string nfc = Map(s, UTF8PROC_STABLE | UTF8PROC_COMPOSE);
+  std::string out;
+  out.reserve(nfc.size());
+  for (size_t i = 0; i < nfc.size(); ++i) {
+    char c = nfc[i];
+    if (c == '\r') {
+      out += '\n';
+      if (i + 1 < nfc.size() && nfc[i + 1] == '\n') ++i;
+    } else if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t') {
+      out += ' ';
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string FoldCase(std::string_view s) {
+  return Map(s, UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT | UTF8PROC_CASEFOLD);
+}
+
+size_t CountCodepoints(std::string_view s) {
+  size_t n = 0;
+  for (char c : s) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  return n;
+}
+
+size_t Utf8Floor(std::string_view s, size_t max_bytes) {
+  if (max_bytes >= s.size()) return s.size();
+  size_t n = max_bytes;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  return n;
+}
+
+}  // namespace quarry::text

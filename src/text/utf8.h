@@ -1,0 +1,26 @@
+// UTF-8 checks and normalisation.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace quarry::text {
+
+// Byte offset of the first invalid UTF-8 sequence, or npos when s is valid.
+size_t FindInvalidUtf8(std::string_view s);
+
+// Unicode NFC, CRLF/CR -> LF, other control characters (but \n and \t) dropped.
+// Input must be valid UTF-8.
+std::string NormalizeText(std::string_view s);
+
+// NFKC + case folding (for search terms). Input must be valid UTF-8.
+std::string FoldCase(std::string_view s);
+
+// Number of code points in s (valid UTF-8).
+size_t CountCodepoints(std::string_view s);
+
+// Largest n <= max_bytes such that s[0, n) ends on a code point boundary.
+size_t Utf8Floor(std::string_view s, size_t max_bytes);
+
+}  // namespace quarry::text

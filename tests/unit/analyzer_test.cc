@@ -1,0 +1,50 @@
+#include "text/analyzer.h"
+
+#include <gtest/gtest.h>
+
+namespace quarry::text {
+namespace {
+
+std::vector<std::string> A(const std::string& s, const std::string& stemmer = "porter") {
+  auto a = Analyzer::Create({stemmer, true});
+  EXPECT_TRUE(a.ok());
+  return (*a)->Analyze(s);
+}
+
+using V = std::vector<std::string>;
+
+TEST(Analyzer, StemsFoldsAndDropsStopwords) {
+  EXPECT_EQ(A("The cats are RUNNING in the gardens"), (V{"cat", "run", "garden"}));
+  EXPECT_EQ(A("John's book"), (V{"john", "book"}));
+  EXPECT_EQ(A("running", "none"), (V{"running"}));
+}
+
+TEST(Analyzer, UnicodeNormalisationAndCaseFolding) {
+  EXPECT_EQ(A("ÉCOLE école", "none"), (V{"école", "école"}));
+  EXPECT_EQ(A("\xEF\xAC\x81le", "none"), (V{"file"}));  // U+FB01 ligature (NFKC)
+  EXPECT_EQ(A("Straße", "none"), (V{"strasse"}));     // full case folding
+}
+
+TEST(Analyzer, KeepsNumbersAndAbbreviationsWhole) {
+  EXPECT_EQ(A("pi is 3.14, not 3", "none"), (V{"pi", "3.14", "3"}));
+  EXPECT_EQ(A("the U.S.A. and 1,000 people", "none"), (V{"u.s.a", "1,000", "people"}));
+  EXPECT_EQ(A("state-of-the-art e-mail", "none"), (V{"state", "art", "e", "mail"}));
+}
+
+TEST(Analyzer, CjkBecomesOverlappingBigrams) {
+  EXPECT_EQ(A("北京大学"), (V{"北京", "京大", "大学"}));
+  EXPECT_EQ(A("我"), (V{"我"}));
+  EXPECT_EQ(A("東京タワー is tall"), (V{"東京", "京タ", "タワ", "ワー", "tall"}));
+  EXPECT_EQ(A("서울 특별시"), (V{"서울", "특별", "별시"}));
+}
+
+TEST(Analyzer, InvalidUtf8YieldsNothing) { EXPECT_TRUE(A("abc \xff\xfe def").empty()); }
+
+TEST(Analyzer, UnknownStemmerIsAnError) {
+  auto a = Analyzer::Create({"klingon", true});
+  ASSERT_FALSE(a.ok());
+  EXPECT_NE(a.status().message().find("porter"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace quarry::text

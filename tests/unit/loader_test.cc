@@ -1,0 +1,185 @@
+#include "ingest/loader.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "test_util.h"
+#include "unit/fixtures.h"
+
+namespace quarry {
+namespace {
+
+struct Loaded {
+  Status status;
+  std::vector<LoadedDocument> docs;
+  std::vector<Status> record_errors;
+};
+
+Loaded Load(const std::string& path, LoadOptions o = {}) {
+  Loaded l;
+  l.status = LoadPath(path, o, [&](Result<LoadedDocument> d) {
+    if (d.ok()) l.docs.push_back(std::move(*d));
+    else l.record_errors.push_back(d.status());
+  });
+  return l;
+}
+
+std::string SectionText(const LoadedDocument& d, size_t i) {
+  return d.text.substr(d.sections[i].start, d.sections[i].end - d.sections[i].start);
+}
+
+TEST(Loader, MarkdownHeadingsBecomeHeadingPaths) {
+  test::TempDir d;
+  test::WriteFile(d.str() + "/a.md", "Preface.\n\n# Guide\n\nIntro.\n\n## Install\n\nRun it.\n\n```\n# not a heading\n```\n\n## Use\n\nAsk.\n");
+  auto l = Load(d.str() + "/a.md");
+  ASSERT_TRUE(l.status.ok()) << l.status.message();
+  ASSERT_EQ(l.docs.size(), 1u);
+  const auto& doc = l.docs[0];
+  EXPECT_EQ(doc.title, "Guide");
+  ASSERT_EQ(doc.sections.size(), 4u);
+  EXPECT_EQ(doc.sections[0].heading, "");
+  EXPECT_EQ(doc.sections[1].heading, "Guide");
+  EXPECT_EQ(doc.sections[2].heading, "Guide > Install");
+  EXPECT_NE(SectionText(doc, 2).find("# not a heading"), std::string::npos);
+  EXPECT_EQ(doc.sections[3].heading, "Guide > Use");
+}
+
+TEST(Loader, HtmlKeepsContentDropsBoilerplate) {
+  test::TempDir d;
+  test::WriteFile(d.str() + "/p.html",
+                  "<html><head><title>The Page</title><style>p{}</style><script>var x = 'SCRIPT';</script></head>"
+                  "<body><nav>Home | NAVLINK</nav><h1>Top</h1><p>First &amp; best.</p><h2>Sub</h2><p>Second.</p>"
+                  "<footer>FOOTER</footer></body></html>");
+  auto l = Load(d.str() + "/p.html");
+  ASSERT_TRUE(l.status.ok()) << l.status.message();
+  const auto& doc = l.docs.at(0);
+  EXPECT_EQ(doc.title, "The Page");
+  EXPECT_NE(doc.text.find("First & best."), std::string::npos);
+  for (const char* junk : {"SCRIPT", "NAVLINK", "FOOTER", "p{}"}) EXPECT_EQ(doc.text.find(junk), std::string::npos) << junk;
+  ASSERT_GE(doc.sections.size(), 2u);
+  EXPECT_EQ(doc.sections.back().heading, "Top > Sub");
+}
+
+TEST(Loader, PdfPagesBecomeSections) {
+  test::TempDir d;
+  test::WriteFile(d.str() + "/r.pdf", test::MakePdf({"Hello from page one", "Second page text"}));
+  auto l = Load(d.str() + "/r.pdf");
+  ASSERT_TRUE(l.status.ok()) << l.status.message();
+  const auto& doc = l.docs.at(0);
+  EXPECT_NE(doc.text.find("Hello from page one"), std::string::npos) << doc.text;
+  ASSERT_EQ(doc.sections.size(), 2u);
+  EXPECT_EQ(doc.sections[1].heading, "page 2");
+  EXPECT_NE(SectionText(doc, 1).find("Second page text"), std::string::npos);
+}
+
+TEST(Loader, TruncatedOrFakePdfIsReported) {
+  test::TempDir d;
+  std::string pdf = test::MakePdf({"Some text"});
+  test::WriteFile(d.str() + "/t.pdf", pdf.substr(0, 60));
+  auto l = Load(d.str() + "/t.pdf");
+  EXPECT_FALSE(l.status.ok());
+  EXPECT_NE(l.status.message().find("t.pdf"), std::string::npos);
+  test::WriteFile(d.str() + "/f.pdf", "<html>not a pdf</html>");
+  auto f = Load(d.str() + "/f.pdf");
+  ASSERT_FALSE(f.status.ok());
+  EXPECT_NE(f.status.message().find("not a PDF (starts with '<html"), std::string::npos) << f.status.message();
+}
+
+TEST(Loader, DocxParagraphsAndHeadings) {
+  test::TempDir d;
+  test::WriteDocx(d.str() + "/w.docx", {{"Heading1", "Report"}, {"", "Body &amp; more."}, {"Heading2", "Details"}, {"", "Fine print."}});
+  auto l = Load(d.str() + "/w.docx");
+  ASSERT_TRUE(l.status.ok()) << l.status.message();
+  const auto& doc = l.docs.at(0);
+  EXPECT_EQ(doc.title, "Report");
+  EXPECT_NE(doc.text.find("Body & more."), std::string::npos);
+  EXPECT_EQ(doc.sections.back().heading, "Report > Details");
+  test::WriteFile(d.str() + "/bad.docx", "PK not really a zip");
+  EXPECT_FALSE(Load(d.str() + "/bad.docx").status.ok());
+}
+
+TEST(Loader, BeirJsonlRecords) {
+  test::TempDir d;
+  test::WriteFile(d.str() + "/c.jsonl",
+                  "{\"_id\": \"d1\", \"title\": \"Cats\", \"text\": \"Cats purr.\", \"metadata\": {\"year\": 2020}}\n"
+                  "{\"_id\": 7, \"text\": \"Numeric id.\"}\n"
+                  "not json\n"
+                  "{\"title\": \"no id\", \"text\": \"x\"}\n"
+                  "\n");
+  auto l = Load(d.str() + "/c.jsonl");
+  ASSERT_TRUE(l.status.ok());
+  ASSERT_EQ(l.docs.size(), 2u);
+  EXPECT_EQ(l.docs[0].source, d.str() + "/c.jsonl#d1");
+  EXPECT_EQ(l.docs[0].text, "Cats\n\nCats purr.");
+  EXPECT_EQ(nlohmann::json::parse(l.docs[0].metadata)["year"], 2020);
+  EXPECT_EQ(l.docs[1].source, d.str() + "/c.jsonl#7");
+  ASSERT_EQ(l.record_errors.size(), 2u);
+  EXPECT_NE(l.record_errors[0].message().find("c.jsonl:3"), std::string::npos) << l.record_errors[0].message();
+  EXPECT_NE(l.record_errors[1].message().find("_id"), std::string::npos);
+}
+
+TEST(Loader, CsvWithTextColumn) {
+  test::TempDir d;
+  test::WriteFile(d.str() + "/t.csv", "id,body,lang\n1,\"Hello, world\",en\n2,\"Line one\nline \"\"two\"\"\",fr\n");
+  LoadOptions o;
+  o.text_column = "body";
+  auto l = Load(d.str() + "/t.csv", o);
+  ASSERT_TRUE(l.status.ok()) << l.status.message();
+  ASSERT_EQ(l.docs.size(), 2u);
+  EXPECT_EQ(l.docs[0].text, "Hello, world");
+  EXPECT_EQ(l.docs[1].text, "Line one\nline \"two\"");
+  EXPECT_EQ(nlohmann::json::parse(l.docs[1].metadata)["lang"], "fr");
+  auto missing = Load(d.str() + "/t.csv");  // default column "text" is absent
+  ASSERT_FALSE(missing.status.ok());
+  EXPECT_NE(missing.status.message().find("--text-column"), std::string::npos);
+}
+
+TEST(Loader, BadInputIsNamedWithItsReason) {
+  test::TempDir d;
+  test::WriteFile(d.str() + "/bin.txt", std::string("ELF\0\0\x01\x02", 7));
+  test::WriteFile(d.str() + "/latin1.txt", "caf\xe9 au lait");
+  test::WriteFile(d.str() + "/empty.txt", "  \n\n ");
+  struct Case {
+    const char* file;
+    const char* reason;
+  } cases[] = {{"bin.txt", "binary"}, {"latin1.txt", "invalid UTF-8 at byte 3"}, {"empty.txt", "empty"}};
+  for (const auto& c : cases) {
+    auto l = Load(d.str() + "/" + c.file);
+    ASSERT_FALSE(l.status.ok()) << c.file;
+    EXPECT_NE(l.status.message().find(c.file), std::string::npos) << l.status.message();
+    EXPECT_NE(l.status.message().find(c.reason), std::string::npos) << l.status.message();
+    EXPECT_TRUE(l.docs.empty());
+  }
+}
+
+TEST(Loader, LargeFilesAreRefusedUnreadButRecordFilesStream) {
+  test::TempDir d;
+  std::string big(3 << 20, 'a');
+  for (size_t i = 80; i < big.size(); i += 81) big[i] = '\n';
+  test::WriteFile(d.str() + "/big.txt", big);
+  LoadOptions o;
+  o.max_file_bytes = 1 << 20;
+  auto l = Load(d.str() + "/big.txt", o);
+  ASSERT_FALSE(l.status.ok());
+  EXPECT_NE(l.status.message().find("--max-file-size"), std::string::npos);
+  std::string jsonl;
+  for (int i = 0; jsonl.size() < (3u << 20); ++i) jsonl += "{\"_id\": \"" + std::to_string(i) + "\", \"text\": \"" + std::string(200, 'x') + "\"}\n";
+  test::WriteFile(d.str() + "/big.jsonl", jsonl);
+  auto r = Load(d.str() + "/big.jsonl", o);
+  ASSERT_TRUE(r.status.ok()) << r.status.message();
+  EXPECT_GT(r.docs.size(), 10000u);
+}
+
+TEST(Loader, MetadataOptionIsMergedAndHashed) {
+  test::TempDir d;
+  test::WriteFile(d.str() + "/a.txt", "Some text.");
+  LoadOptions o;
+  o.metadata = R"({"team": "search"})";
+  auto a = Load(d.str() + "/a.txt", o), b = Load(d.str() + "/a.txt");
+  EXPECT_EQ(nlohmann::json::parse(a.docs.at(0).metadata)["team"], "search");
+  EXPECT_NE(a.docs.at(0).content_hash, b.docs.at(0).content_hash);
+}
+
+}  // namespace
+}  // namespace quarry

@@ -1,0 +1,179 @@
+// BM25 index, vector index, fusion and metrics, on small data built in the test.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <random>
+
+#include "eval/metrics.h"
+#include "retrieve/filter.h"
+#include "retrieve/fusion.h"
+#include "store/bm25_index.h"
+#include "store/catalog.h"
+#include "store/vector_index.h"
+#include "test_util.h"
+
+namespace quarry {
+namespace {
+
+ChunkInput Chunk(std::vector<std::string> terms, std::vector<float> v = {}) {
+  ChunkInput c;
+  c.row.text = "x";
+  c.terms = std::move(terms);
+  c.vector = std::move(v);
+  return c;
+}
+
+DocumentRow Doc(const std::string& source) {
+  DocumentRow d;
+  d.source = source;
+  d.content_hash = source;
+  return d;
+}
+
+TEST(Bm25, MatchesLuceneFormula) {
+  test::TempDir d;
+  auto cat = Catalog::Open(d.str(), true);
+  ASSERT_TRUE(cat.ok());
+  ASSERT_TRUE((*cat)->PutDocument(Doc("a"), {Chunk({"apple", "banana", "apple"})}, "").ok());
+  ASSERT_TRUE((*cat)->PutDocument(Doc("b"), {Chunk({"banana", "cherry"})}, "").ok());
+  ASSERT_TRUE((*cat)->PutDocument(Doc("c"), {Chunk({"cherry", "date", "elder", "fig"})}, "").ok());
+  Bm25Params p{0.9f, 0.4f};
+  auto idx = Bm25Index::Open(**cat, p);
+  ASSERT_TRUE(idx.ok()) << idx.status().message();
+  auto hits = (*idx)->Search({"apple", "cherry"}, 10);
+  ASSERT_EQ(hits.size(), 3u);
+  // Lucene: idf = ln(1 + (N - df + 0.5) / (df + 0.5)); tf / (tf + k1 * (1 - b + b * dl / avgdl)).
+  const double N = 3, avgdl = 3.0;
+  auto idf = [&](double df) { return std::log(1 + (N - df + 0.5) / (df + 0.5)); };
+  auto part = [&](double tf, double dl) { return tf / (tf + 0.9 * (1 - 0.4 + 0.4 * dl / avgdl)); };
+  const double a = idf(1) * part(2, 3);
+  const double b = idf(2) * part(1, 2);
+  const double c = idf(2) * part(1, 4);
+  EXPECT_NEAR(hits[0].second, a, 1e-5);  // doc a: apple x2, rare term
+  EXPECT_NEAR(hits[1].second, b, 1e-5);  // doc b: shorter than c
+  EXPECT_NEAR(hits[2].second, c, 1e-5);
+  // A repeated query term counts twice, as in Lucene's bag-of-words query.
+  auto twice = (*idx)->Search({"apple", "apple"}, 1);
+  EXPECT_NEAR(twice[0].second, 2 * a, 1e-5);
+  EXPECT_TRUE((*idx)->Search({"zebra"}, 5).empty());
+}
+
+TEST(Bm25, IndexFilePersistsAndFollowsTheCatalog) {
+  test::TempDir d;
+  auto cat = Catalog::Open(d.str(), true);
+  ASSERT_TRUE((*cat)->PutDocument(Doc("a"), {Chunk({"alpha"})}, "").ok());
+  auto first = Bm25Index::Open(**cat, {});
+  ASSERT_TRUE(first.ok());
+  EXPECT_TRUE((*first)->rebuilt());
+  EXPECT_TRUE(std::filesystem::exists(d.path() / "bm25.idx"));
+  auto again = Bm25Index::Open(**cat, {});
+  EXPECT_FALSE((*again)->rebuilt());  // loaded from the file
+  EXPECT_EQ((*again)->Search({"alpha"}, 1).size(), 1u);
+  auto other_params = Bm25Index::Open(**cat, {1.2f, 0.75f});
+  EXPECT_TRUE((*other_params)->rebuilt());
+  // A new document makes the file stale.
+  ASSERT_TRUE((*cat)->PutDocument(Doc("b"), {Chunk({"beta"})}, "").ok());
+  auto after = Bm25Index::Open(**cat, {});
+  EXPECT_TRUE((*after)->rebuilt());
+  EXPECT_EQ((*after)->Search({"beta"}, 1).size(), 1u);
+  // Deleting is honoured.
+  auto doc = (*cat)->FindBySource("b");
+  ASSERT_TRUE((*cat)->DeleteDocument((**doc).id).ok());
+  auto gone = Bm25Index::Open(**cat, {});
+  EXPECT_TRUE((*gone)->Search({"beta"}, 1).empty());
+}
+
+std::vector<float> RandomUnit(std::mt19937& rng, size_t dim) {
+  std::normal_distribution<float> n;
+  std::vector<float> v(dim);
+  double s = 0;
+  for (auto& x : v) x = n(rng), s += x * x;
+  for (auto& x : v) x = static_cast<float>(x / std::sqrt(s));
+  return v;
+}
+
+TEST(VectorIndex, HnswAgreesWithExactSearchAndHonoursDeletes) {
+  test::TempDir d;
+  auto cat = Catalog::Open(d.str(), true);
+  std::mt19937 rng(1);
+  const size_t dim = 32, n = 2000;
+  std::vector<std::vector<float>> vs;
+  for (size_t i = 0; i < n; ++i) {
+    vs.push_back(RandomUnit(rng, dim));
+    ASSERT_TRUE((*cat)->PutDocument(Doc("d" + std::to_string(i)), {Chunk({"t"}, vs.back())}, "m").ok());
+  }
+  VectorIndexOptions ann;
+  ann.force_ann = true;
+  auto exact = VectorIndex::Open(**cat, "m", dim);
+  auto approx = VectorIndex::Open(**cat, "m", dim, ann);
+  ASSERT_TRUE(exact.ok() && approx.ok());
+  EXPECT_FALSE((*exact)->approximate());
+  EXPECT_TRUE((*approx)->approximate());
+  double recall = 0;
+  for (int q = 0; q < 50; ++q) {
+    auto query = RandomUnit(rng, dim);
+    auto e = (*exact)->Search(query.data(), 10), a = (*approx)->Search(query.data(), 10);
+    for (const auto& x : a) recall += std::count_if(e.begin(), e.end(), [&](const auto& y) { return y.first == x.first; });
+  }
+  EXPECT_GE(recall / 500.0, 0.95);
+  // The graph is saved and reused; a deleted chunk never comes back.
+  EXPECT_TRUE(std::filesystem::exists(d.path() / "vectors.hnsw"));
+  auto target = (*exact)->Search(vs[5].data(), 1);
+  ASSERT_EQ(target.size(), 1u);
+  auto doc = (*cat)->FindBySource("d5");
+  ASSERT_TRUE((*cat)->DeleteDocument((**doc).id).ok());
+  auto reopened = VectorIndex::Open(**cat, "m", dim, ann);
+  ASSERT_TRUE(reopened.ok());
+  EXPECT_EQ((*reopened)->size(), n - 1);
+  for (const auto& [id, s] : (*reopened)->Search(vs[5].data(), 20)) EXPECT_NE(id, target[0].first);
+}
+
+TEST(Fusion, ReciprocalRankAndWeighted) {
+  Ranked a = {{1, 9.0}, {2, 5.0}, {3, 1.0}}, b = {{3, 0.9}, {1, 0.8}};
+  auto rrf = FuseRrf({a, b}, 60);
+  ASSERT_EQ(rrf.size(), 3u);
+  EXPECT_EQ(rrf[0].first, 1);  // ranks 1 and 2
+  EXPECT_NEAR(rrf[0].second, 1.0 / 61 + 1.0 / 62, 1e-12);
+  EXPECT_EQ(rrf[1].first, 3);  // ranks 3 and 1
+  auto w = FuseWeighted({a, b}, {0.5, 0.5});
+  EXPECT_EQ(w[0].first, 1);
+  EXPECT_NEAR(w[0].second, 0.5 * 1.0 + 0.5 * 0.0, 1e-12);  // best in a, worst in b
+}
+
+TEST(Fusion, MmrPrefersDiverseItems) {
+  Ranked r = {{1, 1.0}, {2, 0.99}, {3, 0.5}};
+  // Items 1 and 2 are duplicates; 3 is different.
+  auto sim = [](size_t x, size_t y) { return (x < 2 && y < 2) ? 1.0 : 0.0; };
+  auto out = Mmr(r, 2, 0.5, sim);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].first, 1);
+  EXPECT_EQ(out[1].first, 3);
+}
+
+TEST(Filters, ParseAndMatch) {
+  auto f = ParseFilters({"lang=en", "year>=2020", "date<2024-06-01"});
+  ASSERT_TRUE(f.ok());
+  EXPECT_TRUE(MatchesFilters(*f, R"({"lang":"en","year":2021,"date":"2024-01-15"})", "s", "t"));
+  EXPECT_FALSE(MatchesFilters(*f, R"({"lang":"en","year":2019,"date":"2024-01-15"})", "s", "t"));
+  EXPECT_FALSE(MatchesFilters(*f, R"({"lang":"en","year":2021,"date":"2024-07-01"})", "s", "t"));
+  EXPECT_FALSE(MatchesFilters(*f, R"({"year":2021,"date":"2024-01-15"})", "s", "t"));  // missing key
+  auto ne = ParseFilters({"lang!=fr"});
+  EXPECT_TRUE(MatchesFilters(*ne, R"({})", "s", "t"));
+  EXPECT_FALSE(ParseFilters({"novalue"}).ok());
+}
+
+TEST(Metrics, NdcgRecallMrr) {
+  eval::Qrels rel = {{"a", 1}, {"b", 1}};
+  std::vector<std::string> ranked = {"x", "a", "y", "b"};
+  const double dcg = 1 / std::log2(3.0) + 1 / std::log2(5.0), idcg = 1 + 1 / std::log2(3.0);
+  EXPECT_NEAR(eval::NdcgAt(ranked, rel, 10), dcg / idcg, 1e-12);
+  EXPECT_NEAR(eval::NdcgAt(ranked, rel, 1), 0.0, 1e-12);
+  EXPECT_NEAR(eval::RecallAt(ranked, rel, 2), 0.5, 1e-12);
+  EXPECT_NEAR(eval::RecallAt(ranked, rel, 100), 1.0, 1e-12);
+  EXPECT_NEAR(eval::MrrAt(ranked, rel, 10), 0.5, 1e-12);
+  EXPECT_NEAR(eval::MrrAt(ranked, rel, 1), 0.0, 1e-12);
+}
+
+}  // namespace
+}  // namespace quarry
