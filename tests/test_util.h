@@ -41,7 +41,7 @@ inline CommandResult RunCmd(const std::string& cmdline) {
   TempDir tmp;
   const std::string err_file = (tmp.path() / "stderr").string();
   CommandResult r;
-  FILE* p = popen((cmdline + " 2>" + err_file + " </dev/null").c_str(), "r");
+  FILE* p = popen(("(" + cmdline + ") 2>" + err_file + " </dev/null").c_str(), "r");
   if (!p) return r;
   std::array<char, 4096> buf;
   size_t n;

@@ -1,0 +1,279 @@
+// `quarry add | rm | ls | show | stats | search | eval` end to end, as a user
+// runs them, with a tiny embedding model the test builds itself (no model
+// download): bad input, crashes mid-ingest, re-runs, deletes, search shapes.
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "quarry/model.h"
+#include "test_util.h"
+#include "unit/fixtures.h"
+#include "unit/tiny_checkpoint.h"
+
+namespace quarry {
+namespace {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+class KbCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    test::TinyBert spec;
+    spec.vocab.insert(spec.vocab.end(), {"volcano", "coffee", "water", "planet", "mars", "banana", "apple"});
+    test::WriteTinyBert(dir_.str() + "/hf", spec);
+    model_ = dir_.str() + "/tiny.gguf";
+    ASSERT_TRUE(ImportHfModel(dir_.str() + "/hf", model_).ok());
+    db_ = dir_.str() + "/kb";
+    docs_ = dir_.str() + "/docs";
+    fs::create_directories(docs_);
+  }
+  test::CommandResult Q(const std::string& args) {
+    return test::RunCmd("QUARRY_MODELS_DIR=" + dir_.str() + "/models " + test::Quarry() + " " + args + " --db " + db_ +
+                        " --embed-model " + model_);
+  }
+  json QJson(const std::string& args) {
+    auto r = Q(args + " --json");
+    auto j = json::parse(r.out, nullptr, false);
+    EXPECT_FALSE(j.is_discarded()) << args << "\nstdout: " << r.out << "\nstderr: " << r.err;
+    return j;
+  }
+  void Write(const std::string& rel, const std::string& content) {
+    fs::create_directories(fs::path(docs_ + "/" + rel).parent_path());
+    test::WriteFile(docs_ + "/" + rel, content);
+  }
+  test::TempDir dir_;
+  std::string model_, db_, docs_;
+};
+
+TEST_F(KbCli, AddSkipsUnchangedAndReplacesChanged) {
+  Write("a.txt", "The apple is red.");
+  Write("b.md", "# Fruit\n\nThe banana is yellow.");
+  Write("sub/c.html", "<html><body><p>Mars is a planet.</p></body></html>");
+  Write("notes.bin", "ignored: not a supported type");
+  auto first = QJson("add " + docs_);
+  EXPECT_EQ(first["added"], 3);
+  EXPECT_EQ(first["failed"], 0);
+  auto again = QJson("add " + docs_);
+  EXPECT_EQ(again["added"], 0);
+  EXPECT_EQ(again["unchanged"], 3);
+  Write("a.txt", "The coffee is hot.");
+  auto changed = QJson("add " + docs_);
+  EXPECT_EQ(changed["replaced"], 1);
+  EXPECT_EQ(changed["unchanged"], 2);
+  // The old text is gone from the index, the new one is found.
+  EXPECT_TRUE(QJson("search apple --mode bm25")["results"].empty());
+  auto hot = QJson("search coffee --mode bm25");
+  ASSERT_EQ(hot["results"].size(), 1u);
+  EXPECT_EQ(hot["results"][0]["source"], docs_ + "/a.txt");
+  auto ls = QJson("ls");
+  ASSERT_EQ(ls["documents"].size(), 3u);
+  auto stats = QJson("stats");
+  EXPECT_EQ(stats["documents"], 3);
+  EXPECT_EQ(stats["embeddings"], stats["chunks"]);
+}
+
+TEST_F(KbCli, OneBadFileNeverAbortsTheBatch) {
+  Write("good.txt", "A good document about water.");
+  Write("binary.txt", std::string("\x7f" "ELF\0\0\0\x01", 8));
+  Write("latin1.txt", "caf\xe9");
+  Write("empty.md", "\n\n   \n");
+  Write("fake.pdf", "<html>oops</html>");
+  Write("truncated.pdf", test::MakePdf({"page text"}).substr(0, 50));
+  Write("big.txt", std::string(2 << 20, 'x'));
+  fs::create_directory_symlink(docs_, docs_ + "/loop");  // the folder contains itself
+  Write("locked.txt", "secret");
+  const std::string locked = docs_ + "/locked.txt";
+  chmod(locked.c_str(), 0);
+  // Root reads anything; drop the capabilities that allow it so the refusal is real.
+  std::string prefix;
+  if (geteuid() == 0) {
+    ASSERT_EQ(chown(locked.c_str(), 65534, 65534), 0);
+    prefix = "setpriv --bounding-set=-dac_override,-dac_read_search ";
+  }
+  auto r = test::RunCmd(prefix + test::Quarry() + " add " + docs_ + " --max-file-size 1 --json --db " + db_ +
+                        " --embed-model " + model_);
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  auto j = json::parse(r.out);
+  EXPECT_EQ(j["added"], 1);
+  std::map<std::string, std::string> why;
+  for (const auto& f : j["failures"]) why[fs::path(f["source"].get<std::string>()).filename().string()] = f["reason"];
+  EXPECT_NE(why["binary.txt"].find("binary"), std::string::npos);
+  EXPECT_NE(why["latin1.txt"].find("invalid UTF-8"), std::string::npos);
+  EXPECT_NE(why["empty.md"].find("empty"), std::string::npos);
+  EXPECT_NE(why["fake.pdf"].find("not a PDF"), std::string::npos);
+  EXPECT_NE(why["truncated.pdf"].find("PDF"), std::string::npos);
+  EXPECT_NE(why["big.txt"].find("too large"), std::string::npos);
+  EXPECT_NE(why["loop"].find("loop"), std::string::npos);
+  EXPECT_NE(why["locked.txt"].find("ermission denied"), std::string::npos) << why["locked.txt"];
+  EXPECT_EQ(j["failed"], static_cast<int>(why.size()));
+  // Each failure is on stderr with its path.
+  EXPECT_NE(r.err.find("latin1.txt: invalid UTF-8"), std::string::npos) << r.err;
+  // Nothing stored was lost, and the good file is searchable.
+  auto hits = QJson("search water --mode bm25");
+  ASSERT_EQ(hits["results"].size(), 1u);
+  EXPECT_EQ(hits["results"][0]["source"], docs_ + "/good.txt");
+}
+
+TEST_F(KbCli, KillDashNineMidIngestLeavesAConsistentBaseAndRerunFinishes) {
+  const int kFiles = 4000;
+  for (int i = 0; i < kFiles; ++i) Write("f" + std::to_string(i) + ".txt", "document number " + std::to_string(i) + " about water");
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    const std::string bin = test::Quarry();
+    execl(bin.c_str(), bin.c_str(), "add", docs_.c_str(), "--no-embed", "--db", db_.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  // Kill it once some documents are committed.
+  int before = 0;
+  sqlite3* db = nullptr;
+  for (int tries = 0; tries < 20000 && before < 20; ++tries) {
+    if (!db && fs::exists(db_ + "/quarry.db")) sqlite3_open_v2((db_ + "/quarry.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
+    if (db) {
+      sqlite3_stmt* st = nullptr;
+      if (sqlite3_prepare_v2(db, "SELECT count(*) FROM documents", -1, &st, nullptr) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+        before = sqlite3_column_int(st, 0);
+      }
+      sqlite3_finalize(st);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  kill(pid, SIGKILL);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "quarry finished before it could be killed";
+  // Consistent: integrity check passes, every stored document has its chunks and terms.
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)), "ok");
+  sqlite3_finalize(st);
+  ASSERT_EQ(sqlite3_prepare_v2(db,
+                               "SELECT count(*) FROM documents d WHERE NOT EXISTS (SELECT 1 FROM chunks c WHERE c.doc_id = d.id) "
+                               "OR EXISTS (SELECT 1 FROM chunks c WHERE c.doc_id = d.id AND NOT EXISTS "
+                               "(SELECT 1 FROM chunk_terms t WHERE t.chunk_id = c.id))",
+                               -1, &st, nullptr),
+            SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(st, 0), 0);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  auto stats = json::parse(test::RunCmd(test::Quarry() + " stats --json --db " + db_).out);
+  const int stored = stats["documents"];
+  EXPECT_GE(stored, before);
+  EXPECT_LT(stored, kFiles);
+  // Re-running finishes the job without redoing what was stored.
+  auto r = test::RunCmd(test::Quarry() + " add " + docs_ + " --no-embed --json --db " + db_);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = json::parse(r.out);
+  EXPECT_EQ(j["unchanged"], stored);
+  EXPECT_EQ(j["added"].get<int>() + stored, kFiles);
+  auto hits = json::parse(test::RunCmd(test::Quarry() + " search 3999 --mode bm25 --json --db " + db_).out);
+  EXPECT_EQ(hits["results"].size(), 1u);
+}
+
+TEST_F(KbCli, RemoveByIdPathAndGlob) {
+  Write("one.txt", "apple");
+  Write("two.md", "banana");
+  Write("three.txt", "coffee");
+  Write("four.md", "water");
+  ASSERT_EQ(QJson("add " + docs_)["added"], 4);
+  auto ls = QJson("ls")["documents"];
+  int64_t id_one = 0;
+  for (const auto& d : ls) {
+    if (d["source"] == docs_ + "/one.txt") id_one = d["id"];
+  }
+  auto r = Q("rm " + std::to_string(id_one));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("one.txt"), std::string::npos);
+  EXPECT_EQ(Q("rm '" + docs_ + "/*.md'").exit_code, 0);
+  EXPECT_EQ(Q("rm " + docs_ + "/three.txt").exit_code, 0);
+  EXPECT_TRUE(QJson("ls")["documents"].empty());
+  for (const char* w : {"apple", "banana", "coffee", "water"}) {
+    EXPECT_TRUE(QJson(std::string("search ") + w)["results"].empty()) << w;
+  }
+  auto missing = Q("rm 12345");
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("no matching document"), std::string::npos);
+}
+
+TEST_F(KbCli, SearchModesFiltersAndJsonShape) {
+  Write("red.txt", "The apple is red and sweet.");
+  Write("mars.txt", "Mars is the red planet with a volcano.");
+  ASSERT_EQ(QJson("add " + docs_ + "/red.txt --meta lang=en --meta year=2020")["added"], 1);
+  ASSERT_EQ(QJson("add " + docs_ + "/mars.txt --meta lang=fr --meta year=2024")["added"], 1);
+  for (const char* mode : {"bm25", "dense", "hybrid"}) {
+    auto j = QJson(std::string("search 'red planet' -k 5 --mode ") + mode);
+    ASSERT_EQ(j["results"].size(), 2u) << mode;
+    const auto& h = j["results"][0];
+    for (const char* key : {"score", "doc_id", "source", "start", "end", "text", "chunk_id", "heading"}) {
+      EXPECT_TRUE(h.contains(key)) << mode << " " << key;
+    }
+  }
+  auto bm = QJson("search 'red planet' --mode bm25");
+  EXPECT_EQ(bm["results"][0]["source"], docs_ + "/mars.txt");
+  auto fr = QJson("search red --where lang=en");
+  ASSERT_EQ(fr["results"].size(), 1u);
+  EXPECT_EQ(fr["results"][0]["source"], docs_ + "/red.txt");
+  auto recent = QJson("search red --where 'year>=2021'");
+  ASSERT_EQ(recent["results"].size(), 1u);
+  EXPECT_EQ(recent["results"][0]["metadata"]["year"], 2024);
+  auto mmr = QJson("search red --mmr -k 2");
+  EXPECT_EQ(mmr["results"].size(), 2u);
+  auto bad = Q("search red --where nonsense");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("nonsense"), std::string::npos);
+}
+
+TEST_F(KbCli, StdinAndShow) {
+  auto r = test::RunCmd("echo 'A note about a volcano.' | " + test::Quarry() + " add - --json --db " + db_ + " --embed-model " + model_);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["added"], 1);
+  auto ls = QJson("ls")["documents"];
+  ASSERT_EQ(ls.size(), 1u);
+  auto show = QJson("show " + std::to_string(ls[0]["id"].get<int64_t>()));
+  EXPECT_EQ(show["chunk_list"][0]["text"], "A note about a volcano.");
+  EXPECT_EQ(Q("show 999").exit_code, 1);
+}
+
+TEST_F(KbCli, MissingKnowledgeBaseSaysHowToMakeOne) {
+  auto r = Q("search anything");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("quarry add"), std::string::npos) << r.err;
+}
+
+TEST_F(KbCli, EvalRetrievalOnABeirDataset) {
+  const std::string beir = dir_.str() + "/beir";
+  fs::create_directories(beir + "/qrels");
+  test::WriteFile(beir + "/corpus.jsonl",
+                  "{\"_id\": \"d1\", \"title\": \"Apples\", \"text\": \"Apple trees grow apples.\"}\n"
+                  "{\"_id\": \"d2\", \"title\": \"Mars\", \"text\": \"Mars has a volcano.\"}\n"
+                  "{\"_id\": \"d3\", \"title\": \"Coffee\", \"text\": \"Coffee needs hot water.\"}\n");
+  test::WriteFile(beir + "/queries.jsonl",
+                  "{\"_id\": \"q1\", \"text\": \"volcano on mars\"}\n{\"_id\": \"q2\", \"text\": \"coffee water\"}\n"
+                  "{\"_id\": \"q3\", \"text\": \"unjudged query\"}\n");
+  test::WriteFile(beir + "/qrels/test.tsv", "query-id\tcorpus-id\tscore\nq1\td2\t1\nq2\td3\t1\n");
+  auto r = test::RunCmd(test::Quarry() + " eval retrieval --beir " + beir + " --mode bm25,dense,hybrid --json --db " + db_ +
+                        " --embed-model " + model_);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = json::parse(r.out);
+  EXPECT_EQ(j["queries"], 2);
+  for (const char* mode : {"bm25", "dense", "hybrid"}) {
+    for (const char* key : {"ndcg@10", "recall@100", "mrr@10"}) EXPECT_TRUE(j["modes"][mode].contains(key)) << mode << key;
+  }
+  EXPECT_DOUBLE_EQ(j["modes"]["bm25"]["ndcg@10"].get<double>(), 1.0);
+  EXPECT_DOUBLE_EQ(j["modes"]["bm25"]["mrr@10"].get<double>(), 1.0);
+  auto bad = test::RunCmd(test::Quarry() + " eval retrieval --beir " + beir + " --split dev --db " + db_);
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("available: test"), std::string::npos) << bad.err;
+}
+
+}  // namespace
+}  // namespace quarry
