@@ -33,7 +33,7 @@ struct KbFlags {
   std::string db;           // --db, else $QUARRY_DB, else .quarry
   std::string embed_model;  // --embed-model
   int threads = 0;
-  float k1 = 0.9f, b = 0.4f;
+  double k1 = 0.9, b = 0.4;
   std::string stemmer = "porter";
 };
 void AddKbFlags(CLI::App* cmd, KbFlags* flags);

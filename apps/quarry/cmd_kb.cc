@@ -28,8 +28,8 @@ KnowledgeBaseOptions ToOptions(const KbFlags& f) {
   o.dir = f.db;
   o.embed_model = f.embed_model;
   o.threads = f.threads;
-  o.bm25_k1 = f.k1;
-  o.bm25_b = f.b;
+  o.bm25_k1 = static_cast<float>(f.k1);
+  o.bm25_b = static_cast<float>(f.b);
   o.stemmer = f.stemmer;
   return o;
 }
@@ -52,6 +52,14 @@ void ProgressLine::Done() {
 }
 
 namespace {
+
+std::string Bytes(int64_t n) {
+  char buf[32];
+  if (n >= (1 << 30)) std::snprintf(buf, sizeof buf, "%.1f GiB", n / 1073741824.0);
+  else if (n >= (1 << 20)) std::snprintf(buf, sizeof buf, "%.1f MiB", n / 1048576.0);
+  else std::snprintf(buf, sizeof buf, "%.1f KiB", n / 1024.0);
+  return buf;
+}
 
 std::string Duration(double s) {
   char buf[32];
@@ -254,11 +262,11 @@ void RegisterKnowledgeBase(CLI::App& app, Registry& reg) {
         return kExitOk;
       }
       std::printf("knowledge base: %s\ndocuments:      %lld\nchunks:         %lld\nembeddings:     %lld (%s, %lld dimensions)\n"
-                  "text:           %.1f MiB\ndatabase:       %.1f MiB; bm25 index %.1f MiB; hnsw index %.1f MiB\n",
+                  "text:           %s\ndatabase:       %s; bm25 index %s; hnsw index %s\n",
                   s->dir.c_str(), static_cast<long long>(s->documents), static_cast<long long>(s->chunks),
                   static_cast<long long>(s->embeddings), s->embed_model_id.empty() ? "none" : s->embed_model_id.c_str(),
-                  static_cast<long long>(s->embed_dim), s->bytes / 1048576.0, s->db_bytes / 1048576.0,
-                  s->bm25_bytes / 1048576.0, s->hnsw_bytes / 1048576.0);
+                  static_cast<long long>(s->embed_dim), Bytes(s->bytes).c_str(), Bytes(s->db_bytes).c_str(),
+                  Bytes(s->bm25_bytes).c_str(), Bytes(s->hnsw_bytes).c_str());
       return kExitOk;
     };
   });
