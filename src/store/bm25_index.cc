@@ -13,7 +13,7 @@
 namespace quarry {
 namespace {
 
-constexpr char kMagic[8] = {'Q', 'B', 'M', '2', '5', 'v', '1', '\0'};
+constexpr char kMagic[8] = {'Q', 'B', 'M', '2', '5', 'v', '2', '\0'};
 
 struct Header {
   char magic[8];
@@ -99,13 +99,17 @@ Result<std::unique_ptr<Bm25Index>> Bm25Index::Build(Catalog& catalog, const Bm25
     off += lists[t].size();
     Append(&s, &off, 1);
   }
+  // Postings as two parallel arrays: documents, then impacts.
+  for (uint32_t t : order) {
+    for (auto [doc, tf] : lists[t]) Append(&s, &doc, 1);
+  }
   for (uint32_t t : order) {
     const double df = static_cast<double>(lists[t].size());
     const double idf = std::log(1.0 + (n - df + 0.5) / (df + 0.5));
     for (auto [doc, tf] : lists[t]) {
       const double norm = p.k1 * (1.0 - p.b + p.b * lengths[doc] / avgdl);
-      Posting post{doc, static_cast<float>(idf * tf / (tf + norm))};
-      Append(&s, &post, 1);
+      const float impact = static_cast<float>(idf * tf / (tf + norm));
+      Append(&s, &impact, 1);
     }
   }
   // Point the views at the bytes.
@@ -120,7 +124,8 @@ Result<std::unique_ptr<Bm25Index>> Bm25Index::Build(Catalog& catalog, const Bm25
   base += (blob_bytes + 7) / 8 * 8;
   idx->post_offsets_ = reinterpret_cast<const uint64_t*>(base);
   base += (h.n_terms + 1) * 8;
-  idx->postings_ = reinterpret_cast<const Posting*>(base);
+  idx->post_docs_ = reinterpret_cast<const uint32_t*>(base);
+  idx->post_impacts_ = reinterpret_cast<const float*>(base + n_post * 4);
   idx->rebuilt_ = true;
   return idx;
 }
@@ -137,7 +142,7 @@ Result<std::unique_ptr<Bm25Index>> Bm25Index::Open(Catalog& catalog, const Bm25P
       std::error_code ec;
       const uint64_t size = std::filesystem::file_size(path, ec);
       const uint64_t want = sizeof h + h.n_docs * 8ull + (h.n_terms + 1ull) * 8 * 2 + (h.term_blob_bytes + 7) / 8 * 8 +
-                            h.n_postings * sizeof(Posting);
+                            h.n_postings * 8;
       if (!ec && size == want) {
         std::unique_ptr<Bm25Index> idx(new Bm25Index());
         idx->storage_.resize(size);
@@ -154,7 +159,8 @@ Result<std::unique_ptr<Bm25Index>> Bm25Index::Open(Catalog& catalog, const Bm25P
           base += (h.term_blob_bytes + 7) / 8 * 8;
           idx->post_offsets_ = reinterpret_cast<const uint64_t*>(base);
           base += (h.n_terms + 1) * 8;
-          idx->postings_ = reinterpret_cast<const Posting*>(base);
+          idx->post_docs_ = reinterpret_cast<const uint32_t*>(base);
+          idx->post_impacts_ = reinterpret_cast<const float*>(base + h.n_postings * 4);
           return idx;
         }
       }
@@ -181,39 +187,81 @@ Status Bm25Index::Save(const std::string& path, int64_t, const Bm25Params&) cons
 }
 
 int64_t Bm25Index::FindTerm(std::string_view term) const {
-  uint32_t lo = 0, hi = n_terms_;
-  while (lo < hi) {
-    uint32_t mid = (lo + hi) / 2;
-    std::string_view t(term_blob_ + term_offsets_[mid], term_offsets_[mid + 1] - term_offsets_[mid]);
-    if (t < term) lo = mid + 1;
-    else hi = mid;
+  // The dictionary is a sorted string table on disk; a hash map over it, built on
+  // first use, makes each lookup one probe instead of a binary search of compares.
+  if (lookup_.empty() && n_terms_ > 0) {
+    lookup_.reserve(n_terms_);
+    for (uint32_t i = 0; i < n_terms_; ++i) {
+      lookup_.emplace(std::string_view(term_blob_ + term_offsets_[i], term_offsets_[i + 1] - term_offsets_[i]), i);
+    }
   }
-  if (lo < n_terms_ &&
-      std::string_view(term_blob_ + term_offsets_[lo], term_offsets_[lo + 1] - term_offsets_[lo]) == term) {
-    return lo;
-  }
-  return -1;
+  auto it = lookup_.find(term);
+  return it == lookup_.end() ? -1 : static_cast<int64_t>(it->second);
 }
 
 std::vector<std::pair<int64_t, float>> Bm25Index::Search(const std::vector<std::string>& terms, size_t k) const {
   std::vector<std::pair<int64_t, float>> out;
   if (n_docs_ == 0 || k == 0) return out;
-  acc_.assign(n_docs_, 0.0f);
-  std::vector<uint32_t> touched;
+  // Term-at-a-time into a dense accumulator: posting lists are contiguous
+  // (doc, impact) arrays, so this loop is all the work a query does.
+  std::vector<std::pair<uint64_t, uint64_t>> lists;
+  uint64_t total = 0;
   for (const auto& t : terms) {
-    int64_t id = FindTerm(t);
+    const int64_t id = FindTerm(t);
     if (id < 0) continue;
-    for (uint64_t i = post_offsets_[id]; i < post_offsets_[id + 1]; ++i) {
-      const Posting& p = postings_[i];
-      if (acc_[p.doc] == 0.0f) touched.push_back(p.doc);
-      acc_[p.doc] += p.impact;
-    }
+    lists.push_back({post_offsets_[id], post_offsets_[id + 1]});
+    total += post_offsets_[id + 1] - post_offsets_[id];
   }
-  const size_t n = std::min(k, touched.size());
-  auto better = [&](uint32_t a, uint32_t b) { return acc_[a] != acc_[b] ? acc_[a] > acc_[b] : a < b; };
-  std::partial_sort(touched.begin(), touched.begin() + static_cast<std::ptrdiff_t>(n), touched.end(), better);
+  if (lists.empty()) return out;
+  acc_.assign(n_docs_, 0.0f);
+  float* acc = acc_.data();
+  for (const auto& [b, e] : lists) {
+    const uint32_t* docs = post_docs_;
+    const float* imp = post_impacts_;
+    for (uint64_t i = b; i < e; ++i) acc[docs[i]] += imp[i];
+  }
+  // Top k: gather the scored documents (from the posting lists when they are
+  // short compared to the collection, else from one branch-free scan of the
+  // accumulator), find the k-th best score with a selection over plain floats,
+  // then keep what beats it (ties broken by lower position, so results are stable).
+  std::vector<Entry>& cand = cand_;
+  if (total * 4 < n_docs_) {
+    cand.clear();
+    for (const auto& [b, e] : lists) {
+      for (uint64_t i = b; i < e; ++i) {
+        const uint32_t d = post_docs_[i];
+        if (acc[d] > 0.0f) {
+          cand.push_back({acc[d], d});
+          acc[d] = -acc[d];  // taken: negate so later postings skip it
+        }
+      }
+    }
+  } else {
+    cand.resize(n_docs_);
+    size_t m = 0;
+    for (uint32_t d = 0; d < n_docs_; ++d) {
+      cand[m] = {acc[d], d};
+      m += acc[d] > 0.0f;
+    }
+    cand.resize(m);
+  }
+  const size_t n = std::min(k, cand.size());
+  if (n == 0) return out;
+  if (n < cand.size()) {
+    std::nth_element(cand.begin(), cand.begin() + static_cast<std::ptrdiff_t>(n - 1), cand.end(),
+                     [](const Entry& a, const Entry& b) { return a.first > b.first; });
+    // [0, n) now holds the n best scores; entries tied with the n-th may sit after it.
+    const float kth = cand[n - 1].first;
+    size_t m = n;
+    for (size_t i = n; i < cand.size(); ++i) {
+      cand[m] = cand[i];
+      m += cand[i].first == kth;
+    }
+    cand.resize(m);
+  }
+  std::sort(cand.begin(), cand.end(), [](const Entry& a, const Entry& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
   out.reserve(n);
-  for (size_t i = 0; i < n; ++i) out.push_back({chunk_ids_[touched[i]], acc_[touched[i]]});
+  for (size_t i = 0; i < n; ++i) out.push_back({chunk_ids_[cand[i].second], cand[i].first});
   return out;
 }
 

@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -43,10 +44,6 @@ class Bm25Index {
 
  private:
   Bm25Index() = default;
-  struct Posting {
-    uint32_t doc;
-    float impact;
-  };
   int64_t FindTerm(std::string_view term) const;
   Status Save(const std::string& path, int64_t generation, const Bm25Params& p) const;
 
@@ -56,10 +53,14 @@ class Bm25Index {
   const uint64_t* term_offsets_ = nullptr;
   const char* term_blob_ = nullptr;
   const uint64_t* post_offsets_ = nullptr;
-  const Posting* postings_ = nullptr;
+  const uint32_t* post_docs_ = nullptr;   // per posting: position of the chunk
+  const float* post_impacts_ = nullptr;   // per posting: its BM25 contribution
   uint32_t n_docs_ = 0, n_terms_ = 0;
   bool rebuilt_ = false;
-  mutable std::vector<float> acc_;  // per-query accumulator (not thread-safe)
+  mutable std::unordered_map<std::string_view, uint32_t> lookup_;  // term -> id, built on first Search
+  mutable std::vector<float> acc_;  // per-query accumulator (Search is not thread-safe)
+  using Entry = std::pair<float, uint32_t>;  // (score, position)
+  mutable std::vector<Entry> cand_;
 };
 
 }  // namespace quarry

@@ -3,6 +3,7 @@
 #include <libstemmer.h>
 #include <utf8proc.h>
 
+#include <algorithm>
 #include <unordered_set>
 
 #include "text/utf8.h"
@@ -29,6 +30,9 @@ bool IsCjk(utf8proc_int32_t c) {
 }
 
 Kind Classify(utf8proc_int32_t c) {
+  if (c < 0x80) {
+    return ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_') ? Kind::kWord : Kind::kOther;
+  }
   if (IsCjk(c)) return Kind::kCjk;
   switch (utf8proc_category(c)) {
     case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL: case UTF8PROC_CATEGORY_LT: case UTF8PROC_CATEGORY_LM:
@@ -40,7 +44,9 @@ Kind Classify(utf8proc_int32_t c) {
   }
 }
 
-bool IsDigit(utf8proc_int32_t c) { return utf8proc_category(c) == UTF8PROC_CATEGORY_ND; }
+bool IsDigit(utf8proc_int32_t c) {
+  return c < 0x80 ? (c >= '0' && c <= '9') : utf8proc_category(c) == UTF8PROC_CATEGORY_ND;
+}
 
 }  // namespace
 
@@ -74,20 +80,34 @@ void Analyzer::Emit(std::string word, std::vector<std::string>* terms) const {
 }
 
 void Analyzer::Analyze(std::string_view raw, std::vector<std::string>* terms) const {
-  if (FindInvalidUtf8(raw) != std::string_view::npos) return;
-  const std::string s = FoldCase(raw);
-  const auto* p = reinterpret_cast<const utf8proc_uint8_t*>(s.data());
-  const utf8proc_ssize_t n = static_cast<utf8proc_ssize_t>(s.size());
-  // Decode once.
+  const bool ascii = std::all_of(raw.begin(), raw.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+  if (!ascii && FindInvalidUtf8(raw) != std::string_view::npos) return;
+  // Fold and decode once. ASCII (most queries) needs only lower-casing, which is
+  // what NFKC + case folding does to it.
+  std::string s;
   std::vector<utf8proc_int32_t> cps;
   std::vector<size_t> offs;
-  for (utf8proc_ssize_t i = 0; i < n;) {
-    utf8proc_int32_t c;
-    utf8proc_ssize_t len = utf8proc_iterate(p + i, n - i, &c);
-    if (len <= 0) break;
-    cps.push_back(c);
-    offs.push_back(static_cast<size_t>(i));
-    i += len;
+  if (ascii) {
+    s.assign(raw);
+    cps.resize(s.size());
+    offs.resize(s.size());
+    for (size_t i = 0; i < s.size(); ++i) {
+      if (s[i] >= 'A' && s[i] <= 'Z') s[i] = static_cast<char>(s[i] - 'A' + 'a');
+      cps[i] = static_cast<unsigned char>(s[i]);
+      offs[i] = i;
+    }
+  } else {
+    s = FoldCase(raw);
+    const auto* p = reinterpret_cast<const utf8proc_uint8_t*>(s.data());
+    const utf8proc_ssize_t n = static_cast<utf8proc_ssize_t>(s.size());
+    for (utf8proc_ssize_t i = 0; i < n;) {
+      utf8proc_int32_t c;
+      utf8proc_ssize_t len = utf8proc_iterate(p + i, n - i, &c);
+      if (len <= 0) break;
+      cps.push_back(c);
+      offs.push_back(static_cast<size_t>(i));
+      i += len;
+    }
   }
   offs.push_back(s.size());
   const size_t m = cps.size();
