@@ -80,6 +80,10 @@ void RegisterEval(CLI::App& app, Registry& reg) {
       if (as_json) {
         json j = {{"dataset", rep->dataset}, {"split", rep->split}, {"queries", rep->queries}, {"db", f.db},
                   {"k1", f.k1}, {"b", f.b}, {"chunk_tokens", ao.chunk_tokens}, {"modes", json::object()}};
+        const AddReport& in = rep->ingest;
+        j["ingest"] = {{"added", in.added + in.replaced}, {"unchanged", in.unchanged}, {"failed", in.failed},
+                       {"chunks", in.chunks}, {"seconds", {{"total", in.total_s}, {"parse", in.parse_s}, {"chunk", in.chunk_s},
+                                                           {"embed", in.embed_s}, {"store", in.store_s}, {"index", in.index_s}}}};
         for (const auto& m : rep->modes) {
           j["modes"][m.mode] = {{"ndcg@10", m.ndcg_at_10}, {"recall@100", m.recall_at_100}, {"mrr@10", m.mrr_at_10},
                                 {"queries_per_s", m.seconds > 0 ? m.queries / m.seconds : 0.0}};

@@ -18,8 +18,15 @@ std::vector<std::pair<int64_t, float>> ExactTopK(const float* m, const int64_t* 
   std::vector<std::pair<float, size_t>> scored(n);
   for (size_t i = 0; i < n; ++i) {
     const float* v = m + i * dim;
-    float s = 0;
-    for (size_t j = 0; j < dim; ++j) s += v[j] * q[j];
+    // Eight independent sums let the compiler use SIMD lanes (a single running
+    // sum is a dependency chain it may not reorder).
+    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    size_t j = 0;
+    for (; j + 8 <= dim; j += 8) {
+      for (size_t l = 0; l < 8; ++l) acc[l] += v[j + l] * q[j + l];
+    }
+    float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    for (; j < dim; ++j) s += v[j] * q[j];
     scored[i] = {s, i};
   }
   const size_t top = std::min(k, n);
