@@ -82,7 +82,7 @@ void RegisterEval(CLI::App& app, Registry& reg) {
                   {"k1", f.k1}, {"b", f.b}, {"chunk_tokens", ao.chunk_tokens}, {"modes", json::object()}};
         const AddReport& in = rep->ingest;
         j["ingest"] = {{"added", in.added + in.replaced}, {"unchanged", in.unchanged}, {"failed", in.failed},
-                       {"chunks", in.chunks}, {"seconds", {{"total", in.total_s}, {"parse", in.parse_s}, {"chunk", in.chunk_s},
+                       {"chunks", in.chunks}, {"seconds", {{"total", in.total_s}, {"parse", in.parse_s}, {"chunk", in.chunk_s}, {"analyze", in.analyze_s},
                                                            {"embed", in.embed_s}, {"store", in.store_s}, {"index", in.index_s}}}};
         for (const auto& m : rep->modes) {
           j["modes"][m.mode] = {{"ndcg@10", m.ndcg_at_10}, {"recall@100", m.recall_at_100}, {"mrr@10", m.mrr_at_10},

@@ -138,7 +138,7 @@ void RegisterKnowledgeBase(CLI::App& app, Registry& reg) {
       if (add_json) {
         json j = {{"added", rep->added}, {"unchanged", rep->unchanged}, {"replaced", rep->replaced}, {"failed", rep->failed},
                   {"chunks", rep->chunks}, {"failures", json::array()},
-                  {"seconds", {{"total", rep->total_s}, {"parse", rep->parse_s}, {"chunk", rep->chunk_s}, {"embed", rep->embed_s},
+                  {"seconds", {{"total", rep->total_s}, {"parse", rep->parse_s}, {"chunk", rep->chunk_s}, {"analyze", rep->analyze_s}, {"embed", rep->embed_s},
                                {"store", rep->store_s}, {"index", rep->index_s}}}};
         for (const auto& f : rep->failures) j["failures"].push_back({{"source", f.source}, {"reason", f.reason}});
         std::cout << j.dump(2) << "\n";

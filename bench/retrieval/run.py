@@ -129,6 +129,8 @@ def main():
     ap.add_argument("--ingest-docs", type=int, default=500)
     ap.add_argument("--skip-dense", action="store_true", help="skip the embedding-based parts (slow on 2 cores)")
     ap.add_argument("--million", action="store_true", help="also measure BM25 at 1M synthetic chunks (slow)")
+    ap.add_argument("--parts", default="bm25,synthetic,ann,modes,ingest",
+                    help="comma-separated parts to (re)measure; the others keep their values in bench/results/retrieval.json")
     args = ap.parse_args()
     beir = Path(args.beir)
     qrels = beir / "qrels" / f"{args.split}.tsv"
@@ -136,7 +138,10 @@ def main():
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     py = venv_python()
-    result = {"date": time.strftime("%Y-%m-%d"), "dataset": beir.name, "split": args.split, "cpu_count": os.cpu_count()}
+    parts = set(args.parts.split(","))
+    out_path = ROOT / "bench" / "results" / "retrieval.json"
+    result = json.loads(out_path.read_text()) if out_path.exists() and parts != {"bm25", "synthetic", "ann", "modes", "ingest"} else {}
+    result.update({"date": time.strftime("%Y-%m-%d"), "dataset": beir.name, "split": args.split, "cpu_count": os.cpu_count()})
 
     # Judged queries only, the same list for every system.
     judged = {line.split("\t")[0] for i, line in enumerate(open(qrels)) if i or not line.startswith("query-id")}
@@ -149,7 +154,30 @@ def main():
         for q in queries:
             f.write(f"{q['_id']}\t{' '.join(q['text'].split())}\n")
 
-    # --- Quarry BM25, one chunk per document.
+    if "bm25" in parts:
+        bm25_part(result, beir, qrels, work, py)
+    if "synthetic" in parts:
+        for n in [args.ann_n] + ([1000000] if args.million else []):
+            log(f"bm25: {n} synthetic chunks")
+            result[f"quarry_bm25_synthetic_{n}"] = json.loads(run([SPEED, "bm25-synthetic", "--dir", work / f"syn{n}", "--n", str(n)]))
+            shutil.rmtree(work / f"syn{n}", ignore_errors=True)
+    if "ann" in parts:
+        ann_part(result, work, py, args.ann_n)
+    if "modes" in parts and not args.skip_dense:
+        log("quarry eval retrieval (chunked corpus, bm25 / dense / hybrid; embeds the corpus once, then cached)")
+        result["quarry_modes"] = json.loads(run([QUARRY, "eval", "retrieval", "--beir", beir, "--split", args.split, "--json"]))
+    if "ingest" in parts and not args.skip_dense:
+        log(f"ingest: {args.ingest_docs} documents with the default embedder")
+        with open(work / "slice.jsonl", "w") as f:
+            for i, line in enumerate(open(beir / "corpus.jsonl")):
+                if i >= args.ingest_docs:
+                    break
+                f.write(line)
+        result["quarry_ingest"] = json.loads(run([QUARRY, "add", work / "slice.jsonl", "--db", work / "ingest", "--json"]))
+    write_and_print(result, out_path)
+
+
+def bm25_part(result, beir, qrels, work, py):
     log("quarry: indexing for BM25 (one chunk per document)")
     run([QUARRY, "add", beir / "corpus.jsonl", "--no-embed", "--chunk-tokens", "8192", "--db", work / "quarry-doc", "--json"])
     q = json.loads(run([SPEED, "bm25", "--db", work / "quarry-doc", "--queries", work / "queries.jsonl", "--run", work / "quarry.run"]))
@@ -181,32 +209,20 @@ def main():
         b.update(metrics(qrels, work / f"bm25s-{backend}.run"))
         result[f"bm25s_{backend}"] = b
 
-    # --- BM25 latency at scale, synthetic Zipfian text.
-    for n in [args.ann_n] + ([1000000] if args.million else []):
-        log(f"bm25: {n} synthetic chunks")
-        result[f"quarry_bm25_synthetic_{n}"] = json.loads(run([SPEED, "bm25-synthetic", "--dir", work / f"syn{n}", "--n", str(n)]))
-        shutil.rmtree(work / f"syn{n}", ignore_errors=True)
 
-    # --- ANN.
-    log(f"ann: {args.ann_n} synthetic vectors through Quarry's vector index")
-    a = json.loads(run([SPEED, "ann", "--dir", work / "ann", "--n", str(args.ann_n), "--dim", "384", "--queries", "1000"]))
+
+def ann_part(result, work, py, n):
+    log(f"ann: {n} synthetic vectors through Quarry's vector index")
+    a = json.loads(run([SPEED, "ann", "--dir", work / "ann", "--n", str(n), "--dim", "384", "--queries", "1000"]))
     result["quarry_ann"] = a
     log("ann: raw hnswlib and FAISS")
     result.update({f"{k}_ann": v for k, v in json.loads(run([py, HERE / "ann_peer.py", work / "ann", "384", "10", "16", "200", "96"])).items()})
 
-    if not args.skip_dense:
-        log("quarry eval retrieval (chunked corpus, bm25 / dense / hybrid; embeds the corpus once, then cached)")
-        result["quarry_modes"] = json.loads(run([QUARRY, "eval", "retrieval", "--beir", beir, "--split", args.split, "--json"]))
-        log(f"ingest: {args.ingest_docs} documents with the default embedder")
-        with open(work / "slice.jsonl", "w") as f:
-            for i, line in enumerate(open(beir / "corpus.jsonl")):
-                if i >= args.ingest_docs:
-                    break
-                f.write(line)
-        result["quarry_ingest"] = json.loads(run([QUARRY, "add", work / "slice.jsonl", "--db", work / "ingest", "--json"]))
 
-    (ROOT / "bench" / "results").mkdir(exist_ok=True)
-    (ROOT / "bench" / "results" / "retrieval.json").write_text(json.dumps(result, indent=2) + "\n")
+
+def write_and_print(result, out_path):
+    out_path.parent.mkdir(exist_ok=True)
+    out_path.write_text(json.dumps(result, indent=2) + "\n")
     log("wrote bench/results/retrieval.json")
 
     r = result
@@ -238,7 +254,7 @@ def main():
             print(f"| {m} | {v['ndcg@10']:.4f} | {v['recall@100']:.4f} | {v['mrr@10']:.4f} |")
         ing = r["quarry_ingest"]
         s = ing["seconds"]
-        other = s["parse"] + s["chunk"] + s["store"] + s["index"]
+        other = s["parse"] + s["chunk"] + s["analyze"] + s["store"] + s["index"]
         print(f"\nIngest of {ing['added']} documents ({ing['chunks']} chunks): {ing['chunks'] / s['total']:.1f} chunks/s; "
               f"embedding {s['embed'] / s['total']:.0%} of the time, parsing + chunking + storage + BM25 {other / s['total']:.0%}")
 

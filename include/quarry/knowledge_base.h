@@ -43,8 +43,9 @@ struct AddReport {
   int added = 0, unchanged = 0, replaced = 0, failed = 0;
   int64_t chunks = 0;                  // chunks written
   std::vector<AddFailure> failures;
-  // Where the time went, seconds.
-  double total_s = 0, parse_s = 0, chunk_s = 0, embed_s = 0, store_s = 0, index_s = 0;
+  // Where the time went, seconds: loading and extracting text, chunking, BM25
+  // analysis, embedding, writing to the catalog, bringing derived indexes up to date.
+  double total_s = 0, parse_s = 0, chunk_s = 0, analyze_s = 0, embed_s = 0, store_s = 0, index_s = 0;
 };
 
 struct AddProgress {

@@ -8,6 +8,8 @@
 #include <fstream>
 #include <unordered_map>
 
+#include <unistd.h>
+
 #include "store/catalog.h"
 
 namespace quarry {
@@ -174,7 +176,9 @@ Result<std::unique_ptr<Bm25Index>> Bm25Index::Open(Catalog& catalog, const Bm25P
 }
 
 Status Bm25Index::Save(const std::string& path, int64_t, const Bm25Params&) const {
-  const std::string tmp = path + ".tmp";
+  // A per-process temporary name: a reader rebuilding a stale index while the
+  // writer saves its own must not interleave bytes; rename() is atomic.
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) return Status::IOError(tmp + ": cannot write");
@@ -202,9 +206,10 @@ int64_t Bm25Index::FindTerm(std::string_view term) const {
 std::vector<std::pair<int64_t, float>> Bm25Index::Search(const std::vector<std::string>& terms, size_t k) const {
   std::vector<std::pair<int64_t, float>> out;
   if (n_docs_ == 0 || k == 0) return out;
-  // Term-at-a-time into a dense accumulator: posting lists are contiguous
-  // (doc, impact) arrays, so this loop is all the work a query does.
-  std::vector<std::pair<uint64_t, uint64_t>> lists;
+  // Term-at-a-time into a dense accumulator: posting lists are contiguous arrays,
+  // so this loop is most of the work a query does.
+  auto& lists = lists_;
+  lists.clear();
   uint64_t total = 0;
   for (const auto& t : terms) {
     const int64_t id = FindTerm(t);
@@ -213,55 +218,50 @@ std::vector<std::pair<int64_t, float>> Bm25Index::Search(const std::vector<std::
     total += post_offsets_[id + 1] - post_offsets_[id];
   }
   if (lists.empty()) return out;
-  acc_.assign(n_docs_, 0.0f);
+  if (acc_.size() != n_docs_) acc_.assign(n_docs_, 0.0f);  // stays all-zero between queries
   float* acc = acc_.data();
   for (const auto& [b, e] : lists) {
     const uint32_t* docs = post_docs_;
     const float* imp = post_impacts_;
     for (uint64_t i = b; i < e; ++i) acc[docs[i]] += imp[i];
   }
-  // Top k: gather the scored documents (from the posting lists when they are
-  // short compared to the collection, else from one branch-free scan of the
-  // accumulator), find the k-th best score with a selection over plain floats,
-  // then keep what beats it (ties broken by lower position, so results are stable).
-  std::vector<Entry>& cand = cand_;
+  // Top k in one pass over the scored documents (from the posting lists when
+  // they are short compared to the collection, else a scan of the accumulator,
+  // which also resets it): a bounded min-heap behind a threshold test that,
+  // once the heap is full, almost always fails. Ties keep the lower position.
+  auto& heap = heap_;
+  heap.clear();
+  auto worse = [](const Entry& a, const Entry& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; };
+  float threshold = 0.0f;
+  auto offer = [&](float s, uint32_t d) {
+    if (s <= threshold) return;
+    heap.push_back({s, d});
+    std::push_heap(heap.begin(), heap.end(), worse);
+    if (heap.size() > k) {
+      std::pop_heap(heap.begin(), heap.end(), worse);
+      heap.pop_back();
+    }
+    if (heap.size() == k) threshold = heap.front().first;
+  };
   if (total * 4 < n_docs_) {
-    cand.clear();
     for (const auto& [b, e] : lists) {
       for (uint64_t i = b; i < e; ++i) {
         const uint32_t d = post_docs_[i];
-        if (acc[d] > 0.0f) {
-          cand.push_back({acc[d], d});
-          acc[d] = -acc[d];  // taken: negate so later postings skip it
-        }
+        const float s = acc[d];
+        acc[d] = 0.0f;  // taken (and reset): later postings of d see 0
+        if (s > 0.0f) offer(s, d);
       }
     }
   } else {
-    cand.resize(n_docs_);
-    size_t m = 0;
     for (uint32_t d = 0; d < n_docs_; ++d) {
-      cand[m] = {acc[d], d};
-      m += acc[d] > 0.0f;
+      const float s = acc[d];
+      acc[d] = 0.0f;
+      offer(s, d);
     }
-    cand.resize(m);
   }
-  const size_t n = std::min(k, cand.size());
-  if (n == 0) return out;
-  if (n < cand.size()) {
-    std::nth_element(cand.begin(), cand.begin() + static_cast<std::ptrdiff_t>(n - 1), cand.end(),
-                     [](const Entry& a, const Entry& b) { return a.first > b.first; });
-    // [0, n) now holds the n best scores; entries tied with the n-th may sit after it.
-    const float kth = cand[n - 1].first;
-    size_t m = n;
-    for (size_t i = n; i < cand.size(); ++i) {
-      cand[m] = cand[i];
-      m += cand[i].first == kth;
-    }
-    cand.resize(m);
-  }
-  std::sort(cand.begin(), cand.end(), [](const Entry& a, const Entry& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
-  out.reserve(n);
-  for (size_t i = 0; i < n; ++i) out.push_back({chunk_ids_[cand[i].second], cand[i].first});
+  std::sort_heap(heap.begin(), heap.end(), worse);
+  out.reserve(heap.size());
+  for (const auto& [score, d] : heap) out.push_back({chunk_ids_[d], score});
   return out;
 }
 

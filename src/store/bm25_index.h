@@ -60,7 +60,8 @@ class Bm25Index {
   mutable std::unordered_map<std::string_view, uint32_t> lookup_;  // term -> id, built on first Search
   mutable std::vector<float> acc_;  // per-query accumulator (Search is not thread-safe)
   using Entry = std::pair<float, uint32_t>;  // (score, position)
-  mutable std::vector<Entry> cand_;
+  mutable std::vector<Entry> heap_;
+  mutable std::vector<std::pair<uint64_t, uint64_t>> lists_;
 };
 
 }  // namespace quarry

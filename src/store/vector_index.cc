@@ -8,6 +8,8 @@
 #include <nlohmann/json.hpp>
 #include <unordered_set>
 
+#include <unistd.h>
+
 #include "store/catalog.h"
 
 namespace quarry {
@@ -126,38 +128,35 @@ Result<std::unique_ptr<VectorIndex>> VectorIndex::Open(Catalog& catalog, const s
   QUARRY_RETURN_IF_ERROR(load_all());
   // Deleted nodes still cost search time; past half the graph, start over.
   if (h->index_ && h->index_->num_deleted_ * 2 > h->index_->cur_element_count) h->index_.reset();
-  bool changed = false;
-  {
-    if (!h->index_) {
-      h->index_ = std::make_unique<hnswlib::HierarchicalNSW<float>>(&h->space_, ids.size() + 1024, o.m, o.ef_construction, 42);
-    }
-    auto& idx = *h->index_;
-    std::unordered_set<int64_t> want(ids.begin(), ids.end());
-    // Mark chunks that left the catalog.
-    std::vector<hnswlib::labeltype> gone;
-    for (const auto& [label, internal] : idx.label_lookup_) {
-      if (!want.count(static_cast<int64_t>(label)) && !idx.isMarkedDeleted(internal)) gone.push_back(label);
-    }
-    for (auto label : gone) idx.markDelete(label);
-    // Add the new ones.
-    if (idx.max_elements_ < ids.size() + idx.cur_element_count) idx.resizeIndex(ids.size() + idx.cur_element_count + 1024);
-    for (size_t i = 0; i < ids.size(); ++i) {
-      if (idx.label_lookup_.count(static_cast<hnswlib::labeltype>(ids[i]))) continue;
-      idx.addPoint(matrix.data() + i * dim, static_cast<hnswlib::labeltype>(ids[i]));
-    }
-    changed = true;
+  if (!h->index_) {
+    h->index_ = std::make_unique<hnswlib::HierarchicalNSW<float>>(&h->space_, ids.size() + 1024, o.m, o.ef_construction, 42);
   }
-  h->index_->setEf(o.ef_search);
+  auto& idx = *h->index_;
+  std::unordered_set<int64_t> want(ids.begin(), ids.end());
+  // Mark chunks that left the catalog (chunk ids are never reused: AUTOINCREMENT).
+  std::vector<hnswlib::labeltype> gone;
+  for (const auto& [label, internal] : idx.label_lookup_) {
+    if (!want.count(static_cast<int64_t>(label)) && !idx.isMarkedDeleted(internal)) gone.push_back(label);
+  }
+  for (auto label : gone) idx.markDelete(label);
+  // Add the new ones.
+  if (idx.max_elements_ < ids.size() + idx.cur_element_count) idx.resizeIndex(ids.size() + idx.cur_element_count + 1024);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (idx.label_lookup_.count(static_cast<hnswlib::labeltype>(ids[i]))) continue;
+    idx.addPoint(matrix.data() + i * dim, static_cast<hnswlib::labeltype>(ids[i]));
+  }
+  idx.setEf(o.ef_search);
   h->live_ = ids.size();
-  if (changed) {
-    const std::string tmp = path + ".tmp";
-    try {
-      h->index_->saveIndex(tmp);
-      fs::rename(tmp, path, ec);
-      std::ofstream(stamp_path) << nlohmann::json{{"model", model_id}, {"dim", dim}, {"m", o.m}, {"generation", *gen}}.dump();
-    } catch (const std::exception&) {
-      // Read-only location: the graph is rebuilt next time, queries still work.
-    }
+  // Graph first, stamp second: a reader that sees the new stamp also sees the new graph.
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());  // see Bm25Index::Save
+  try {
+    idx.saveIndex(tmp);
+    fs::rename(tmp, path, ec);
+    const std::string stamp_tmp = stamp_path + ".tmp." + std::to_string(::getpid());
+    std::ofstream(stamp_tmp) << nlohmann::json{{"model", model_id}, {"dim", dim}, {"m", o.m}, {"generation", *gen}}.dump();
+    fs::rename(stamp_tmp, stamp_path, ec);
+  } catch (const std::exception&) {
+    // Read-only location: the graph is rebuilt next time, queries still work.
   }
   return std::unique_ptr<VectorIndex>(std::move(h));
 }

@@ -121,6 +121,20 @@ TEST_F(KbCli, OneBadFileNeverAbortsTheBatch) {
   EXPECT_EQ(hits["results"][0]["source"], docs_ + "/good.txt");
 }
 
+TEST_F(KbCli, FilesOverTheDefaultLimitAreRefusedWithoutReadingThem) {
+  Write("small.txt", "Water is wet.");
+  Write("huge.txt", "");
+  fs::resize_file(docs_ + "/huge.txt", 101ull << 20);  // sparse: no disk, no read
+  auto r = Q("add " + docs_ + " --json");
+  EXPECT_EQ(r.exit_code, 1);
+  auto j = json::parse(r.out);
+  EXPECT_EQ(j["added"], 1);
+  ASSERT_EQ(j["failures"].size(), 1u);
+  EXPECT_EQ(j["failures"][0]["source"], docs_ + "/huge.txt");
+  EXPECT_NE(j["failures"][0]["reason"].get<std::string>().find("too large (101 MiB; the limit is 100 MiB"), std::string::npos)
+      << j["failures"][0]["reason"];
+}
+
 TEST_F(KbCli, KillDashNineMidIngestLeavesAConsistentBaseAndRerunFinishes) {
   const int kFiles = 4000;
   for (int i = 0; i < kFiles; ++i) Write("f" + std::to_string(i) + ".txt", "document number " + std::to_string(i) + " about water");
