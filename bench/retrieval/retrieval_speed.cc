@@ -164,7 +164,7 @@ int Bm25Synthetic(const std::string& dir, size_t n, size_t words, size_t nq, siz
   return 0;
 }
 
-int Ann(const std::string& dir, size_t n, size_t dim, size_t nq, size_t k) {
+int Ann(const std::string& dir, size_t n, size_t dim, size_t nq, size_t k, int build_threads) {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   std::mt19937 rng(7);
@@ -194,6 +194,7 @@ int Ann(const std::string& dir, size_t n, size_t dim, size_t nq, size_t k) {
   const double store_s = std::chrono::duration<double>(Clock::now() - t).count();
   VectorIndexOptions vo;
   vo.force_ann = true;
+  vo.build_threads = build_threads;
   t = Clock::now();
   auto idx = VectorIndex::Open(**cat, "synthetic", dim, vo);
   if (!idx.ok()) return std::cerr << idx.status().message() << "\n", 1;
@@ -217,6 +218,7 @@ int Ann(const std::string& dir, size_t n, size_t dim, size_t nq, size_t k) {
   }
   const double total = std::chrono::duration<double>(Clock::now() - t0).count();
   std::vector<double> exact_lat;
+  std::ofstream truth_out(dir + "/truth.i32", std::ios::binary);
   for (size_t q = 0; q < nq; ++q) {
     const auto s = Clock::now();
     auto truth = ExactTopK(base.data(), ids.data(), n, dim, &queries[q * dim], k);
@@ -224,10 +226,6 @@ int Ann(const std::string& dir, size_t n, size_t dim, size_t nq, size_t k) {
     for (const auto& [id, sc] : got[q]) {
       recall += std::count_if(truth.begin(), truth.end(), [&](const auto& x) { return x.first == id; });
     }
-  }
-  std::ofstream truth_out(dir + "/truth.i32", std::ios::binary);
-  for (size_t q = 0; q < nq; ++q) {
-    auto truth = ExactTopK(base.data(), ids.data(), n, dim, &queries[q * dim], k);
     for (const auto& [id, sc] : truth) {
       int32_t row = static_cast<int32_t>(id - 1);
       truth_out.write(reinterpret_cast<const char*>(&row), 4);
@@ -266,6 +264,8 @@ int main(int argc, char** argv) {
   ann->add_option("--n", n);
   ann->add_option("--dim", dim);
   ann->add_option("--queries", nq);
+  int build_threads = 1;
+  ann->add_option("--build-threads", build_threads, "Threads building the graph (queries always use one)");
   size_t words = 120;
   auto* syn = app.add_subcommand("bm25-synthetic");
   syn->add_option("--dir", dir)->required();
@@ -275,5 +275,5 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   if (bm->parsed()) return Bm25(db, queries, run, k, k1, b);
   if (syn->parsed()) return Bm25Synthetic(dir, n, words, nq, 100);
-  return Ann(dir, n, dim, nq, 10);
+  return Ann(dir, n, dim, nq, 10, build_threads);
 }

@@ -129,7 +129,7 @@ def main():
     ap.add_argument("--ingest-docs", type=int, default=500)
     ap.add_argument("--skip-dense", action="store_true", help="skip the embedding-based parts (slow on 2 cores)")
     ap.add_argument("--million", action="store_true", help="also measure BM25 at 1M synthetic chunks (slow)")
-    ap.add_argument("--parts", default="bm25,synthetic,ann,modes,ingest",
+    ap.add_argument("--parts", default="bm25,synthetic,ann,modes,ingest",  # also: ann1m (1M vectors, long)
                     help="comma-separated parts to (re)measure; the others keep their values in bench/results/retrieval.json")
     args = ap.parse_args()
     beir = Path(args.beir)
@@ -140,7 +140,7 @@ def main():
     py = venv_python()
     parts = set(args.parts.split(","))
     out_path = ROOT / "bench" / "results" / "retrieval.json"
-    result = json.loads(out_path.read_text()) if out_path.exists() and parts != {"bm25", "synthetic", "ann", "modes", "ingest"} else {}
+    result = json.loads(out_path.read_text()) if out_path.exists() and not parts >= {"bm25", "synthetic", "ann", "modes", "ingest"} else {}
     result.update({"date": time.strftime("%Y-%m-%d"), "dataset": beir.name, "split": args.split, "cpu_count": os.cpu_count()})
 
     # Judged queries only, the same list for every system.
@@ -162,7 +162,10 @@ def main():
             result[f"quarry_bm25_synthetic_{n}"] = json.loads(run([SPEED, "bm25-synthetic", "--dir", work / f"syn{n}", "--n", str(n)]))
             shutil.rmtree(work / f"syn{n}", ignore_errors=True)
     if "ann" in parts:
-        ann_part(result, work, py, args.ann_n)
+        ann_part(result, work, py, args.ann_n, "", 1)
+    if "ann1m" in parts:
+        # A million-node graph per system: build with every core (queries stay on one).
+        ann_part(result, work, py, 1000000, "_1000000", os.cpu_count() or 1)
     if "modes" in parts and not args.skip_dense:
         log("quarry eval retrieval (chunked corpus, bm25 / dense / hybrid; embeds the corpus once, then cached)")
         result["quarry_modes"] = json.loads(run([QUARRY, "eval", "retrieval", "--beir", beir, "--split", args.split, "--json"]))
@@ -211,12 +214,18 @@ def bm25_part(result, beir, qrels, work, py):
 
 
 
-def ann_part(result, work, py, n):
+def ann_part(result, work, py, n, suffix, build_threads):
     log(f"ann: {n} synthetic vectors through Quarry's vector index")
-    a = json.loads(run([SPEED, "ann", "--dir", work / "ann", "--n", str(n), "--dim", "384", "--queries", "1000"]))
-    result["quarry_ann"] = a
+    a = json.loads(run([SPEED, "ann", "--dir", work / "ann", "--n", str(n), "--dim", "384", "--queries", "1000",
+                        "--build-threads", str(build_threads)]))
+    a["build_threads"] = build_threads
+    result["quarry_ann" + suffix] = a
     log("ann: raw hnswlib and FAISS")
-    result.update({f"{k}_ann": v for k, v in json.loads(run([py, HERE / "ann_peer.py", work / "ann", "384", "10", "16", "200", "96"])).items()})
+    peers = json.loads(run([py, HERE / "ann_peer.py", work / "ann", "384", "10", "16", "200", "96", str(build_threads)]))
+    for k, v in peers.items():
+        v["build_threads"] = build_threads
+        result[f"{k}_ann{suffix}"] = v
+    shutil.rmtree(work / "ann", ignore_errors=True)
 
 
 
@@ -243,6 +252,13 @@ def write_and_print(result, out_path):
         x = r[key]
         print(f"| {name} | {x['p50_ms']:.3f} | {x['p99_ms']:.3f} | {x['recall_at_10']:.3f} | {x.get('build_seconds', 0):.0f} |")
     print(f"\nexact search p50 over the same vectors: {r['quarry_ann']['exact_p50_ms']:.2f} ms")
+    if "quarry_ann_1000000" in r:
+        print("\nANN, 1,000,000 x 384-d (graphs built with all cores, queries on one):\n")
+        print("| system | p50 ms | p99 ms | recall@10 | build s |\n|---|---|---|---|---|")
+        for key, name in [("quarry_ann_1000000", "Quarry"), ("hnswlib_ann_1000000", "hnswlib 0.8.0"), ("faiss_ann_1000000", "FAISS 1.15.1")]:
+            x = r[key]
+            print(f"| {name} | {x['p50_ms']:.3f} | {x['p99_ms']:.3f} | {x['recall_at_10']:.3f} | {x.get('build_seconds', 0):.0f} |")
+        print(f"exact search p50 over 1M: {r['quarry_ann_1000000']['exact_p50_ms']:.1f} ms")
     for key in sorted(k for k in r if k.startswith("quarry_bm25_synthetic_")):
         x = r[key]
         print(f"BM25 over {x['chunks']} synthetic chunks ({x['words_per_chunk']} Zipfian words each, 4-8 word queries): "

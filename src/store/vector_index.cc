@@ -6,6 +6,9 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <atomic>
+#include <mutex>
+#include <thread>
 #include <unordered_set>
 
 #include <unistd.h>
@@ -141,10 +144,34 @@ Result<std::unique_ptr<VectorIndex>> VectorIndex::Open(Catalog& catalog, const s
   for (auto label : gone) idx.markDelete(label);
   // Add the new ones.
   if (idx.max_elements_ < ids.size() + idx.cur_element_count) idx.resizeIndex(ids.size() + idx.cur_element_count + 1024);
+  std::vector<size_t> todo;
   for (size_t i = 0; i < ids.size(); ++i) {
-    if (idx.label_lookup_.count(static_cast<hnswlib::labeltype>(ids[i]))) continue;
-    idx.addPoint(matrix.data() + i * dim, static_cast<hnswlib::labeltype>(ids[i]));
+    if (!idx.label_lookup_.count(static_cast<hnswlib::labeltype>(ids[i]))) todo.push_back(i);
   }
+  // hnswlib's insertion is thread-safe (per-node locks); the graph then depends on
+  // thread timing, which changes which near neighbours are linked, not correctness.
+  const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
+  const unsigned nt = todo.size() < 1000 ? 1u : o.build_threads > 0 ? static_cast<unsigned>(o.build_threads) : hw;
+  std::atomic<size_t> next{0};
+  std::string error;
+  std::mutex error_mu;
+  auto worker = [&] {
+    try {
+      for (size_t j; (j = next.fetch_add(1)) < todo.size();) {
+        const size_t i = todo[j];
+        idx.addPoint(matrix.data() + i * dim, static_cast<hnswlib::labeltype>(ids[i]));
+      }
+    } catch (const std::exception& e) {
+      std::lock_guard<std::mutex> l(error_mu);
+      error = e.what();
+      next = todo.size();
+    }
+  };
+  std::vector<std::thread> pool;
+  for (unsigned t = 1; t < nt; ++t) pool.emplace_back(worker);
+  worker();
+  for (auto& t : pool) t.join();
+  if (!error.empty()) return Status::Internal(path + ": building the HNSW graph failed: " + error);
   idx.setEf(o.ef_search);
   h->live_ = ids.size();
   // Graph first, stamp second: a reader that sees the new stamp also sees the new graph.

@@ -22,6 +22,7 @@ struct VectorIndexOptions {
   size_t ef_construction = 200;
   size_t ef_search = 96;
   bool force_ann = false;          // use HNSW whatever the size (tests, benchmarks)
+  int build_threads = 0;           // threads inserting into the graph; 0: all hardware threads
 };
 
 class VectorIndex {
