@@ -34,6 +34,24 @@ void Append(std::string* out, const T* p, size_t n) {
 
 Bm25Index::~Bm25Index() = default;
 
+void Bm25Index::PointInto(uint32_t n_docs, uint32_t n_terms, uint64_t blob_bytes, uint64_t n_postings) {
+  // Layout after the header: chunk ids, term offsets, term bytes (padded to 8),
+  // posting offsets, posting documents, posting impacts.
+  const char* base = storage_.data() + sizeof(Header);
+  n_docs_ = n_docs;
+  n_terms_ = n_terms;
+  chunk_ids_ = reinterpret_cast<const int64_t*>(base);
+  base += n_docs * 8ull;
+  term_offsets_ = reinterpret_cast<const uint64_t*>(base);
+  base += (n_terms + 1ull) * 8;
+  term_blob_ = base;
+  base += (blob_bytes + 7) / 8 * 8;
+  post_offsets_ = reinterpret_cast<const uint64_t*>(base);
+  base += (n_terms + 1ull) * 8;
+  post_docs_ = reinterpret_cast<const uint32_t*>(base);
+  post_impacts_ = reinterpret_cast<const float*>(base + n_postings * 4);
+}
+
 Result<std::unique_ptr<Bm25Index>> Bm25Index::Build(Catalog& catalog, const Bm25Params& p) {
   auto gen = catalog.Generation();
   if (!gen.ok()) return gen.status();
@@ -114,20 +132,7 @@ Result<std::unique_ptr<Bm25Index>> Bm25Index::Build(Catalog& catalog, const Bm25
       Append(&s, &impact, 1);
     }
   }
-  // Point the views at the bytes.
-  const char* base = s.data() + sizeof h;
-  idx->n_docs_ = h.n_docs;
-  idx->n_terms_ = h.n_terms;
-  idx->chunk_ids_ = reinterpret_cast<const int64_t*>(base);
-  base += h.n_docs * 8;
-  idx->term_offsets_ = reinterpret_cast<const uint64_t*>(base);
-  base += (h.n_terms + 1) * 8;
-  idx->term_blob_ = base;
-  base += (blob_bytes + 7) / 8 * 8;
-  idx->post_offsets_ = reinterpret_cast<const uint64_t*>(base);
-  base += (h.n_terms + 1) * 8;
-  idx->post_docs_ = reinterpret_cast<const uint32_t*>(base);
-  idx->post_impacts_ = reinterpret_cast<const float*>(base + n_post * 4);
+  idx->PointInto(h.n_docs, h.n_terms, blob_bytes, n_post);
   idx->rebuilt_ = true;
   return idx;
 }
@@ -150,19 +155,7 @@ Result<std::unique_ptr<Bm25Index>> Bm25Index::Open(Catalog& catalog, const Bm25P
         idx->storage_.resize(size);
         in.seekg(0);
         if (in.read(idx->storage_.data(), static_cast<std::streamsize>(size))) {
-          const char* base = idx->storage_.data() + sizeof h;
-          idx->n_docs_ = h.n_docs;
-          idx->n_terms_ = h.n_terms;
-          idx->chunk_ids_ = reinterpret_cast<const int64_t*>(base);
-          base += h.n_docs * 8;
-          idx->term_offsets_ = reinterpret_cast<const uint64_t*>(base);
-          base += (h.n_terms + 1) * 8;
-          idx->term_blob_ = base;
-          base += (h.term_blob_bytes + 7) / 8 * 8;
-          idx->post_offsets_ = reinterpret_cast<const uint64_t*>(base);
-          base += (h.n_terms + 1) * 8;
-          idx->post_docs_ = reinterpret_cast<const uint32_t*>(base);
-          idx->post_impacts_ = reinterpret_cast<const float*>(base + h.n_postings * 4);
+          idx->PointInto(h.n_docs, h.n_terms, h.term_blob_bytes, h.n_postings);
           return idx;
         }
       }

@@ -45,6 +45,7 @@ class Bm25Index {
  private:
   Bm25Index() = default;
   int64_t FindTerm(std::string_view term) const;
+  void PointInto(uint32_t n_docs, uint32_t n_terms, uint64_t blob_bytes, uint64_t n_postings);
   Status Save(const std::string& path, int64_t generation, const Bm25Params& p) const;
 
   // Either owned vectors (built) or views into a mapped file (loaded).
