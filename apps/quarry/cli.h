@@ -7,6 +7,7 @@
 #include <string>
 
 #include "quarry/knowledge_base.h"
+#include "quarry/rag.h"
 #include "quarry/status.h"
 
 namespace quarry::cli {
@@ -27,6 +28,7 @@ void RegisterGenerate(CLI::App& app, Registry& reg);
 void RegisterKnowledgeBase(CLI::App& app, Registry& reg);  // add, rm, ls, show, stats
 void RegisterSearch(CLI::App& app, Registry& reg);
 void RegisterEval(CLI::App& app, Registry& reg);
+void RegisterAsk(CLI::App& app, Registry& reg);  // ask, summarize, translate, tm
 
 // Options shared by every command that opens a knowledge base.
 struct KbFlags {
@@ -38,6 +40,31 @@ struct KbFlags {
 };
 void AddKbFlags(CLI::App* cmd, KbFlags* flags);
 KnowledgeBaseOptions ToOptions(const KbFlags& flags);
+
+// Generation flags shared by ask, summarize, translate and eval.
+struct GenFlags {
+  std::string llm;  // --llm
+  int max_tokens = 256;
+  double temperature = 0;   // greedy
+  double candidate_temperature = 0.7;
+  uint32_t seed = 42;
+  double repeat_penalty = 1.1;
+  int candidates = 1;
+  std::string select = "support";
+  std::string rerank_model;
+  int context = 0;
+  bool as_json = false;
+};
+void AddGenFlags(CLI::App* cmd, GenFlags* flags, const char* default_select);
+
+// The generator (and reranker) the flags name, opened for `sequences`
+// parallel candidates, with GenerateOptions to match.
+struct Backend {
+  std::unique_ptr<Generator> gen;
+  std::unique_ptr<Reranker> reranker;
+  GenerateOptions options;
+};
+Result<Backend> OpenBackend(const GenFlags& flags, int sequences, int threads);
 
 // A one-line progress display on stderr when it is a terminal.
 class ProgressLine {

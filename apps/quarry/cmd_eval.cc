@@ -1,10 +1,14 @@
 // quarry eval retrieval --beir DIR
 #include <cstdio>
 #include <cstdlib>
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "cli.h"
+#include "eval/generation_eval.h"
 #include "eval/retrieval_eval.h"
 #include "util/paths.h"
 #include "util/sha256.h"
@@ -12,8 +16,10 @@
 namespace quarry::cli {
 using nlohmann::json;
 
+void RegisterEvalTasks(CLI::App* ev, Registry& reg);
+
 void RegisterEval(CLI::App& app, Registry& reg) {
-  auto* ev = app.add_subcommand("eval", "Measure retrieval quality on public datasets");
+  auto* ev = app.add_subcommand("eval", "Measure retrieval, answer, summary and translation quality on public datasets");
   ev->require_subcommand(1);
   static KbFlags flags;
   static std::string beir, split = "test", modes = "bm25,dense,hybrid", fusion = "rrf";
@@ -99,6 +105,243 @@ void RegisterEval(CLI::App& app, Registry& reg) {
                     m.seconds > 0 ? m.queries / m.seconds : 0.0);
       }
       return kExitOk;
+    };
+  });
+  RegisterEvalTasks(ev, reg);
+}
+
+namespace {
+
+std::vector<std::string> SplitCommas(const std::string& s) {
+  std::vector<std::string> out;
+  for (size_t p = 0; p <= s.size();) {
+    size_t c = s.find(',', p);
+    if (c == std::string::npos) c = s.size();
+    if (c > p) out.push_back(s.substr(p, c - p));
+    p = c + 1;
+  }
+  return out;
+}
+
+// A knowledge base in the cache for one evaluation input, reused across runs.
+std::string EvalDb(const std::string& kind, const std::string& input, const KbFlags& f) {
+  const std::string abs = std::filesystem::absolute(input).lexically_normal().string();
+  return CacheDir() + "/eval/" + kind + "-" + std::filesystem::path(abs).filename().string() + "-" +
+         Sha256Hex(abs + "|" + f.stemmer + "|" + f.embed_model).substr(0, 10);
+}
+
+// The JSON report and the table every generation eval prints.
+int Report(const std::string& task, const json& header, const std::vector<eval::TaskModeResult>& results,
+           const std::vector<std::string>& metric_order, bool as_json, const std::string& predictions_file) {
+  if (!predictions_file.empty()) {
+    std::ofstream out(predictions_file);
+    for (const auto& r : results) {
+      for (size_t i = 0; i < r.predictions.size(); ++i) out << json{{"mode", r.mode}, {"i", i}, {"prediction", r.predictions[i]}}.dump() << "\n";
+    }
+  }
+  if (as_json) {
+    json j = header;
+    j["task"] = task;
+    j["modes"] = json::object();
+    for (const auto& r : results) {
+      json m = r.metrics;
+      m["examples"] = r.examples;
+      m["seconds"] = r.seconds;
+      m["seconds_per_example"] = r.examples ? r.seconds / static_cast<double>(r.examples) : 0.0;
+      j["modes"][r.mode] = m;
+    }
+    std::cout << j.dump(2) << "\n";
+    return kExitOk;
+  }
+  std::printf("%s\n\n%-20s", header.dump().c_str(), "mode");
+  for (const auto& m : metric_order) std::printf(" %12s", m.c_str());
+  std::printf(" %10s\n", "s/example");
+  for (const auto& r : results) {
+    std::printf("%-20s", r.mode.c_str());
+    for (const auto& m : metric_order) {
+      auto it = r.metrics.find(m);
+      std::printf(" %12.4f", it == r.metrics.end() ? 0.0 : it->second);
+    }
+    std::printf(" %10.2f\n", r.examples ? r.seconds / static_cast<double>(r.examples) : 0.0);
+  }
+  return kExitOk;
+}
+
+// FLORES-200 codes -> a language name the model understands, and NTREX-128 file suffixes.
+std::string LanguageName(const std::string& code) {
+  static const std::map<std::string, std::string> names = {{"eng", "English"}, {"fra", "French"}, {"deu", "German"},
+                                                           {"zho_Hans", "Simplified Chinese"}, {"zho_Hant", "Traditional Chinese"},
+                                                           {"spa", "Spanish"}, {"ita", "Italian"}, {"por", "Portuguese"}};
+  if (auto it = names.find(code.substr(0, code.find("_Latn"))); it != names.end()) return it->second;
+  if (auto it = names.find(code); it != names.end()) return it->second;
+  return code;
+}
+std::string NtrexSuffix(const std::string& code) {
+  if (code == "zho_Hans") return "zho-CN";
+  if (code == "zho_Hant") return "zho-TW";
+  return code.substr(0, 3);
+}
+
+}  // namespace
+
+void RegisterEvalTasks(CLI::App* ev, Registry& reg) {
+  static KbFlags flags;
+  static GenFlags qa_gen, su_gen, tr_gen;
+  static std::string qa_modes, su_modes, tr_modes;
+  static std::string data, predictions, from = "eng_Latn", to, split = "devtest", tm_data;
+  static size_t limit = 50;
+  static int candidates = 4;
+  static size_t k = 5;
+
+  auto common = [](CLI::App* c, std::string& modes, GenFlags& gf, const char* default_modes, int max_tokens) {
+    c->add_option("--data", data, "Dataset file or directory (see --help of each task)")->required();
+    c->add_option("--limit", limit, "Evaluate the first N examples (0: all)")->capture_default_str();
+    c->add_option("--modes", modes, "Comma-separated modes to run")->default_str(default_modes);
+    modes = default_modes;
+    c->add_option("--eval-candidates", candidates, "N for the +candidates mode")->check(CLI::Range(2, 16))->capture_default_str();
+    c->add_option("--predictions", predictions, "Write every prediction as JSON lines to this file");
+    AddGenFlags(c, &gf, "support");
+    gf.max_tokens = max_tokens;
+    AddKbFlags(c, &flags);
+    flags.db.clear();
+  };
+
+  auto* qa = ev->add_subcommand("qa", "Exact match, token F1 and answer-contains: closed-book vs RAG vs RAG + candidates");
+  common(qa, qa_modes, qa_gen, "closed-book,rag,rag+candidates", 64);
+  qa->add_option("-k,--top-k", k, "Passages per question")->check(CLI::Range(1, 50))->capture_default_str();
+  qa->callback([&reg] {
+    reg.run = [] {
+      const GenFlags& gf = qa_gen;
+      const std::string& modes = qa_modes;
+      auto ds = eval::ReadQaDataset(data, limit);
+      if (!ds.ok()) return Fail(ds.status());
+      if (ds->examples.empty()) return Fail(Status::InvalidArgument(data + ": no questions with answers"));
+      KbFlags f = flags;
+      if (f.db.empty()) f.db = EvalDb("qa", data, f);
+      auto kb = KnowledgeBase::Open(ToOptions(f), true);
+      if (!kb.ok()) return Fail(kb.status());
+      auto b = OpenBackend(gf, candidates, f.threads);
+      if (!b.ok()) return Fail(b.status());
+      eval::QaEvalOptions o;
+      o.modes = SplitCommas(modes);
+      o.candidates = candidates;
+      o.ask.search.k = k;
+      o.ask.generate = b->options;
+      ProgressLine line;
+      auto r = eval::EvaluateQa(**kb, *b->gen, *ds, o, [&](const std::string& m, size_t done, size_t total) {
+        line.Update("  " + m + ": " + std::to_string(done) + (total ? "/" + std::to_string(total) : std::string(" passages")));
+      });
+      line.Done();
+      if (!r.ok()) return Fail(r.status());
+      json header = {{"dataset", ds->name}, {"examples", ds->examples.size()}, {"model", b->gen->model_id()},
+                     {"top_k", k}, {"candidates", candidates}, {"select", gf.select}, {"db", f.db}};
+      return Report("qa", header, *r, {"exact_match", "f1", "contains"}, gf.as_json, predictions);
+    };
+  });
+
+  auto* su = ev->add_subcommand("summarize", "ROUGE-L (by character for Chinese): lead sentence vs summary vs summary + candidates");
+  common(su, su_modes, su_gen, "lead,summary,summary+candidates", 96);
+  su->callback([&reg] {
+    reg.run = [] {
+      const GenFlags& gf = su_gen;
+      const std::string& modes = su_modes;
+      std::string name;
+      auto ds = eval::ReadSummaryDataset(data, limit, &name);
+      if (!ds.ok()) return Fail(ds.status());
+      auto b = OpenBackend(gf, candidates, flags.threads);
+      if (!b.ok()) return Fail(b.status());
+      // Embeddings for the support selector come from a knowledge base handle (empty is fine).
+      KbFlags f = flags;
+      if (f.db.empty()) f.db = EvalDb("summarize", data, f);
+      auto kb = KnowledgeBase::Open(ToOptions(f), true);
+      if (!kb.ok()) return Fail(kb.status());
+      eval::SummarizeEvalOptions o;
+      o.modes = SplitCommas(modes);
+      o.candidates = candidates;
+      o.summarize.generate = b->options;
+      ProgressLine line;
+      auto r = eval::EvaluateSummaries(*b->gen, kb->get(), *ds, o, [&](const std::string& m, size_t done, size_t total) {
+        line.Update("  " + m + ": " + std::to_string(done) + "/" + std::to_string(total));
+      });
+      line.Done();
+      if (!r.ok()) return Fail(r.status());
+      json header = {{"dataset", name}, {"examples", ds->size()}, {"model", b->gen->model_id()}, {"candidates", candidates},
+                     {"select", gf.select}};
+      return Report("summarize", header, *r, {"rouge_l"}, gf.as_json, predictions);
+    };
+  });
+
+  auto* tr = ev->add_subcommand("translate", "chrF and BLEU on FLORES-200: zero-shot vs translation-memory examples vs + candidates");
+  common(tr, tr_modes, tr_gen, "zero-shot,tm,tm+candidates", 128);
+  tr->add_option("--from", from, "FLORES source language code")->capture_default_str();
+  tr->add_option("--to", to, "FLORES target language code: fra_Latn, deu_Latn, zho_Hans, ...")->required();
+  tr->add_option("--split", split, "FLORES split to translate")->check(CLI::IsMember({"dev", "devtest"}))->capture_default_str();
+  tr->add_option("--tm-data", tm_data,
+                 "Translation memory source: an NTREX-128 directory (newstest2019-src.eng.txt + ref files), "
+                 "or a FLORES directory (its other split)");
+  tr->callback([&reg] {
+    reg.run = [] {
+      const GenFlags& gf = tr_gen;
+      const std::string& modes = tr_modes;
+      auto src = eval::ReadLines(data + "/" + split + "/" + from + "." + split, limit);
+      if (!src.ok()) return Fail(src.status());
+      auto ref = eval::ReadLines(data + "/" + split + "/" + to + "." + split, limit);
+      if (!ref.ok()) return Fail(ref.status());
+      auto b = OpenBackend(gf, candidates, flags.threads);
+      if (!b.ok()) return Fail(b.status());
+      std::unique_ptr<KnowledgeBase> tm;
+      std::string tm_desc;
+      if (!tm_data.empty()) {
+        std::vector<std::string> ts, tt;
+        std::error_code ec;
+        if (std::filesystem::exists(tm_data + "/NTREX-128", ec) || std::filesystem::exists(tm_data + "/newstest2019-src.eng.txt", ec)) {
+          const std::string dir = std::filesystem::exists(tm_data + "/NTREX-128", ec) ? tm_data + "/NTREX-128" : tm_data;
+          auto a = eval::ReadLines(dir + "/newstest2019-src." + NtrexSuffix(from) + ".txt", 0);
+          if (!a.ok()) return Fail(a.status());
+          auto c = eval::ReadLines(dir + "/newstest2019-ref." + NtrexSuffix(to) + ".txt", 0);
+          if (!c.ok()) return Fail(c.status());
+          ts = std::move(*a), tt = std::move(*c);
+          tm_desc = "NTREX-128 newstest2019";
+        } else {
+          const std::string other = split == "dev" ? "devtest" : "dev";
+          auto a = eval::ReadLines(tm_data + "/" + other + "/" + from + "." + other, 0);
+          if (!a.ok()) return Fail(a.status());
+          auto c = eval::ReadLines(tm_data + "/" + other + "/" + to + "." + other, 0);
+          if (!c.ok()) return Fail(c.status());
+          ts = std::move(*a), tt = std::move(*c);
+          tm_desc = "FLORES-200 " + other;
+        }
+        std::vector<TranslationPair> pairs;
+        for (size_t i = 0; i < ts.size() && i < tt.size(); ++i) {
+          if (!ts[i].empty() && !tt[i].empty()) pairs.push_back({ts[i], tt[i]});
+        }
+        KbFlags f = flags;
+        const std::string dir = f.db.empty() ? EvalDb("tm-" + from + "-" + to, tm_data, f) : f.db;
+        std::fprintf(stderr, "translation memory: %zu pairs from %s -> %s\n", pairs.size(), tm_desc.c_str(), dir.c_str());
+        auto imp = ImportTranslationMemory(dir, pairs, from, to, ToOptions(f));
+        if (!imp.ok()) return Fail(imp.status());
+        KnowledgeBaseOptions ko = ToOptions(f);
+        ko.dir = dir;
+        auto kb = KnowledgeBase::Open(ko, false);
+        if (!kb.ok()) return Fail(kb.status());
+        tm = std::move(*kb);
+      }
+      eval::TranslateEvalOptions o;
+      o.modes = SplitCommas(modes);
+      if (!tm) o.modes.erase(std::remove_if(o.modes.begin(), o.modes.end(), [](const std::string& m) { return m != "zero-shot"; }), o.modes.end());
+      o.candidates = candidates;
+      o.translate.target_lang = LanguageName(to);
+      o.translate.source_lang = LanguageName(from);
+      o.translate.generate = b->options;
+      ProgressLine line;
+      auto r = eval::EvaluateTranslation(*b->gen, tm.get(), *src, *ref, o, [&](const std::string& m, size_t done, size_t total) {
+        line.Update("  " + m + ": " + std::to_string(done) + "/" + std::to_string(total));
+      });
+      line.Done();
+      if (!r.ok()) return Fail(r.status());
+      json header = {{"dataset", "flores200 " + split}, {"from", from}, {"to", to}, {"examples", src->size()},
+                     {"model", b->gen->model_id()}, {"memory", tm_desc}, {"candidates", candidates}, {"select", gf.select}};
+      return Report("translate", header, *r, {"chrf", "bleu"}, gf.as_json, predictions);
     };
   });
 }

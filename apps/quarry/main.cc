@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   RegisterGenerate(app, reg);
   RegisterKnowledgeBase(app, reg);
   RegisterSearch(app, reg);
+  RegisterAsk(app, reg);
   RegisterEval(app, reg);
   std::string names;
   bool known = false;

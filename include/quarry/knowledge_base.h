@@ -117,9 +117,18 @@ class KnowledgeBase {
   Result<std::vector<Document>> ListDocuments();
   Result<std::optional<Document>> GetDocument(int64_t id);
   Result<std::vector<Chunk>> GetChunks(int64_t doc_id);
+  // The document's extracted text, put back together from its chunks
+  // (overlaps removed). NotFound when there is no such document.
+  Result<std::string> GetDocumentText(int64_t doc_id);
   Result<KnowledgeBaseStats> Stats();
 
   Result<std::vector<SearchHit>> Search(const std::string& query, const SearchOptions& options);
+
+  // Vectors of texts from the base's embedding model (L2-normalised: dot
+  // product is cosine similarity). Loads the model on first use.
+  Result<std::vector<std::vector<float>>> Embed(const std::vector<std::string>& texts);
+  // True when the base has embeddings (dense scores mean something).
+  Result<bool> HasEmbeddings();
 
   // Analyzed BM25 terms of a text (for tests and tooling).
   std::vector<std::string> AnalyzeForBm25(const std::string& text);

@@ -62,7 +62,9 @@ struct SamplingOptions {
   float top_p = 0.95f;
   int top_k = 40;
   uint32_t seed = 42;
+  float repeat_penalty = 1.0f; // > 1 discourages repeating the last 64 tokens (1: off)
   bool logprobs = false;     // fill Generation::sum_logprob (costs a softmax per token)
+  bool greedy_first = false; // ChatBatch: conversation 0 decodes greedily, the others sample
 };
 
 struct Generation {
@@ -82,6 +84,8 @@ using TokenCallback = std::function<bool(std::string_view piece)>;
 
 class Generator {
  public:
+  // A GGUF chat model in-process. options.sequences bounds how many
+  // conversations one ChatBatch call may decode together.
   static Result<std::unique_ptr<Generator>> Open(const std::string& gguf_path,
                                                  const GeneratorOptions& options = {});
   virtual ~Generator() = default;
@@ -89,18 +93,39 @@ class Generator {
   // Formats messages with the model's own chat template, ending with the assistant turn.
   virtual Result<std::string> FormatChat(const std::vector<ChatMessage>& messages) const = 0;
 
-  // Chat completion: FormatChat + Complete.
-  virtual Result<Generation> Chat(const std::vector<ChatMessage>& messages,
-                                  const SamplingOptions& sampling,
-                                  const TokenCallback& on_piece = nullptr) = 0;
+  // Several chat completions at once (candidates). In-process, the conversations
+  // share one context: their common token prefix is evaluated once, then every
+  // sequence advances in the same decode batches, so N answers cost far less
+  // than N calls. Conversation i samples with seed sampling.seed + i.
+  // on_piece streams conversation 0 only.
+  virtual Result<std::vector<Generation>> ChatBatch(const std::vector<std::vector<ChatMessage>>& conversations,
+                                                    const SamplingOptions& sampling,
+                                                    const TokenCallback& on_piece = nullptr) = 0;
+
+  // One chat completion.
+  Result<Generation> Chat(const std::vector<ChatMessage>& messages, const SamplingOptions& sampling,
+                          const TokenCallback& on_piece = nullptr);
 
   // Raw completion of an already formatted prompt.
   virtual Result<Generation> Complete(std::string_view prompt, const SamplingOptions& sampling,
                                       const TokenCallback& on_piece = nullptr) = 0;
 
+  // Total context in tokens (shared by the sequences of one ChatBatch call).
   virtual int context_size() const = 0;
+  // Most conversations one ChatBatch call takes.
+  virtual int max_sequences() const = 0;
+  // Tokens the model makes of text (exact in-process; a remote server's count,
+  // or an upper estimate when it cannot tell).
   virtual int CountTokens(std::string_view text) const = 0;
+  // What produced the text: the GGUF path or "openai:URL#model".
+  virtual const std::string& model_id() const = 0;
 };
+
+// "openai:URL[#MODEL]" opens an OpenAI-compatible server (API key from
+// $QUARRY_API_KEY, else $OPENAI_API_KEY); anything else is a known model
+// name or a GGUF path.
+Result<std::unique_ptr<Generator>> OpenGenerator(const std::string& spec, const GeneratorOptions& options = {});
+Result<std::unique_ptr<Embedder>> OpenEmbedder(const std::string& spec, const EmbedderOptions& options = {});
 
 // ---------------------------------------------------------------------------
 // Model files

@@ -4,6 +4,7 @@
 
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace quarry::eval {
@@ -13,5 +14,27 @@ using Qrels = std::map<std::string, int>;  // doc id -> relevance (> 0 relevant)
 double NdcgAt(const std::vector<std::string>& ranked, const Qrels& rel, size_t k);
 double RecallAt(const std::vector<std::string>& ranked, const Qrels& rel, size_t k);
 double MrrAt(const std::vector<std::string>& ranked, const Qrels& rel, size_t k);
+
+// ---------------------------------------------------------------------------
+// Text metrics. Tokens are lower-cased words; each CJK character is a token of
+// its own, so Chinese is scored by character as CMRC and LCSTS evaluations do.
+
+std::vector<std::string> TextTokens(std::string_view text);
+
+// SQuAD-style: best over the gold answers, after normalisation (case,
+// punctuation, English articles).
+double ExactMatch(std::string_view prediction, const std::vector<std::string>& golds);
+double TokenF1(std::string_view prediction, const std::vector<std::string>& golds);
+// A gold answer's tokens appear contiguously in the prediction.
+bool AnswerContains(std::string_view prediction, const std::vector<std::string>& golds);
+
+// ROUGE-L F1 (longest common subsequence of tokens).
+double RougeL(std::string_view prediction, std::string_view reference);
+
+// Corpus chrF (character 6-grams, beta 2, whitespace ignored) and corpus BLEU
+// (4-grams, brevity penalty, exponential smoothing; punctuation split off and
+// CJK characters as tokens), both on a 0-100 scale as sacreBLEU reports them.
+double CorpusChrF(const std::vector<std::string>& hypotheses, const std::vector<std::string>& references);
+double CorpusBleu(const std::vector<std::string>& hypotheses, const std::vector<std::string>& references);
 
 }  // namespace quarry::eval

@@ -79,11 +79,9 @@ Result<std::unique_ptr<KnowledgeBase>> KnowledgeBase::Open(const KnowledgeBaseOp
 
 Status KnowledgeBase::Impl::EnsureEmbedder() {
   if (embedder) return Status::OK();
-  auto path = ResolveModel(embed_model);
-  if (!path.ok()) return path.status();
   EmbedderOptions eo;
   eo.threads = options.threads;
-  auto e = Embedder::Open(*path, eo);
+  auto e = OpenEmbedder(embed_model, eo);
   if (!e.ok()) return e.status();
   auto stored_id = catalog->GetMeta("embed_model_id");
   if (!stored_id.ok()) return stored_id.status();
@@ -129,6 +127,47 @@ Status KnowledgeBase::Impl::EnsureVectors() {
   vectors = std::move(*v);
   vectors_generation = *gen;
   return Status::OK();
+}
+
+Result<std::string> KnowledgeBase::GetDocumentText(int64_t doc_id) {
+  auto doc = GetDocument(doc_id);
+  if (!doc.ok()) return doc.status();
+  if (!*doc) return Status::NotFound("no document with id " + std::to_string(doc_id) + " (`quarry ls` lists them)");
+  auto chunks = GetChunks(doc_id);
+  if (!chunks.ok()) return chunks.status();
+  std::sort(chunks->begin(), chunks->end(), [](const Chunk& a, const Chunk& b) { return a.seq < b.seq; });
+  std::string text;
+  int64_t end = 0;  // code point offset the text has reached
+  for (const Chunk& c : *chunks) {
+    std::string_view t = c.text;
+    if (c.start < end) {
+      // Skip the code points already taken from the previous chunk.
+      int64_t skip = end - c.start;
+      size_t i = 0;
+      while (i < t.size() && skip > 0) {
+        ++i;
+        while (i < t.size() && (static_cast<unsigned char>(t[i]) & 0xC0) == 0x80) ++i;
+        --skip;
+      }
+      t.remove_prefix(i);
+    } else if (!text.empty()) {
+      text += "\n";
+    }
+    text.append(t);
+    end = std::max(end, c.end);
+  }
+  return text;
+}
+
+Result<std::vector<std::vector<float>>> KnowledgeBase::Embed(const std::vector<std::string>& texts) {
+  QUARRY_RETURN_IF_ERROR(impl_->EnsureEmbedder());
+  return impl_->embedder->Embed(texts);
+}
+
+Result<bool> KnowledgeBase::HasEmbeddings() {
+  auto id = impl_->catalog->GetMeta("embed_model_id");
+  if (!id.ok()) return id.status();
+  return !id->empty();
 }
 
 std::vector<std::string> KnowledgeBase::AnalyzeForBm25(const std::string& text) { return impl_->analyzer->Analyze(text); }

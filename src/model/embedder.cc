@@ -71,7 +71,7 @@ class LlamaEmbedder final : public Embedder {
         QUARRY_RETURN_IF_ERROR(flush());
       }
       const auto seq = static_cast<llama_seq_id>(in_batch.size());
-      for (size_t p = 0; p < toks.size(); ++p) batch.Add(toks[p], static_cast<llama_pos>(p), seq, true);
+      for (size_t p = 0; p < toks.size(); ++p) batch.Add(toks[p], static_cast<llama_pos>(p), {seq}, true);
       in_batch.push_back(i);
     }
     QUARRY_RETURN_IF_ERROR(flush());

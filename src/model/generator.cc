@@ -36,8 +36,8 @@ std::string FallbackTemplate(const std::string& arch) {
 
 class LlamaGenerator final : public Generator {
  public:
-  LlamaGenerator(llama::ModelPtr model, llama::ContextPtr ctx)
-      : model_(std::move(model)), ctx_(std::move(ctx)), vocab_(llama_model_get_vocab(model_.get())) {
+  LlamaGenerator(std::string path, llama::ModelPtr model, llama::ContextPtr ctx)
+      : path_(std::move(path)), model_(std::move(model)), ctx_(std::move(ctx)), vocab_(llama_model_get_vocab(model_.get())) {
     const char* t = llama_model_chat_template(model_.get(), nullptr);
     template_ = t ? t : FallbackTemplate(llama::MetaString(model_.get(), "general.architecture"));
   }
@@ -65,98 +65,175 @@ class LlamaGenerator final : public Generator {
     return buf;
   }
 
-  Result<Generation> Chat(const std::vector<ChatMessage>& messages, const SamplingOptions& sampling,
-                          const TokenCallback& on_piece) override {
-    auto prompt = FormatChat(messages);
-    if (!prompt.ok()) return prompt.status();
-    return Complete(*prompt, sampling, on_piece);
+  Result<std::vector<Generation>> ChatBatch(const std::vector<std::vector<ChatMessage>>& conversations,
+                                            const SamplingOptions& sampling, const TokenCallback& on_piece) override {
+    std::vector<std::string> prompts;
+    for (const auto& c : conversations) {
+      auto p = FormatChat(c);
+      if (!p.ok()) return p.status();
+      prompts.push_back(std::move(*p));
+    }
+    return CompleteBatch(prompts, sampling, on_piece);
   }
 
   Result<Generation> Complete(std::string_view prompt, const SamplingOptions& sampling,
                               const TokenCallback& on_piece) override {
+    auto r = CompleteBatch({std::string(prompt)}, sampling, on_piece);
+    if (!r.ok()) return r.status();
+    return std::move(r->front());
+  }
+
+  // The one decoding loop. Sequence i holds prompt i; the tokens all prompts
+  // share at the start are decoded once, tagged with every sequence id, so the
+  // unified KV cache stores them once.
+  Result<std::vector<Generation>> CompleteBatch(const std::vector<std::string>& prompts, const SamplingOptions& sampling,
+                                                const TokenCallback& on_piece) {
     const auto t0 = Clock::now();
-    Generation g;
-    // The chat template already carries any BOS text; let the tokenizer add BOS
-    // only when the prompt does not start with it.
-    std::vector<llama_token> toks = llama::Tokenize(vocab_, prompt, /*add_special=*/true, /*parse_special=*/true);
-    if (toks.size() >= 2 && toks[0] == toks[1] && toks[0] == llama_vocab_bos(vocab_)) toks.erase(toks.begin());
+    const int n = static_cast<int>(prompts.size());
+    if (n == 0) return std::vector<Generation>{};
+    if (n > max_sequences()) {
+      return Status::InvalidArgument(std::to_string(n) + " sequences asked for, the generator was opened for " +
+                                     std::to_string(max_sequences()) + " (GeneratorOptions::sequences)");
+    }
+    std::vector<std::vector<llama_token>> toks(n);
+    for (int s = 0; s < n; ++s) {
+      // The chat template already carries any BOS text; let the tokenizer add
+      // BOS only when the prompt does not start with it.
+      toks[s] = llama::Tokenize(vocab_, prompts[s], /*add_special=*/true, /*parse_special=*/true);
+      if (toks[s].size() >= 2 && toks[s][0] == toks[s][1] && toks[s][0] == llama_vocab_bos(vocab_)) toks[s].erase(toks[s].begin());
+      if (toks[s].empty()) return Status::InvalidArgument("empty prompt");
+    }
+    size_t shared = toks[0].size();
+    for (int s = 1; s < n; ++s) {
+      size_t i = 0;
+      while (i < shared && i < toks[s].size() && toks[s][i] == toks[0][i]) ++i;
+      shared = i;
+    }
+    // Every sequence needs at least its last prompt token decoded on its own
+    // (that is where its first logits come from).
+    for (int s = 0; s < n; ++s) shared = std::min(shared, toks[s].size() - 1);
+    size_t kv_prompt = shared;
+    for (int s = 0; s < n; ++s) kv_prompt += toks[s].size() - shared;
     const int n_ctx = context_size();
-    if (toks.empty()) return Status::InvalidArgument("empty prompt");
-    if (static_cast<int>(toks.size()) >= n_ctx) {
-      return Status::InvalidArgument("prompt is " + std::to_string(toks.size()) + " tokens, the context holds " +
+    if (static_cast<int>(kv_prompt) + n >= n_ctx) {
+      return Status::InvalidArgument("prompt is " + std::to_string(kv_prompt) + " tokens, the context holds " +
                                      std::to_string(n_ctx) + "; shorten it or raise the context size");
     }
-    g.prompt_tokens = static_cast<int>(toks.size());
-    const int max_new = std::min(sampling.max_tokens, n_ctx - g.prompt_tokens);
+    // Tokens left for generation, split between the sequences.
+    const int room = (n_ctx - static_cast<int>(kv_prompt)) / n;
+    const int max_new = std::min(sampling.max_tokens, room);
 
     if (llama_memory_t mem = llama_get_memory(ctx_.get())) llama_memory_clear(mem, true);
-    llama::SamplerPtr smpl(MakeSampler(sampling));
+    std::vector<Generation> out(n);
+    std::vector<llama::SamplerPtr> samplers;
+    for (int s = 0; s < n; ++s) {
+      SamplingOptions so = sampling;
+      so.seed = sampling.seed + static_cast<uint32_t>(s);
+      if (s == 0 && sampling.greedy_first) so.temperature = 0;
+      samplers.emplace_back(MakeSampler(so));
+      out[s].prompt_tokens = static_cast<int>(toks[s].size());
+      out[s].finish_reason = "length";
+    }
 
     const int n_batch = static_cast<int>(llama_n_batch(ctx_.get()));
-    llama::Batch batch(std::max(n_batch, 1), 1);
-    for (size_t i = 0; i < toks.size(); i += static_cast<size_t>(n_batch)) {
-      batch.Clear();
-      size_t end = std::min(toks.size(), i + static_cast<size_t>(n_batch));
-      for (size_t j = i; j < end; ++j) batch.Add(toks[j], static_cast<llama_pos>(j), 0, j + 1 == toks.size());
+    llama::Batch batch(std::max(n_batch, n), n);
+    std::vector<llama_seq_id> all(n);
+    for (int s = 0; s < n; ++s) all[s] = s;
+    std::vector<int> logits_at(n, -1);  // batch index of each sequence's logits in the last decode
+    auto decode = [&](const char* what) -> Status {
+      if (batch.size() == 0) return Status::OK();
       if (int rc = llama_decode(ctx_.get(), batch.get()); rc != 0) {
-        return Status::Internal("llama_decode failed on the prompt (code " + std::to_string(rc) + ")");
+        return Status::Internal(std::string("llama_decode failed ") + what + " (code " + std::to_string(rc) + ")");
+      }
+      batch.Clear();
+      return Status::OK();
+    };
+    // Shared prefix, then each sequence's own rest of the prompt, in batches of n_batch.
+    for (size_t j = 0; j < shared; ++j) {
+      batch.Add(toks[0][j], static_cast<llama_pos>(j), all, false);
+      if (batch.size() == n_batch) QUARRY_RETURN_IF_ERROR(decode("on the prompt"));
+    }
+    for (int s = 0; s < n; ++s) {
+      for (size_t j = shared; j + 1 < toks[s].size(); ++j) {
+        batch.Add(toks[s][j], static_cast<llama_pos>(j), {s}, false);
+        if (batch.size() == n_batch) QUARRY_RETURN_IF_ERROR(decode("on the prompt"));
       }
     }
-    g.prompt_ms = MsSince(t0);
+    // Logits survive only for the latest decode: every sequence's last prompt
+    // token goes into the same final batch.
+    QUARRY_RETURN_IF_ERROR(decode("on the prompt"));
+    for (int s = 0; s < n; ++s) {
+      logits_at[s] = batch.size();
+      batch.Add(toks[s].back(), static_cast<llama_pos>(toks[s].size() - 1), {s}, true);
+    }
+    QUARRY_RETURN_IF_ERROR(decode("on the prompt"));
+    const double prompt_ms = MsSince(t0);
 
-    std::string pending;  // bytes of a UTF-8 character split across tokens
-    llama_pos pos = static_cast<llama_pos>(toks.size());
-    Clock::time_point t_first;
-    g.finish_reason = "length";
-    for (int i = 0; i < max_new; ++i) {
-      llama_token tok = llama_sampler_sample(smpl.get(), ctx_.get(), -1);
-      if (sampling.logprobs) g.sum_logprob += TokenLogProb(tok);
-      if (i == 0) {
-        t_first = Clock::now();
-        g.time_to_first_token_ms = MsSince(t0);
+    std::vector<std::string> pending(n);  // bytes of a UTF-8 character split across tokens
+    std::vector<llama_pos> pos(n);
+    std::vector<bool> done(n, false);
+    std::vector<Clock::time_point> t_first(n);
+    for (int s = 0; s < n; ++s) pos[s] = static_cast<llama_pos>(toks[s].size());
+    auto emit = [&](int s, std::string_view piece) {
+      out[s].text.append(piece);
+      if (s == 0 && on_piece && !on_piece(piece)) {
+        out[s].finish_reason = "stop";
+        done[s] = true;
       }
-      if (llama_vocab_is_eog(vocab_, tok)) {
-        g.finish_reason = "stop";
-        break;
-      }
-      ++g.completion_tokens;
-      pending += llama::TokenPiece(vocab_, tok);
-      size_t whole = CompleteUtf8Prefix(pending);
-      if (whole > 0) {
-        std::string_view piece(pending.data(), whole);
-        g.text.append(piece);
-        bool go_on = !on_piece || on_piece(piece);
-        pending.erase(0, whole);
-        if (!go_on) {
-          g.finish_reason = "stop";
-          break;
+    };
+    for (int step = 0; step < max_new; ++step) {
+      for (int s = 0; s < n; ++s) {
+        if (done[s]) continue;
+        Generation& g = out[s];
+        llama_token tok = llama_sampler_sample(samplers[s].get(), ctx_.get(), logits_at[s]);
+        if (sampling.logprobs) g.sum_logprob += TokenLogProb(logits_at[s], tok);
+        if (step == 0) {
+          t_first[s] = Clock::now();
+          g.time_to_first_token_ms = MsSince(t0);
         }
+        if (llama_vocab_is_eog(vocab_, tok)) {
+          g.finish_reason = "stop";
+          done[s] = true;
+          continue;
+        }
+        ++g.completion_tokens;
+        pending[s] += llama::TokenPiece(vocab_, tok);
+        if (size_t whole = CompleteUtf8Prefix(pending[s]); whole > 0) {
+          std::string piece = pending[s].substr(0, whole);
+          pending[s].erase(0, whole);
+          emit(s, piece);
+          if (done[s]) continue;
+        }
+        if (step + 1 == max_new) continue;
+        logits_at[s] = batch.size();
+        batch.Add(tok, pos[s]++, {s}, true);
       }
-      if (i + 1 == max_new) break;
-      batch.Clear();
-      batch.Add(tok, pos++, 0, true);
-      if (int rc = llama_decode(ctx_.get(), batch.get()); rc != 0) {
-        return Status::Internal("llama_decode failed while generating (code " + std::to_string(rc) + ")");
-      }
+      if (batch.size() == 0) break;
+      QUARRY_RETURN_IF_ERROR(decode("while generating"));
     }
-    if (!pending.empty()) {
-      g.text += pending;
-      if (on_piece) on_piece(pending);
+    for (int s = 0; s < n; ++s) {
+      if (!pending[s].empty()) emit(s, pending[s]);
+      out[s].prompt_ms = prompt_ms;
+      if (out[s].completion_tokens > 0) out[s].generation_ms = MsSince(t_first[s]);
     }
-    if (g.completion_tokens > 0) g.generation_ms = MsSince(t_first);
-    return g;
+    return out;
   }
 
   int context_size() const override { return static_cast<int>(llama_n_ctx(ctx_.get())); }
+  int max_sequences() const override { return static_cast<int>(llama_n_seq_max(ctx_.get())); }
+  const std::string& model_id() const override { return path_; }
   int CountTokens(std::string_view text) const override {
     return static_cast<int>(llama::Tokenize(vocab_, text, false, true).size());
   }
 
  private:
-  static llama_sampler* MakeSampler(const SamplingOptions& s) {
+  llama_sampler* MakeSampler(const SamplingOptions& s) const {
     llama_sampler_chain_params p = llama_sampler_chain_default_params();
     p.no_perf = true;
     llama_sampler* chain = llama_sampler_chain_init(p);
+    if (s.repeat_penalty != 1.0f) {
+      llama_sampler_chain_add(chain, llama_sampler_init_penalties(llama_vocab_n_tokens(vocab_), 64, s.repeat_penalty, 0, 0));
+    }
     if (s.temperature <= 0.0f) {
       llama_sampler_chain_add(chain, llama_sampler_init_greedy());
     } else {
@@ -168,9 +245,9 @@ class LlamaGenerator final : public Generator {
     return chain;
   }
 
-  // log p(tok) under the unmodified model distribution of the last position.
-  double TokenLogProb(llama_token tok) const {
-    const float* logits = llama_get_logits_ith(ctx_.get(), -1);
+  // log p(tok) under the unmodified model distribution at batch index i.
+  double TokenLogProb(int at, llama_token tok) const {
+    const float* logits = llama_get_logits_ith(ctx_.get(), at);
     if (!logits) return 0;
     const int n = llama_vocab_n_tokens(vocab_);
     float mx = *std::max_element(logits, logits + n);
@@ -179,6 +256,7 @@ class LlamaGenerator final : public Generator {
     return static_cast<double>(logits[tok] - mx) - std::log(sum);
   }
 
+  std::string path_;
   llama::ModelPtr model_;
   llama::ContextPtr ctx_;
   const llama_vocab* vocab_;
@@ -186,6 +264,13 @@ class LlamaGenerator final : public Generator {
 };
 
 }  // namespace
+
+Result<Generation> Generator::Chat(const std::vector<ChatMessage>& messages, const SamplingOptions& sampling,
+                                   const TokenCallback& on_piece) {
+  auto r = ChatBatch({messages}, sampling, on_piece);
+  if (!r.ok()) return r.status();
+  return std::move(r->front());
+}
 
 Result<std::unique_ptr<Generator>> Generator::Open(const std::string& gguf_path, const GeneratorOptions& options) {
   auto model = llama::LoadModel(gguf_path);
@@ -199,11 +284,13 @@ Result<std::unique_ptr<Generator>> Generator::Open(const std::string& gguf_path,
   cp.n_batch = std::min<uint32_t>(cp.n_ctx, 512);
   cp.n_ubatch = cp.n_batch;
   cp.n_seq_max = static_cast<uint32_t>(std::max(options.sequences, 1));
+  // One KV buffer for all sequences: candidates share their prompt's cells.
+  cp.kv_unified = true;
   cp.n_threads = cp.n_threads_batch = options.threads > 0 ? options.threads : llama::DefaultThreads();
   cp.no_perf = true;
   llama::ContextPtr ctx(llama_init_from_model(model->get(), cp));
   if (!ctx) return Status::Internal(gguf_path + ": llama.cpp could not create a context of " + std::to_string(cp.n_ctx) + " tokens");
-  return std::unique_ptr<Generator>(new LlamaGenerator(std::move(*model), std::move(ctx)));
+  return std::unique_ptr<Generator>(new LlamaGenerator(gguf_path, std::move(*model), std::move(ctx)));
 }
 
 }  // namespace quarry

@@ -46,12 +46,12 @@ Result<ModelPtr> LoadModel(const std::string& path) {
 Batch::Batch(int capacity, int max_seq_per_token)
     : batch_(llama_batch_init(capacity, 0, max_seq_per_token)), capacity_(capacity) {}
 
-void Batch::Add(llama_token t, llama_pos pos, llama_seq_id seq, bool logits) {
+void Batch::Add(llama_token t, llama_pos pos, const std::vector<llama_seq_id>& seqs, bool logits) {
   int i = batch_.n_tokens++;
   batch_.token[i] = t;
   batch_.pos[i] = pos;
-  batch_.n_seq_id[i] = 1;
-  batch_.seq_id[i][0] = seq;
+  batch_.n_seq_id[i] = static_cast<int32_t>(seqs.size());
+  for (size_t k = 0; k < seqs.size(); ++k) batch_.seq_id[i][k] = seqs[k];
   batch_.logits[i] = logits;
 }
 

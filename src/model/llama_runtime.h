@@ -40,7 +40,7 @@ class Batch {
   Batch(const Batch&) = delete;
   Batch& operator=(const Batch&) = delete;
   void Clear() { batch_.n_tokens = 0; }
-  void Add(llama_token t, llama_pos pos, llama_seq_id seq, bool logits);
+  void Add(llama_token t, llama_pos pos, const std::vector<llama_seq_id>& seqs, bool logits);
   int size() const { return batch_.n_tokens; }
   int capacity() const { return capacity_; }
   llama_batch& get() { return batch_; }

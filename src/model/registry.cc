@@ -1,5 +1,7 @@
 #include "model/registry.h"
 
+#include "model/openai.h"
+
 #include <filesystem>
 #include <fstream>
 
@@ -63,6 +65,20 @@ Result<std::string> ResolveModel(const std::string& name_or_path) {
   if (fs::is_regular_file(p, ec)) return p;
   return Status::NotFound("model '" + name_or_path + "': no such file, and not a known model name "
                           "(`quarry model list` shows both)");
+}
+
+Result<std::unique_ptr<Generator>> OpenGenerator(const std::string& spec, const GeneratorOptions& options) {
+  if (spec.rfind("openai:", 0) == 0) return OpenOpenAiGenerator(spec, options);
+  auto path = ResolveModel(spec);
+  if (!path.ok()) return path.status();
+  return Generator::Open(*path, options);
+}
+
+Result<std::unique_ptr<Embedder>> OpenEmbedder(const std::string& spec, const EmbedderOptions& options) {
+  if (spec.rfind("openai:", 0) == 0) return OpenOpenAiEmbedder(spec, options);
+  auto path = ResolveModel(spec);
+  if (!path.ok()) return path.status();
+  return Embedder::Open(*path, options);
 }
 
 namespace {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -19,6 +20,9 @@ std::string FoldCase(std::string_view s);
 
 // Number of code points in s (valid UTF-8).
 size_t CountCodepoints(std::string_view s);
+
+// UTF-8 bytes of one code point (<= U+10FFFF).
+std::string EncodeUtf8(uint32_t cp);
 
 // Largest n <= max_bytes such that s[0, n) ends on a code point boundary.
 size_t Utf8Floor(std::string_view s, size_t max_bytes);

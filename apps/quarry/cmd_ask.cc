@@ -1,0 +1,435 @@
+// quarry ask | summarize | translate | tm import: grounded generation.
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "cli.h"
+#include "ingest/loader.h"
+#include "model/registry.h"
+#include "quarry/rag.h"
+
+namespace quarry::cli {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+bool StreamPiece(std::string_view piece) {
+  std::fwrite(piece.data(), 1, piece.size(), stdout);
+  std::fflush(stdout);
+  return true;
+}
+
+json CandidatesJson(const Answer& a) {
+  json out = json::array();
+  for (const auto& c : a.candidates) {
+    json j = {{"text", c.text}, {"score", c.score}, {"scores", c.scores}, {"finish_reason", c.generation.finish_reason},
+              {"completion_tokens", c.generation.completion_tokens}};
+    if (c.source > 0) j["source"] = c.source;
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+json AnswerJson(const Answer& a, const std::string& model) {
+  json cites = json::array();
+  for (const auto& s : a.sources) {
+    cites.push_back({{"n", s.n},
+                     {"doc_id", s.hit.chunk.doc_id},
+                     {"chunk_id", s.hit.chunk.id},
+                     {"source", s.hit.source},
+                     {"title", s.hit.title},
+                     {"start", s.hit.chunk.start},
+                     {"end", s.hit.chunk.end},
+                     {"score", s.hit.score},
+                     {"cited", std::find(a.cited.begin(), a.cited.end(), s.n) != a.cited.end()},
+                     {"trimmed", s.trimmed},
+                     {"text", s.text}});
+  }
+  return {{"answer", a.text},
+          {"grounded", a.grounded},
+          {"citations", cites},
+          {"candidates", CandidatesJson(a)},
+          {"selected", a.selected},
+          {"best_relevance", a.best_relevance},
+          {"model", model},
+          {"usage", {{"prompt_tokens", a.prompt_tokens}, {"completion_tokens", a.completion_tokens}}},
+          {"timings",
+           {{"retrieve_ms", a.retrieve_ms},
+            {"generate_ms", a.generate_ms},
+            {"select_ms", a.select_ms},
+            {"time_to_first_token_ms", a.time_to_first_token_ms}}}};
+}
+
+// Answer text (unless it was streamed), then the numbered sources.
+void PrintAnswer(const Answer& a, bool streamed) {
+  if (!streamed) std::printf("%s", a.text.c_str());
+  std::printf("\n");
+  if (a.candidates.size() > 1) {
+    const Candidate& c = a.candidates[static_cast<size_t>(a.selected)];
+    std::fprintf(stderr, "(candidate %d of %zu, score %.3f)\n", a.selected + 1, a.candidates.size(), c.score);
+  }
+  if (a.sources.empty()) return;
+  std::printf("\nSources:\n");
+  for (const auto& s : a.sources) {
+    std::printf("[%d] %s (chars %lld-%lld)%s\n", s.n, s.hit.source.c_str(), static_cast<long long>(s.hit.chunk.start),
+                static_cast<long long>(s.hit.chunk.end), s.trimmed ? ", trimmed" : "");
+  }
+}
+
+std::string ReadFileOrText(const std::string& arg, bool* was_file) {
+  *was_file = false;
+  if (arg == "-") return ReadStdin();
+  std::error_code ec;
+  if (fs::is_regular_file(arg, ec)) {
+    std::ifstream in(arg, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    *was_file = true;
+    return ss.str();
+  }
+  return arg;
+}
+
+bool ValidName(const std::string& n) {
+  if (n.empty() || n.size() > 64 || n[0] == '.') return false;
+  for (char c : n) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') return false;
+  }
+  return true;
+}
+
+std::string TmDir(const KbFlags& flags, const std::string& name) { return ToOptions(flags).dir + "/tm/" + name; }
+
+}  // namespace
+
+void AddGenFlags(CLI::App* cmd, GenFlags* f, const char* default_select) {
+  f->select = default_select;
+  const char* env = std::getenv("QUARRY_LLM");
+  f->llm = env && *env ? env : kDefaultGenerator;
+  cmd->add_option("--llm", f->llm,
+                  "Chat model: a name, a GGUF path, or openai:URL[#MODEL] for an OpenAI-compatible server "
+                  "(key from $QUARRY_API_KEY or $OPENAI_API_KEY); default $QUARRY_LLM, else smollm2-135m")
+      ->capture_default_str();
+  cmd->add_option("-n,--max-tokens", f->max_tokens, "Most tokens per answer")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--temperature", f->temperature, "Sampling temperature; 0 is greedy and deterministic")
+      ->check(CLI::Range(0.0, 5.0))->capture_default_str();
+  cmd->add_option("--candidate-temperature", f->candidate_temperature,
+                  "With --candidates N, candidates after the first sample at max(--temperature, this)")
+      ->check(CLI::Range(0.0, 5.0))->capture_default_str();
+  cmd->add_option("--seed", f->seed, "Random seed; candidate i uses seed + i")->capture_default_str();
+  cmd->add_option("--repeat-penalty", f->repeat_penalty, "Penalty on repeating the last 64 tokens (1: off)")
+      ->check(CLI::Range(0.5, 3.0))->capture_default_str();
+  cmd->add_option("--candidates", f->candidates, "Generate N answers together and return the one the selector scores best")
+      ->check(CLI::Range(1, 64))->capture_default_str();
+  cmd->add_option("--select", f->select,
+                  "Candidate scoring: support (evidence similarity), likelihood (generator log-probability), "
+                  "rerank (cross-encoder, needs --rerank-model), or a mix like support=0.7,likelihood=0.3")
+      ->capture_default_str();
+  cmd->add_option("--rerank-model", f->rerank_model, "Cross-encoder GGUF for the rerank selector");
+  cmd->add_option("-c,--ctx", f->context, "Context window in tokens (default: the model's, at most 4096)")->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--json", f->as_json, "Print the result as JSON (no streaming)");
+}
+
+Result<Backend> OpenBackend(const GenFlags& f, int sequences, int threads) {
+  Backend b;
+  auto sel = ParseSelector(f.select);
+  if (!sel.ok()) return Status::InvalidArgument("--select: " + sel.status().message());
+  b.options.select = *sel;
+  b.options.candidates = f.candidates;
+  b.options.sampling.max_tokens = f.max_tokens;
+  b.options.sampling.seed = f.seed;
+  b.options.sampling.repeat_penalty = static_cast<float>(f.repeat_penalty);
+  b.options.sampling.temperature = static_cast<float>(f.temperature);
+  b.options.candidate_temperature = static_cast<float>(f.candidate_temperature);
+  if (sel->count("rerank")) {
+    if (f.rerank_model.empty()) return Status::InvalidArgument("--select rerank needs --rerank-model FILE.gguf (a cross-encoder)");
+    auto path = ResolveModel(f.rerank_model);
+    if (!path.ok()) return path.status();
+    auto r = Reranker::Open(*path, threads);
+    if (!r.ok()) return r.status();
+    b.reranker = std::move(*r);
+    b.options.reranker = b.reranker.get();
+  }
+  GeneratorOptions go;
+  go.context = f.context;
+  go.threads = threads;
+  go.sequences = std::max(sequences, 1);
+  auto g = OpenGenerator(f.llm, go);
+  if (!g.ok()) return g.status();
+  b.gen = std::move(*g);
+  return b;
+}
+
+void RegisterAsk(CLI::App& app, Registry& reg) {
+  // ---- ask
+  {
+    auto* cmd = app.add_subcommand("ask", "Answer a question from the knowledge base, citing the passages used");
+    static KbFlags flags;
+    static GenFlags gf;
+    static std::string question, strategy = "joint", mode = "hybrid";
+    static size_t k = 8;
+    static double min_rel = 0.25;
+    static int context_tokens = 0;
+    cmd->add_option("QUESTION", question, "The question; '-' reads it from stdin")->required();
+    cmd->add_option("-k,--top-k", k, "Passages to retrieve")->check(CLI::Range(1, 100))->capture_default_str();
+    cmd->add_option("--mode", mode, "Retrieval: hybrid, bm25 or dense")->check(CLI::IsMember({"hybrid", "bm25", "dense"}))->capture_default_str();
+    cmd->add_option("--strategy", strategy,
+                    "joint: every candidate sees all passages; per-source: one candidate per passage, "
+                    "its score weighed by the passage's retrieval score")
+        ->check(CLI::IsMember({"joint", "per-source"}))->capture_default_str();
+    cmd->add_option("--min-relevance", min_rel,
+                    "Below this question-passage cosine similarity, answer \"I don't know\" instead of guessing")
+        ->check(CLI::Range(-1.0, 1.0))->capture_default_str();
+    cmd->add_option("--context-tokens", context_tokens, "Token budget for the passages (default: what the window leaves)")
+        ->check(CLI::NonNegativeNumber);
+    AddGenFlags(cmd, &gf, "support");
+    AddKbFlags(cmd, &flags);
+    cmd->callback([&reg] {
+      reg.run = [] {
+        if (question == "-") question = ReadStdin();
+        auto kb = KnowledgeBase::Open(ToOptions(flags), false);
+        if (!kb.ok()) return Fail(kb.status());
+        AskOptions o;
+        o.search.k = k;
+        o.search.mode = mode == "bm25" ? SearchOptions::Mode::kBm25 : mode == "dense" ? SearchOptions::Mode::kDense : SearchOptions::Mode::kHybrid;
+        o.strategy = strategy == "per-source" ? AskOptions::Strategy::kPerSource : AskOptions::Strategy::kJoint;
+        o.min_relevance = min_rel;
+        o.context_tokens = context_tokens;
+        const int seqs = o.strategy == AskOptions::Strategy::kPerSource ? static_cast<int>(k) : gf.candidates;
+        if (o.strategy == AskOptions::Strategy::kPerSource && gf.candidates > 1) {
+          return Fail(Status::InvalidArgument("--strategy per-source makes one candidate per passage; use -k to set how many, not --candidates"));
+        }
+        auto b = OpenBackend(gf, seqs, flags.threads);
+        if (!b.ok()) return Fail(b.status());
+        o.generate = b->options;
+        const bool stream = !gf.as_json && gf.candidates == 1 && o.strategy == AskOptions::Strategy::kJoint;
+        bool streamed = false;
+        auto a = Ask(**kb, *b->gen, question, o, stream ? TokenCallback([&](std::string_view p) { return streamed = true, StreamPiece(p); }) : nullptr);
+        if (!a.ok()) return Fail(a.status());
+        if (gf.as_json) {
+          json j = AnswerJson(*a, b->gen->model_id());
+          j["question"] = question;
+          std::cout << j.dump(2) << "\n";
+        } else {
+          PrintAnswer(*a, streamed);
+        }
+        return kExitOk;
+      };
+    });
+  }
+
+  // ---- summarize
+  {
+    auto* cmd = app.add_subcommand("summarize", "Summarize a document (map-reduce when it exceeds the window), or what the collection says about a query");
+    static KbFlags flags;
+    static GenFlags gf;
+    static std::string target, query, language;
+    static size_t k = 8;
+    cmd->add_option("DOC", target, "Document id (see `quarry ls`), a path in the knowledge base, or any file");
+    cmd->add_option("-q,--query", query, "Summarize what the knowledge base says about this instead, with citations");
+    cmd->add_option("-k,--top-k", k, "Passages to retrieve for --query")->check(CLI::Range(1, 100))->capture_default_str();
+    cmd->add_option("--language", language, "Write the summary in this language (default: the document's)");
+    AddGenFlags(cmd, &gf, "support");
+    AddKbFlags(cmd, &flags);
+    cmd->callback([&reg] {
+      reg.run = [] {
+        if (target.empty() == query.empty()) return Fail(Status::InvalidArgument("give either DOC or --query, not both or neither"));
+        auto b = OpenBackend(gf, gf.candidates, flags.threads);
+        if (!b.ok()) return Fail(b.status());
+        const bool stream = !gf.as_json && gf.candidates == 1;
+        bool streamed = false;
+        TokenCallback cb = stream ? TokenCallback([&](std::string_view p) { return streamed = true, StreamPiece(p); }) : nullptr;
+        std::unique_ptr<KnowledgeBase> kb;
+        if (auto k2 = KnowledgeBase::Open(ToOptions(flags), false); k2.ok()) kb = std::move(*k2);
+        Result<Answer> a = Status::Internal("unset");
+        std::string source;
+        if (!query.empty()) {
+          if (!kb) return Fail(Status::NotFound(ToOptions(flags).dir + ": no knowledge base here; `quarry add` documents first, or pass --db"));
+          AskOptions o;
+          o.search.k = k;
+          o.generate = b->options;
+          a = SummarizeQuery(*kb, *b->gen, query, o, cb);
+        } else {
+          std::string text;
+          // A document id, a source already in the base, or a file read now.
+          int64_t id = 0;
+          if (kb && target.find_first_not_of("0123456789") == std::string::npos) {
+            id = std::stoll(target);
+          } else if (kb) {
+            std::error_code ec;
+            const std::string abs = fs::absolute(target, ec).lexically_normal().string();
+            auto docs = kb->ListDocuments();
+            if (!docs.ok()) return Fail(docs.status());
+            for (const auto& d : *docs) {
+              if (d.source == target || d.source == abs) id = d.id;
+            }
+          }
+          if (id > 0) {
+            auto t = kb->GetDocumentText(id);
+            if (!t.ok()) return Fail(t.status());
+            text = std::move(*t);
+            auto d = kb->GetDocument(id);
+            source = d.ok() && *d ? (*d)->source : target;
+          } else {
+            Status first;
+            Status st = LoadPath(target, {}, [&](Result<LoadedDocument> d) {
+              if (!d.ok()) {
+                if (first.ok()) first = d.status();
+                return;
+              }
+              if (!text.empty()) text += "\n\n";
+              text += d->text;
+            });
+            if (!st.ok()) return Fail(st);
+            if (text.empty()) return Fail(first.ok() ? Status::InvalidArgument(target + ": no text to summarize") : first);
+            source = target;
+          }
+          SummarizeOptions so;
+          so.generate = b->options;
+          so.language = language;
+          a = SummarizeText(*b->gen, text, so, kb.get(), cb);
+        }
+        if (!a.ok()) return Fail(a.status());
+        if (gf.as_json) {
+          json j = AnswerJson(*a, b->gen->model_id());
+          j["summary"] = a->text;
+          if (!source.empty()) j["source"] = source;
+          if (!query.empty()) j["query"] = query;
+          std::cout << j.dump(2) << "\n";
+        } else {
+          PrintAnswer(*a, streamed);
+        }
+        return kExitOk;
+      };
+    });
+  }
+
+  // ---- translate
+  {
+    auto* cmd = app.add_subcommand("translate", "Translate text or a file, with the nearest translation-memory pairs as examples");
+    static KbFlags flags;
+    static GenFlags gf;
+    static std::string input, to, from, tm;
+    static int examples = 4;
+    cmd->add_option("TEXT", input, "Text, a file (translated line by line) or '-' for stdin")->required();
+    cmd->add_option("--to", to, "Target language as the model should read it: French, German, Chinese, ...")->required();
+    cmd->add_option("--from", from, "Source language (optional)");
+    cmd->add_option("--tm", tm, "Translation memory (made by `quarry tm import`)");
+    cmd->add_option("--examples", examples, "Memory pairs shown to the model as examples")->check(CLI::Range(0, 32))->capture_default_str();
+    AddGenFlags(cmd, &gf, "support");
+    AddKbFlags(cmd, &flags);
+    cmd->callback([&reg] {
+      reg.run = [] {
+        std::unique_ptr<KnowledgeBase> memory;
+        if (!tm.empty()) {
+          if (!ValidName(tm)) return Fail(Status::InvalidArgument("--tm " + tm + ": names use letters, digits, '-', '_' and '.'"));
+          KnowledgeBaseOptions ko = ToOptions(flags);
+          ko.dir = TmDir(flags, tm);
+          auto m = KnowledgeBase::Open(ko, false);
+          if (!m.ok()) {
+            return Fail(Status::NotFound("translation memory '" + tm + "' not found in " + ko.dir +
+                                         "; create it with `quarry tm import FILE --name " + tm + "`"));
+          }
+          memory = std::move(*m);
+        }
+        auto b = OpenBackend(gf, gf.candidates, flags.threads);
+        if (!b.ok()) return Fail(b.status());
+        TranslateOptions o;
+        o.target_lang = to;
+        o.source_lang = from;
+        o.generate = b->options;
+        o.tm = memory.get();
+        o.examples = examples;
+        bool was_file = false;
+        std::string text = ReadFileOrText(input, &was_file);
+        std::vector<std::string> segments;
+        if (was_file || input == "-") {
+          std::istringstream in(text);
+          for (std::string line; std::getline(in, line);) segments.push_back(line);
+        } else {
+          segments.push_back(text);
+        }
+        json results = json::array();
+        int failed = 0;
+        for (const std::string& seg : segments) {
+          if (seg.find_first_not_of(" \t\r") == std::string::npos) {
+            if (!gf.as_json) std::printf("\n");
+            continue;
+          }
+          const bool stream = !gf.as_json && gf.candidates == 1;
+          auto a = Translate(*b->gen, seg, o, stream ? TokenCallback(StreamPiece) : nullptr);
+          if (!a.ok()) {
+            ++failed;
+            std::fprintf(stderr, "quarry: error: %s\n", a.status().message().c_str());
+            continue;
+          }
+          if (gf.as_json) {
+            json j = AnswerJson(*a, b->gen->model_id());
+            j["source_text"] = seg;
+            j["translation"] = a->text;
+            json ex = json::array();
+            for (const auto& s : a->sources) ex.push_back({{"source", s.hit.chunk.text}, {"target", s.text}, {"score", s.hit.score}});
+            j["examples"] = ex;
+            j.erase("citations");
+            results.push_back(std::move(j));
+          } else {
+            if (!stream) std::printf("%s", a->text.c_str());
+            std::printf("\n");
+          }
+        }
+        if (gf.as_json) std::cout << (segments.size() == 1 && results.size() == 1 ? results[0] : results).dump(2) << "\n";
+        return failed ? kExitFailed : kExitOk;
+      };
+    });
+  }
+
+  // ---- tm
+  {
+    auto* tmc = app.add_subcommand("tm", "Translation memories for `quarry translate --tm`");
+    tmc->require_subcommand(1);
+    static KbFlags flags;
+    static std::string file, name, src_lang, tgt_lang;
+    static bool as_json = false;
+    auto* imp = tmc->add_subcommand("import", "Add the pairs of a .tmx or .tsv (source<TAB>target) file to a translation memory");
+    imp->add_option("FILE", file, "A .tmx or .tsv file")->required();
+    imp->add_option("--name", name, "Memory name (created when new)")->required();
+    imp->add_option("--source-lang", src_lang, "TMX: the source language (default: the header's srclang)");
+    imp->add_option("--target-lang", tgt_lang, "TMX: the target language (default: the other language in the file)");
+    imp->add_flag("--json", as_json, "Print the report as JSON");
+    AddKbFlags(imp, &flags);
+    imp->callback([&reg] {
+      reg.run = [] {
+        if (!ValidName(name)) return Fail(Status::InvalidArgument("--name " + name + ": use letters, digits, '-', '_' and '.'"));
+        int skipped = 0;
+        auto pairs = ReadTranslationPairs(file, &src_lang, &tgt_lang, &skipped);
+        if (!pairs.ok()) return Fail(pairs.status());
+        auto r = ImportTranslationMemory(TmDir(flags, name), *pairs, src_lang, tgt_lang, ToOptions(flags));
+        if (!r.ok()) return Fail(r.status());
+        r->skipped = skipped;
+        if (as_json) {
+          std::cout << json{{"name", name},
+                            {"dir", TmDir(flags, name)},
+                            {"pairs", r->pairs},
+                            {"skipped", r->skipped},
+                            {"added", r->add.added},
+                            {"unchanged", r->add.unchanged},
+                            {"source_lang", r->source_lang},
+                            {"target_lang", r->target_lang}}
+                           .dump(2)
+                    << "\n";
+        } else {
+          std::printf("%s: %d pairs read (%d skipped: missing a side), %d new, %d already there%s%s\n", name.c_str(), r->pairs,
+                      r->skipped, r->add.added, r->add.unchanged, r->source_lang.empty() ? "" : (", " + r->source_lang + " -> ").c_str(),
+                      r->target_lang.c_str());
+        }
+        return kExitOk;
+      };
+    });
+  }
+}
+
+}  // namespace quarry::cli

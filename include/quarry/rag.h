@@ -1,0 +1,158 @@
+// Grounded generation over a knowledge base: question answering with
+// citations, summaries and retrieval-augmented translation.
+//
+// Each task follows the same loop: retrieve evidence, pack it into the
+// model's window as numbered, quoted sources, let the generator G propose N
+// candidates C = G(z; theta), score each with a retrieval model
+// S(C) = R(C; phi), and return C* = argmax S(C).
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "quarry/knowledge_base.h"
+#include "quarry/model.h"
+#include "quarry/status.h"
+
+namespace quarry {
+
+// One numbered passage the model was given.
+struct Source {
+  int n = 0;           // citation number, 1-based, in the order given to the model
+  SearchHit hit;       // where it came from (chunk, document, retrieval scores)
+  std::string text;    // what the model saw: the chunk, possibly cut at a sentence end
+  int tokens = 0;      // exact generator tokens of the formatted source block
+  bool trimmed = false;
+};
+
+struct Candidate {
+  std::string text;
+  double score = 0;                       // the selector's combined score
+  std::map<std::string, double> scores;   // each selector's own score, in [0, 1]
+  int source = 0;                         // per-source strategy: the source it was made from
+  Generation generation;
+};
+
+// How candidates are scored: selector name -> weight. Names: "support"
+// (embedding similarity of each candidate sentence to the evidence),
+// "likelihood" (the generator's mean token probability), "rerank" (a
+// cross-encoder, when one is configured).
+using SelectorWeights = std::map<std::string, double>;
+// "support", "likelihood", "rerank" or "support=0.7,likelihood=0.3".
+Result<SelectorWeights> ParseSelector(const std::string& spec);
+
+// A cross-encoder: relevance of each text to a query.
+class Reranker {
+ public:
+  // A GGUF with rank pooling (e.g. bge-reranker converted by llama.cpp).
+  static Result<std::unique_ptr<Reranker>> Open(const std::string& gguf_path, int threads = 0);
+  virtual ~Reranker() = default;
+  // Raw relevance logits, one per text.
+  virtual Result<std::vector<float>> Score(const std::string& query, const std::vector<std::string>& texts) = 0;
+};
+
+struct GenerateOptions {
+  SamplingOptions sampling;       // max_tokens, temperature, seed, ...
+  int candidates = 1;             // N
+  // With N > 1, candidate 0 decodes with `sampling` (greedy at temperature 0)
+  // and the others sample at max(sampling.temperature, candidate_temperature).
+  float candidate_temperature = 0.7f;
+  SelectorWeights select = {{"support", 1.0}};
+  Reranker* reranker = nullptr;   // needed by the "rerank" selector
+};
+
+struct AskOptions {
+  SearchOptions search;           // k passages retrieved (default 8)
+  GenerateOptions generate;
+  enum class Strategy {
+    kJoint,      // every candidate sees all sources
+    kPerSource,  // candidate i sees only source i; its score is weighed by that source's retrieval score
+  };
+  Strategy strategy = Strategy::kJoint;
+  // Below this cosine similarity between the question and its best passage
+  // nothing counts as relevant and the answer says so instead of guessing.
+  // Only applies when the base has embeddings.
+  double min_relevance = 0.25;
+  int context_tokens = 0;         // budget for sources; 0: whatever the window leaves
+  AskOptions() { search.k = 8; }
+};
+
+struct Answer {
+  std::string text;                  // C*, the selected candidate
+  bool grounded = false;             // false: nothing relevant was found and text says "I don't know"
+  std::vector<Source> sources;       // numbered as in the prompt
+  std::vector<int> cited;            // source numbers the text cites as [n]
+  std::vector<Candidate> candidates; // all N, in generation order
+  int selected = 0;                  // index into candidates
+  double best_relevance = 0;         // question-passage cosine of the best source
+  double retrieve_ms = 0, generate_ms = 0, select_ms = 0, time_to_first_token_ms = 0;
+  int prompt_tokens = 0, completion_tokens = 0;
+};
+
+// Streams the answer through on_piece when it is generated as one candidate
+// (with several, nothing is final until the selector has chosen).
+Result<Answer> Ask(KnowledgeBase& kb, Generator& gen, const std::string& question, const AskOptions& options,
+                   const TokenCallback& on_piece = nullptr);
+
+// Closed-book: the same generator and candidate loop without retrieval (for
+// evaluation). With no evidence, candidates are chosen by likelihood.
+Result<Answer> AskClosedBook(Generator& gen, const std::string& question, const GenerateOptions& options,
+                             KnowledgeBase* kb_for_embeddings = nullptr, const TokenCallback& on_piece = nullptr);
+
+struct SummarizeOptions {
+  GenerateOptions generate;
+  int context_tokens = 0;  // window share for the text; 0: whatever the window leaves
+  std::string language;    // answer language hint ("" = the document's)
+};
+
+// Summary of one text. When it does not fit the window it is summarised in
+// parts (map) and the part summaries are summarised together (reduce).
+// kb supplies embeddings for the "support" selector (may be null).
+Result<Answer> SummarizeText(Generator& gen, const std::string& text, const SummarizeOptions& options,
+                             KnowledgeBase* kb = nullptr, const TokenCallback& on_piece = nullptr);
+
+// Query-focused summary over the collection: what the sources say about query, cited.
+Result<Answer> SummarizeQuery(KnowledgeBase& kb, Generator& gen, const std::string& query, const AskOptions& options,
+                              const TokenCallback& on_piece = nullptr);
+
+// ---------------------------------------------------------------------------
+// Translation memories: pairs of segments kept as a small knowledge base whose
+// documents are source segments with the target in their metadata.
+
+struct TranslationPair {
+  std::string source, target;
+};
+
+struct TmImportReport {
+  int pairs = 0, skipped = 0;
+  std::string source_lang, target_lang;
+  AddReport add;
+};
+
+// Reads pairs from .tmx (TMX 1.4 <tu>/<tuv xml:lang>/<seg>) or .tsv
+// ("source<TAB>target" per line). For TMX, source_lang/target_lang choose the
+// languages (default: the header's srclang and the other one).
+Result<std::vector<TranslationPair>> ReadTranslationPairs(const std::string& path, std::string* source_lang,
+                                                          std::string* target_lang, int* skipped);
+
+// Stores pairs in the translation memory at tm_dir (created when missing).
+Result<TmImportReport> ImportTranslationMemory(const std::string& tm_dir, const std::vector<TranslationPair>& pairs,
+                                               const std::string& source_lang, const std::string& target_lang,
+                                               const KnowledgeBaseOptions& kb_options);
+
+struct TranslateOptions {
+  std::string target_lang;      // "French", "fr", "zho_Hans": named to the model as given
+  std::string source_lang;      // optional
+  GenerateOptions generate;
+  KnowledgeBase* tm = nullptr;  // translation memory; its nearest pairs become examples
+  int examples = 4;
+};
+
+// One segment. Candidates are scored against the memory's retrieved targets
+// ("support"), or by likelihood when there is no memory. Answer::sources are
+// the memory pairs used, with the target in Source::text.
+Result<Answer> Translate(Generator& gen, const std::string& text, const TranslateOptions& options,
+                         const TokenCallback& on_piece = nullptr);
+
+}  // namespace quarry

@@ -1,0 +1,86 @@
+// `quarry eval qa | summarize | translate`: the grounded tasks on public
+// datasets, each in several modes side by side (closed-book vs RAG vs RAG with
+// candidates; a lead baseline vs summaries; zero-shot vs translation memory).
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "quarry/knowledge_base.h"
+#include "quarry/model.h"
+#include "quarry/rag.h"
+
+namespace quarry::eval {
+
+struct Passage {
+  std::string title, text;
+};
+
+struct QaExample {
+  std::string id, question;
+  std::vector<std::string> answers;  // any one is right
+  std::vector<Passage> passages;     // the dataset's own retrieval pool for this question
+};
+
+struct QaDataset {
+  std::string name;
+  bool per_question_pool = false;  // RGB: each question retrieves from its own passages (noise included)
+  std::vector<QaExample> examples;
+};
+
+// nq-open-oracle (.jsonl or .jsonl.gz: question, answers, ctxs), RGB (.json
+// lines: query, answer, positive, negative) or SQuAD/CMRC 2018 (.json: data,
+// paragraphs, qas). A directory holding exactly one such file works too.
+Result<QaDataset> ReadQaDataset(const std::string& path, size_t limit);
+
+struct SummaryExample {
+  std::string id, text, reference;
+};
+// DialogSum (.jsonl: dialogue, summary) or LCSTS (a directory or file pair
+// test.src.txt / test.tgt.txt, one example per line).
+Result<std::vector<SummaryExample>> ReadSummaryDataset(const std::string& path, size_t limit, std::string* name);
+
+// Lines of a text file, at most limit (0: all).
+Result<std::vector<std::string>> ReadLines(const std::string& path, size_t limit);
+
+using EvalProgress = std::function<void(const std::string& mode, size_t done, size_t total)>;
+
+struct TaskModeResult {
+  std::string mode;
+  std::map<std::string, double> metrics;
+  size_t examples = 0;
+  double seconds = 0;
+  std::vector<std::string> predictions;
+};
+
+struct QaEvalOptions {
+  std::vector<std::string> modes = {"closed-book", "rag", "rag+candidates"};
+  AskOptions ask;   // k, selector, sampling; candidates applies to rag+candidates only
+  int candidates = 4;
+};
+
+// The dataset's passages are added to kb first (a no-op when already there).
+Result<std::vector<TaskModeResult>> EvaluateQa(KnowledgeBase& kb, Generator& gen, const QaDataset& data,
+                                               const QaEvalOptions& options, const EvalProgress& progress = nullptr);
+
+struct SummarizeEvalOptions {
+  std::vector<std::string> modes = {"lead", "summary", "summary+candidates"};
+  SummarizeOptions summarize;
+  int candidates = 4;
+};
+// kb (may be null) supplies embeddings for the support selector.
+Result<std::vector<TaskModeResult>> EvaluateSummaries(Generator& gen, KnowledgeBase* kb, const std::vector<SummaryExample>& data,
+                                                      const SummarizeEvalOptions& options, const EvalProgress& progress = nullptr);
+
+struct TranslateEvalOptions {
+  std::vector<std::string> modes = {"zero-shot", "tm", "tm+candidates"};
+  TranslateOptions translate;  // target language; tm is set for the tm modes
+  int candidates = 4;
+};
+Result<std::vector<TaskModeResult>> EvaluateTranslation(Generator& gen, KnowledgeBase* tm, const std::vector<std::string>& sources,
+                                                        const std::vector<std::string>& references,
+                                                        const TranslateEvalOptions& options, const EvalProgress& progress = nullptr);
+
+}  // namespace quarry::eval

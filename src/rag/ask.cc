@@ -1,0 +1,126 @@
+// Question answering (and query-focused summaries) over a knowledge base.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+
+#include "rag/rag_internal.h"
+
+namespace quarry {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double MsSince(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
+
+using MessagesFn = std::vector<ChatMessage> (*)(const std::string&, const std::vector<Source>&);
+
+Result<Answer> Grounded(KnowledgeBase& kb, Generator& gen, const std::string& query, const AskOptions& o, MessagesFn messages,
+                        const TokenCallback& on_piece) {
+  if (query.find_first_not_of(" \t\r\n") == std::string::npos) return Status::InvalidArgument("the question is empty");
+  Answer a;
+  auto t = Clock::now();
+  auto hits = kb.Search(query, o.search);
+  if (!hits.ok()) return hits.status();
+  auto has_emb = kb.HasEmbeddings();
+  if (!has_emb.ok()) return has_emb.status();
+
+  // Token budget for the sources: the window less the prompt around them and
+  // the room every sequence needs for its answer.
+  const bool per_source = o.strategy == AskOptions::Strategy::kPerSource;
+  const int max_new = o.generate.sampling.max_tokens;
+  const int overhead = rag::PromptTokens(gen, messages(query, {}));
+  const int window = gen.context_size();
+  int seqs = per_source ? std::min<int>(static_cast<int>(o.search.k), gen.max_sequences()) : std::max(o.generate.candidates, 1);
+  seqs = std::max(seqs, 1);
+  const int avail = per_source ? window - seqs * (overhead + max_new) - 16 : window - overhead - seqs * max_new - 16;
+  if (avail <= 0) {
+    return Status::InvalidArgument("a window of " + std::to_string(window) + " tokens cannot hold the prompt (" +
+                                   std::to_string(overhead) + " tokens) and " + std::to_string(seqs) + " answers of up to " +
+                                   std::to_string(max_new) + " tokens; lower --max-tokens or --candidates, or raise --ctx");
+  }
+  const int budget = o.context_tokens > 0 ? std::min(o.context_tokens, avail) : avail;
+  std::vector<SearchHit> usable = *hits;
+  if (per_source && usable.size() > static_cast<size_t>(seqs)) usable.resize(static_cast<size_t>(seqs));
+  a.sources = rag::PackSources(usable, budget, [&](std::string_view s) { return gen.CountTokens(s); });
+
+  // Is anything relevant? The dense (cosine) score says; a BM25-only base has none to judge by.
+  bool relevant = !a.sources.empty();
+  if (relevant && *has_emb) {
+    bool any = false;
+    for (const auto& s : a.sources) {
+      if (s.hit.dense_score) a.best_relevance = any ? std::max(a.best_relevance, *s.hit.dense_score) : *s.hit.dense_score, any = true;
+    }
+    if (!any) {
+      std::vector<std::string> texts{query};
+      for (const auto& s : a.sources) texts.push_back(s.text);
+      auto v = kb.Embed(texts);
+      if (!v.ok()) return v.status();
+      for (size_t i = 1; i < v->size(); ++i) {
+        double d = 0;
+        for (size_t j = 0; j < (*v)[0].size(); ++j) d += static_cast<double>((*v)[0][j]) * (*v)[i][j];
+        a.best_relevance = i == 1 ? d : std::max(a.best_relevance, d);
+      }
+    }
+    relevant = a.best_relevance >= o.min_relevance;
+  }
+  a.retrieve_ms = MsSince(t);
+  if (!relevant) {
+    char buf[200];
+    if (a.sources.empty()) {
+      std::snprintf(buf, sizeof buf, "I don't know: the knowledge base has no passage that matches this question.");
+    } else {
+      std::snprintf(buf, sizeof buf,
+                    "I don't know: nothing in the knowledge base is relevant enough to answer this "
+                    "(best match %.2f, below the %.2f threshold).",
+                    a.best_relevance, o.min_relevance);
+    }
+    a.text = buf;
+    a.sources.clear();
+    if (on_piece) on_piece(a.text);
+    return a;
+  }
+  a.grounded = true;
+
+  std::vector<std::vector<ChatMessage>> convs;
+  std::vector<double> weights;
+  rag::Evidence ev;
+  ev.query = query;
+  for (const auto& s : a.sources) ev.texts.push_back(s.text);
+  if (per_source) {
+    double top = 0;
+    for (const auto& s : a.sources) top = std::max(top, s.hit.score);
+    for (const auto& s : a.sources) {
+      convs.push_back(messages(query, {s}));
+      weights.push_back(top > 0 ? s.hit.score / top : 1.0);
+    }
+  } else {
+    convs.push_back(messages(query, a.sources));
+  }
+  QUARRY_RETURN_IF_ERROR(rag::GenerateAndSelect(gen, convs, o.generate, ev, weights, &kb, on_piece, &a));
+  a.cited = rag::CitedNumbers(a.text, static_cast<int>(a.sources.size()));
+  return a;
+}
+
+}  // namespace
+
+Result<Answer> Ask(KnowledgeBase& kb, Generator& gen, const std::string& question, const AskOptions& options,
+                   const TokenCallback& on_piece) {
+  return Grounded(kb, gen, question, options, rag::AskMessages, on_piece);
+}
+
+Result<Answer> SummarizeQuery(KnowledgeBase& kb, Generator& gen, const std::string& query, const AskOptions& options,
+                              const TokenCallback& on_piece) {
+  return Grounded(kb, gen, query, options, rag::QuerySummaryMessages, on_piece);
+}
+
+Result<Answer> AskClosedBook(Generator& gen, const std::string& question, const GenerateOptions& options,
+                             KnowledgeBase* kb_for_embeddings, const TokenCallback& on_piece) {
+  Answer a;
+  std::vector<std::vector<ChatMessage>> convs{{{"system", "Answer the question briefly."}, {"user", question}}};
+  GenerateOptions o = options;
+  // No evidence to support anything: only the generator's own confidence can choose.
+  o.select = {{"likelihood", 1.0}};
+  QUARRY_RETURN_IF_ERROR(rag::GenerateAndSelect(gen, convs, o, {}, {}, kb_for_embeddings, on_piece, &a));
+  return a;
+}
+
+}  // namespace quarry

@@ -1,0 +1,62 @@
+// Parts shared by the grounded tasks (ask, summarize, translate): prompt
+// text, context packing, candidate generation and selection.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "quarry/rag.h"
+
+namespace quarry::rag {
+
+// Sentences of text, trimmed, without empty ones. Ends: . ! ? followed by
+// space or the end, CJK 。！？, and line breaks.
+std::vector<std::string> SplitSentences(std::string_view text);
+// Byte offsets just past each sentence end in text (the last is text.size()).
+std::vector<size_t> SentenceEnds(std::string_view text);
+
+// Retrieved text is data: each source is a "[n] title" header and its text.
+// Lines that would read as a header or as the prompt's own labels
+// ("Question:") are neutralised, and chat-template control text
+// ("<|im_start|>") is broken, so a document cannot end its block or speak
+// as the user or the system.
+std::string QuoteData(std::string_view text);
+std::string SourceBlock(int n, const std::string& title, std::string_view text);
+
+// Best-first, duplicate-free sources whose blocks fit budget tokens; the
+// first source that does not fit whole is cut at its last fitting sentence
+// end, and packing stops there.
+std::vector<Source> PackSources(const std::vector<SearchHit>& hits, int budget_tokens,
+                                const std::function<int(std::string_view)>& count_tokens);
+
+// [n] and [n, m] citations in text, ascending, limited to 1..max_n.
+std::vector<int> CitedNumbers(std::string_view text, int max_n);
+
+// Messages for a question over sources (ask) or for a summary of what sources
+// say about a query.
+std::vector<ChatMessage> AskMessages(const std::string& question, const std::vector<Source>& sources);
+std::vector<ChatMessage> QuerySummaryMessages(const std::string& query, const std::vector<Source>& sources);
+
+// Tokens of the messages' fixed part: the template around them.
+int PromptTokens(const Generator& gen, const std::vector<ChatMessage>& messages);
+
+struct Evidence {
+  std::vector<std::string> texts;  // what candidates are checked against
+  std::string query;               // for the reranker
+};
+
+// Runs the candidate loop: conversations[i] makes candidate i (one
+// conversation with candidates > 1 makes them all). Scores each candidate,
+// weighs it by weights[i] when given, and fills answer->text, candidates,
+// selected, timings and usage. embed supplies vectors for "support".
+Status GenerateAndSelect(Generator& gen, const std::vector<std::vector<ChatMessage>>& conversations,
+                         const GenerateOptions& options, const Evidence& evidence, const std::vector<double>& weights,
+                         KnowledgeBase* embed, const TokenCallback& on_piece, Answer* answer);
+
+// Scores candidate texts with each selector in weights; fills scores and score.
+Status ScoreCandidates(const SelectorWeights& weights, const Evidence& evidence, KnowledgeBase* embed,
+                       Reranker* reranker, std::vector<Candidate>* candidates);
+
+}  // namespace quarry::rag
