@@ -148,7 +148,14 @@ std::string QuoteData(std::string_view text) {
       const bool control = (j < text.size() && text[j] == '|') ||
                            (w < text.size() && text[w] == '>' && (word == "s" || word.find('_') != std::string_view::npos));
       if (control) {
-        out += "\xE2\x80\xB9";  // ‹
+        // Dropped whole: it carries no content, and a model shown it as text
+        // tends to echo it.
+        const size_t close = text.find('>', i);
+        if (close != std::string_view::npos && close - i <= 32) {
+          i = close;
+          continue;
+        }
+        out += "\xE2\x80\xB9";  // ‹ (an unterminated one stays, defused)
         continue;
       }
     }
