@@ -407,7 +407,11 @@ void RegisterAsk(CLI::App& app, Registry& reg) {
         int skipped = 0;
         auto pairs = ReadTranslationPairs(file, &src_lang, &tgt_lang, &skipped);
         if (!pairs.ok()) return Fail(pairs.status());
-        auto r = ImportTranslationMemory(TmDir(flags, name), *pairs, src_lang, tgt_lang, ToOptions(flags));
+        ProgressLine line;
+        auto r = ImportTranslationMemory(TmDir(flags, name), *pairs, src_lang, tgt_lang, ToOptions(flags), [&](const AddProgress& p) {
+          line.Update("  " + std::to_string(p.documents) + "/" + std::to_string(pairs->size()) + " pairs stored");
+        });
+        line.Done();
         if (!r.ok()) return Fail(r.status());
         r->skipped = skipped;
         if (as_json) {

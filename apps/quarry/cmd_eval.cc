@@ -318,7 +318,11 @@ void RegisterEvalTasks(CLI::App* ev, Registry& reg) {
         KbFlags f = flags;
         const std::string dir = f.db.empty() ? EvalDb("tm-" + from + "-" + to, tm_data, f) : f.db;
         std::fprintf(stderr, "translation memory: %zu pairs from %s -> %s\n", pairs.size(), tm_desc.c_str(), dir.c_str());
-        auto imp = ImportTranslationMemory(dir, pairs, from, to, ToOptions(f));
+        ProgressLine tm_line;
+        auto imp = ImportTranslationMemory(dir, pairs, from, to, ToOptions(f), [&](const AddProgress& p) {
+          tm_line.Update("  memory: " + std::to_string(p.documents) + "/" + std::to_string(pairs.size()) + " pairs stored");
+        });
+        tm_line.Done();
         if (!imp.ok()) return Fail(imp.status());
         KnowledgeBaseOptions ko = ToOptions(f);
         ko.dir = dir;

@@ -37,6 +37,15 @@ int main(int argc, char** argv) {
   std::vector<int> threads = {1, 2}, lengths = {16, 64, 256}, batches = {1, 8, 32};
   int texts = 64, prompt_tokens = 512, gen_tokens = 128, reps = 3;
   std::string dump_dir;
+  std::vector<int> candidates = {1, 2, 4};
+  int cand_prompt = 600, cand_gen = 128;
+  std::vector<std::string> sections = {"embed", "generate", "candidates"};
+  app.add_option("--sections", sections, "Which measurements: embed, generate, candidates")->delimiter(',');
+  app.add_option("--candidates", candidates, "Candidate counts N for the candidates measurement")->delimiter(',');
+  app.add_option("--cand-prompt-tokens", cand_prompt);
+  app.add_option("--cand-gen-tokens", cand_gen);
+  int gen_ctx = 0;
+  app.add_option("--ctx", gen_ctx, "Generator context (0: the model's, at most 4096)");
   app.add_option("--embed-model", embed_model);
   app.add_option("--gen-model", gen_model);
   app.add_option("--threads", threads)->delimiter(',');
@@ -48,6 +57,8 @@ int main(int argc, char** argv) {
   app.add_option("--reps", reps);
   app.add_option("--dump-texts", dump_dir, "Write the embedding inputs to DIR/texts_<len>.txt (for llama-embedding)");
   CLI11_PARSE(app, argc, argv);
+  auto want = [&](const char* name) { return std::find(sections.begin(), sections.end(), name) != sections.end(); };
+  const std::vector<int> none;
 
   nlohmann::json out = {{"embedding", nlohmann::json::array()}, {"generation", nlohmann::json::array()}};
   auto emb_path = ResolveModel(embed_model);
@@ -59,7 +70,7 @@ int main(int argc, char** argv) {
   out["embed_model"] = *emb_path;
   out["gen_model"] = *gen_path;
 
-  for (int t : threads) {
+  for (int t : want("embed") ? threads : none) {
     for (int b : batches) {
       EmbedderOptions eo;
       eo.threads = t;
@@ -89,9 +100,10 @@ int main(int argc, char** argv) {
     }
   }
 
-  for (int t : threads) {
+  for (int t : want("generate") ? threads : none) {
     GeneratorOptions go;
     go.threads = t;
+    go.context = gen_ctx;
     auto g = Generator::Open(*gen_path, go);
     if (!g.ok()) return std::cerr << g.status().message() << "\n", 1;
     // A raw prompt of exactly prompt_tokens tokens, like llama-bench's pp test.
@@ -100,6 +112,7 @@ int main(int argc, char** argv) {
     SamplingOptions s;
     s.temperature = 0;
     s.max_tokens = gen_tokens;
+    s.ignore_eos = true;  // llama-bench's tg test always generates gen_tokens
     double best_pp = 0, best_tg = 0, best_ttft = 1e30;
     int n_prompt = 0, n_gen = 0;
     for (int r = 0; r < reps + 1; ++r) {
@@ -116,6 +129,56 @@ int main(int argc, char** argv) {
                                  {"prompt_tokens_per_s", best_pp}, {"generated_tokens_per_s", best_tg},
                                  {"time_to_first_token_ms", best_ttft}});
     std::cerr << "generate t=" << t << ": pp " << best_pp << " tok/s, tg " << best_tg << " tok/s, ttft " << best_ttft << " ms\n";
+  }
+  // Candidates: N answers to one chat prompt decoded together (ChatBatch),
+  // exactly cand_gen tokens each, against N answers one after another.
+  if (!want("candidates")) candidates.clear();
+  if (!candidates.empty()) {
+    GeneratorOptions go;
+    go.threads = threads.back();
+    go.sequences = *std::max_element(candidates.begin(), candidates.end());
+    auto g = Generator::Open(*gen_path, go);
+    if (!g.ok()) return std::cerr << g.status().message() << "\n", 1;
+    std::string user = "Sources:\n";
+    for (int i = 0; (*g)->CountTokens(user) < cand_prompt; ++i) user += "[" + std::to_string(i / 40 + 1) + "] word" + std::to_string(i % 50) + " ";
+    user += "\nQuestion: what do the sources say?";
+    const std::vector<ChatMessage> conv = {{"user", user}};
+    SamplingOptions s;
+    s.max_tokens = cand_gen;
+    s.temperature = 0.7f;
+    s.greedy_first = true;
+    s.ignore_eos = true;
+    auto wall = [&](int n, bool together) -> Result<double> {
+      double best = 1e30;
+      for (int r = 0; r < reps + 1; ++r) {
+        const auto t0 = std::chrono::steady_clock::now();
+        if (together) {
+          auto res = (*g)->ChatBatch(std::vector<std::vector<ChatMessage>>(static_cast<size_t>(n), conv), s);
+          if (!res.ok()) return res.status();
+        } else {
+          for (int i = 0; i < n; ++i) {
+            auto res = (*g)->Chat(conv, s);
+            if (!res.ok()) return res.status();
+          }
+        }
+        const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        if (r > 0) best = std::min(best, sec);  // the first is a warm-up
+      }
+      return best;
+    };
+    auto one = wall(1, true);
+    if (!one.ok()) return std::cerr << one.status().message() << "\n", 1;
+    for (int n : candidates) {
+      auto together = wall(n, true);
+      if (!together.ok()) return std::cerr << together.status().message() << "\n", 1;
+      auto apart = n > 1 ? wall(n, false) : one;
+      if (!apart.ok()) return std::cerr << apart.status().message() << "\n", 1;
+      out["candidates"].push_back({{"n", n}, {"threads", go.threads}, {"prompt_tokens", (*g)->CountTokens(user)},
+                                   {"generated_tokens_each", cand_gen}, {"seconds_together", *together},
+                                   {"seconds_one_after_another", *apart}, {"ratio_to_one_answer", *together / *one}});
+      std::cerr << "candidates n=" << n << ": " << *together << " s together, " << *apart << " s one after another ("
+                << *together / *one << "x one answer)\n";
+    }
   }
   std::cout << out.dump(2) << "\n";
   return 0;

@@ -65,6 +65,7 @@ struct SamplingOptions {
   float repeat_penalty = 1.0f; // > 1 discourages repeating the last 64 tokens (1: off)
   bool logprobs = false;     // fill Generation::sum_logprob (costs a softmax per token)
   bool greedy_first = false; // ChatBatch: conversation 0 decodes greedily, the others sample
+  bool ignore_eos = false;   // never sample end-of-generation: exactly max_tokens (benchmarks)
 };
 
 struct Generation {

@@ -139,7 +139,7 @@ Result<std::vector<TranslationPair>> ReadTranslationPairs(const std::string& pat
 // Stores pairs in the translation memory at tm_dir (created when missing).
 Result<TmImportReport> ImportTranslationMemory(const std::string& tm_dir, const std::vector<TranslationPair>& pairs,
                                                const std::string& source_lang, const std::string& target_lang,
-                                               const KnowledgeBaseOptions& kb_options);
+                                               const KnowledgeBaseOptions& kb_options, const AddProgressFn& progress = nullptr);
 
 struct TranslateOptions {
   std::string target_lang;      // "French", "fr", "zho_Hans": named to the model as given

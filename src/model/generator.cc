@@ -231,6 +231,14 @@ class LlamaGenerator final : public Generator {
     llama_sampler_chain_params p = llama_sampler_chain_default_params();
     p.no_perf = true;
     llama_sampler* chain = llama_sampler_chain_init(p);
+    if (s.ignore_eos) {
+      std::vector<llama_logit_bias> bias;
+      const int n_vocab = llama_vocab_n_tokens(vocab_);
+      for (llama_token t = 0; t < n_vocab; ++t) {
+        if (llama_vocab_is_eog(vocab_, t)) bias.push_back({t, -INFINITY});
+      }
+      llama_sampler_chain_add(chain, llama_sampler_init_logit_bias(n_vocab, static_cast<int32_t>(bias.size()), bias.data()));
+    }
     if (s.repeat_penalty != 1.0f) {
       llama_sampler_chain_add(chain, llama_sampler_init_penalties(llama_vocab_n_tokens(vocab_), 64, s.repeat_penalty, 0, 0));
     }

@@ -210,7 +210,7 @@ Result<std::vector<TranslationPair>> ReadTranslationPairs(const std::string& pat
 
 Result<TmImportReport> ImportTranslationMemory(const std::string& tm_dir, const std::vector<TranslationPair>& pairs,
                                                const std::string& source_lang, const std::string& target_lang,
-                                               const KnowledgeBaseOptions& kb_options) {
+                                               const KnowledgeBaseOptions& kb_options, const AddProgressFn& progress) {
   std::error_code ec;
   fs::create_directories(tm_dir + "/pairs", ec);
   if (ec) return Status::IOError(tm_dir + ": cannot create: " + ec.message());
@@ -235,7 +235,7 @@ Result<TmImportReport> ImportTranslationMemory(const std::string& tm_dir, const 
   if (!kb.ok()) return kb.status();
   AddOptions ao;
   ao.chunk_tokens = 512;  // one chunk per segment
-  auto rep = (*kb)->Add({file}, ao);
+  auto rep = (*kb)->Add({file}, ao, progress);
   if (!rep.ok()) return rep.status();
   TmImportReport r;
   r.pairs = static_cast<int>(pairs.size());
