@@ -192,6 +192,7 @@ void RegisterEvalTasks(CLI::App* ev, Registry& reg) {
   static size_t limit = 50;
   static int candidates = 4;
   static size_t k = 5;
+  static std::string summary_language;
 
   auto common = [](CLI::App* c, std::string& modes, GenFlags& gf, const char* default_modes, int max_tokens) {
     c->add_option("--data", data, "Dataset file or directory (see --help of each task)")->required();
@@ -241,6 +242,7 @@ void RegisterEvalTasks(CLI::App* ev, Registry& reg) {
 
   auto* su = ev->add_subcommand("summarize", "ROUGE-L (by character for Chinese): lead sentence vs summary vs summary + candidates");
   common(su, su_modes, su_gen, "lead,summary,summary+candidates", 96);
+  su->add_option("--language", summary_language, "Ask for summaries in this language (e.g. Chinese for LCSTS)");
   su->callback([&reg] {
     reg.run = [] {
       const GenFlags& gf = su_gen;
@@ -259,6 +261,7 @@ void RegisterEvalTasks(CLI::App* ev, Registry& reg) {
       o.modes = SplitCommas(modes);
       o.candidates = candidates;
       o.summarize.generate = b->options;
+      o.summarize.language = summary_language;
       ProgressLine line;
       auto r = eval::EvaluateSummaries(*b->gen, kb->get(), *ds, o, [&](const std::string& m, size_t done, size_t total) {
         line.Update("  " + m + ": " + std::to_string(done) + "/" + std::to_string(total));
@@ -266,7 +269,7 @@ void RegisterEvalTasks(CLI::App* ev, Registry& reg) {
       line.Done();
       if (!r.ok()) return Fail(r.status());
       json header = {{"dataset", name}, {"examples", ds->size()}, {"model", b->gen->model_id()}, {"candidates", candidates},
-                     {"select", gf.select}};
+                     {"select", gf.select}, {"language", summary_language}};
       return Report("summarize", header, *r, {"rouge_l"}, gf.as_json, predictions);
     };
   });
