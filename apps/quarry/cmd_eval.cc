@@ -194,8 +194,9 @@ void RegisterEvalTasks(CLI::App* ev, Registry& reg) {
   static size_t k = 5;
   static std::string summary_language;
 
-  auto common = [](CLI::App* c, std::string& modes, GenFlags& gf, const char* default_modes, int max_tokens) {
-    c->add_option("--data", data, "Dataset file or directory (see --help of each task)")->required();
+  auto common = [](CLI::App* c, std::string& modes, GenFlags& gf, const char* default_modes, int max_tokens,
+                   const char* data_help) {
+    c->add_option("--data", data, data_help)->required();
     c->add_option("--limit", limit, "Evaluate the first N examples (0: all)")->capture_default_str();
     c->add_option("--modes", modes, "Comma-separated modes to run")->default_str(default_modes);
     modes = default_modes;
@@ -208,7 +209,9 @@ void RegisterEvalTasks(CLI::App* ev, Registry& reg) {
   };
 
   auto* qa = ev->add_subcommand("qa", "Exact match, token F1 and answer-contains: closed-book vs RAG vs RAG + candidates");
-  common(qa, qa_modes, qa_gen, "closed-book,rag,rag+candidates", 64);
+  common(qa, qa_modes, qa_gen, "closed-book,rag,rag+candidates", 64,
+         "nq-open .jsonl(.gz) {question, answers, ctxs}, RGB .json lines {query, answer, positive, negative}, "
+         "or SQuAD/CMRC .json; or a directory holding one such file");
   qa->add_option("-k,--top-k", k, "Passages per question")->check(CLI::Range(1, 50))->capture_default_str();
   qa->callback([&reg] {
     reg.run = [] {
@@ -241,7 +244,8 @@ void RegisterEvalTasks(CLI::App* ev, Registry& reg) {
   });
 
   auto* su = ev->add_subcommand("summarize", "ROUGE-L (by character for Chinese): lead sentence vs summary vs summary + candidates");
-  common(su, su_modes, su_gen, "lead,summary,summary+candidates", 96);
+  common(su, su_modes, su_gen, "lead,summary,summary+candidates", 96,
+         "DialogSum .jsonl {dialogue, summary}, or an LCSTS directory / test.src.txt with test.tgt.txt beside it");
   su->add_option("--language", summary_language, "Ask for summaries in this language (e.g. Chinese for LCSTS)");
   su->callback([&reg] {
     reg.run = [] {
@@ -275,7 +279,8 @@ void RegisterEvalTasks(CLI::App* ev, Registry& reg) {
   });
 
   auto* tr = ev->add_subcommand("translate", "chrF and BLEU on FLORES-200: zero-shot vs translation-memory examples vs + candidates");
-  common(tr, tr_modes, tr_gen, "zero-shot,tm,tm+candidates", 128);
+  common(tr, tr_modes, tr_gen, "zero-shot,tm,tm+candidates", 128,
+         "FLORES-200 directory (SPLIT/LANG.SPLIT files, one sentence per line)");
   tr->add_option("--from", from, "FLORES source language code")->capture_default_str();
   tr->add_option("--to", to, "FLORES target language code: fra_Latn, deu_Latn, zho_Hans, ...")->required();
   tr->add_option("--split", split, "FLORES split to translate")->check(CLI::IsMember({"dev", "devtest"}))->capture_default_str();
