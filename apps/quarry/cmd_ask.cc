@@ -2,7 +2,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -80,18 +79,14 @@ void PrintAnswer(const Answer& a, bool streamed) {
   }
 }
 
-std::string ReadFileOrText(const std::string& arg, bool* was_file) {
+// TEXT, a file's contents, or stdin for "-".
+Result<std::string> ReadFileOrText(const std::string& arg, bool* was_file) {
   *was_file = false;
   if (arg == "-") return ReadStdin();
   std::error_code ec;
-  if (fs::is_regular_file(arg, ec)) {
-    std::ifstream in(arg, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    *was_file = true;
-    return ss.str();
-  }
-  return arg;
+  if (!fs::is_regular_file(arg, ec)) return arg;
+  *was_file = true;
+  return ReadFile(arg);
 }
 
 bool ValidName(const std::string& n) {
@@ -345,7 +340,9 @@ void RegisterAsk(CLI::App& app, Registry& reg) {
         o.tm = memory.get();
         o.examples = examples;
         bool was_file = false;
-        std::string text = ReadFileOrText(input, &was_file);
+        auto read = ReadFileOrText(input, &was_file);
+        if (!read.ok()) return Fail(read.status());
+        const std::string& text = *read;
         std::vector<std::string> segments;
         if (was_file || input == "-") {
           std::istringstream in(text);

@@ -18,6 +18,17 @@ using nlohmann::json;
 
 void RegisterEvalTasks(CLI::App* ev, Registry& reg);
 
+namespace {
+// A knowledge base in the cache for one evaluation input, reused across runs;
+// key holds whatever else shapes its contents (chunking, stemmer, embedder).
+std::string EvalDb(const std::string& kind, const std::string& input, const std::string& key) {
+  const std::string abs = std::filesystem::absolute(input).lexically_normal().string();
+  return CacheDir() + "/eval/" + (kind.empty() ? "" : kind + "-") + std::filesystem::path(abs).filename().string() + "-" +
+         Sha256Hex(abs + key).substr(0, 10);
+}
+std::string EvalKey(const KbFlags& f) { return "|" + f.stemmer + "|" + f.embed_model; }
+}  // namespace
+
 void RegisterEval(CLI::App& app, Registry& reg) {
   auto* ev = app.add_subcommand("eval", "Measure retrieval, answer, summary and translation quality on public datasets");
   ev->require_subcommand(1);
@@ -66,11 +77,8 @@ void RegisterEval(CLI::App& app, Registry& reg) {
       o.search.fusion = fusion == "weighted" ? SearchOptions::Fusion::kWeighted : SearchOptions::Fusion::kRrf;
       KbFlags f = flags;
       if (f.db.empty()) {
-        const std::string abs = std::filesystem::absolute(beir).lexically_normal().string();
-        f.db = CacheDir() + "/eval/" + std::filesystem::path(abs).filename().string() + "-" +
-               Sha256Hex(abs + "|" + std::to_string(ao.chunk_tokens) + "|" + std::to_string(ao.overlap_tokens) + "|" +
-                         f.stemmer + "|" + f.embed_model + (no_embed ? "|bm25" : ""))
-                   .substr(0, 10);
+        f.db = EvalDb("", beir, "|" + std::to_string(ao.chunk_tokens) + "|" + std::to_string(ao.overlap_tokens) + "|" +
+                                    f.stemmer + "|" + f.embed_model + (no_embed ? "|bm25" : ""));
       }
       auto kb = KnowledgeBase::Open(ToOptions(f), true);
       if (!kb.ok()) return Fail(kb.status());
@@ -121,13 +129,6 @@ std::vector<std::string> SplitCommas(const std::string& s) {
     p = c + 1;
   }
   return out;
-}
-
-// A knowledge base in the cache for one evaluation input, reused across runs.
-std::string EvalDb(const std::string& kind, const std::string& input, const KbFlags& f) {
-  const std::string abs = std::filesystem::absolute(input).lexically_normal().string();
-  return CacheDir() + "/eval/" + kind + "-" + std::filesystem::path(abs).filename().string() + "-" +
-         Sha256Hex(abs + "|" + f.stemmer + "|" + f.embed_model).substr(0, 10);
 }
 
 // The JSON report and the table every generation eval prints.
@@ -221,7 +222,7 @@ void RegisterEvalTasks(CLI::App* ev, Registry& reg) {
       if (!ds.ok()) return Fail(ds.status());
       if (ds->examples.empty()) return Fail(Status::InvalidArgument(data + ": no questions with answers"));
       KbFlags f = flags;
-      if (f.db.empty()) f.db = EvalDb("qa", data, f);
+      if (f.db.empty()) f.db = EvalDb("qa", data, EvalKey(f));
       auto kb = KnowledgeBase::Open(ToOptions(f), true);
       if (!kb.ok()) return Fail(kb.status());
       auto b = OpenBackend(gf, candidates, f.threads);
@@ -258,7 +259,7 @@ void RegisterEvalTasks(CLI::App* ev, Registry& reg) {
       if (!b.ok()) return Fail(b.status());
       // Embeddings for the support selector come from a knowledge base handle (empty is fine).
       KbFlags f = flags;
-      if (f.db.empty()) f.db = EvalDb("summarize", data, f);
+      if (f.db.empty()) f.db = EvalDb("summarize", data, EvalKey(f));
       auto kb = KnowledgeBase::Open(ToOptions(f), true);
       if (!kb.ok()) return Fail(kb.status());
       eval::SummarizeEvalOptions o;
@@ -324,7 +325,7 @@ void RegisterEvalTasks(CLI::App* ev, Registry& reg) {
           if (!ts[i].empty() && !tt[i].empty()) pairs.push_back({ts[i], tt[i]});
         }
         KbFlags f = flags;
-        const std::string dir = f.db.empty() ? EvalDb("tm-" + from + "-" + to, tm_data, f) : f.db;
+        const std::string dir = f.db.empty() ? EvalDb("tm-" + from + "-" + to, tm_data, EvalKey(f)) : f.db;
         std::fprintf(stderr, "translation memory: %zu pairs from %s -> %s\n", pairs.size(), tm_desc.c_str(), dir.c_str());
         ProgressLine tm_line;
         auto imp = ImportTranslationMemory(dir, pairs, from, to, ToOptions(f), [&](const AddProgress& p) {

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "eval/metrics.h"
+#include "ingest/loader.h"
 #include "rag/rag_internal.h"
 #include "util/sha256.h"
 
@@ -34,11 +35,7 @@ Result<std::string> ReadAll(const std::string& path) {
     if (bad) return Status::Corruption(path + ": not a valid gzip file");
     return out;
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::NotFound(path + ": cannot open (no such file, or not readable)");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  return ReadFile(path);
 }
 
 // Answers are strings, lists of strings, or lists of lists (RGB): all become alternatives.

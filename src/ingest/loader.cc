@@ -27,6 +27,10 @@ std::string Printable(std::string_view head) {
   return out;
 }
 
+bool LooksBinary(std::string_view s) { return s.substr(0, 8192).find('\0') != std::string_view::npos; }
+
+}  // namespace
+
 Result<std::string> ReadFile(const std::string& path, uint64_t max_bytes) {
   std::error_code ec;
   const uint64_t size = fs::file_size(path, ec);
@@ -41,10 +45,6 @@ Result<std::string> ReadFile(const std::string& path, uint64_t max_bytes) {
   if (!in.read(data.data(), static_cast<std::streamsize>(size))) return Status::IOError(path + ": read failed");
   return data;
 }
-
-bool LooksBinary(std::string_view s) { return s.substr(0, 8192).find('\0') != std::string_view::npos; }
-
-}  // namespace
 
 bool IsSupportedExtension(const std::string& path) {
   static const char* exts[] = {".txt", ".text", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx", ".jsonl", ".json", ".csv", ".rst", ".log"};

@@ -36,6 +36,9 @@ struct LoadOptions {
 // says which); the file's own failure is LoadPath's return value.
 using DocumentSink = std::function<void(Result<LoadedDocument>)>;
 
+// A whole file; larger than max_bytes is refused unread. Errors name the path.
+Result<std::string> ReadFile(const std::string& path, uint64_t max_bytes = UINT64_MAX);
+
 // Extensions LoadPath understands (for directory walks).
 bool IsSupportedExtension(const std::string& path);
 

@@ -219,28 +219,55 @@ std::vector<Source> PackSources(const std::vector<SearchHit>& hits, int budget, 
   return out;
 }
 
+namespace {
+
+// A citation "[n]" or "[n, m, ...]" starting at t[i] == '[': its numbers and
+// the index of its ']', or nothing.
+bool ParseCitation(std::string_view t, size_t i, std::vector<int>* nums, size_t* close) {
+  nums->clear();
+  size_t j = i + 1;
+  while (j < t.size()) {
+    size_t k = j;
+    while (k < t.size() && std::isdigit(static_cast<unsigned char>(t[k]))) ++k;
+    if (k == j || k - j > 4) return false;
+    nums->push_back(std::stoi(std::string(t.substr(j, k - j))));
+    j = k;
+    while (j < t.size() && (t[j] == ',' || t[j] == ' ')) ++j;
+    if (j < t.size() && t[j] == ']') {
+      *close = j;
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
 std::vector<int> CitedNumbers(std::string_view t, int max_n) {
   std::set<int> seen;
+  std::vector<int> nums;
+  size_t close = 0;
   for (size_t i = 0; i < t.size(); ++i) {
-    if (t[i] != '[') continue;
-    size_t j = i + 1;
-    std::vector<int> nums;
-    while (j < t.size()) {
-      size_t k = j;
-      while (k < t.size() && std::isdigit(static_cast<unsigned char>(t[k]))) ++k;
-      if (k == j || k - j > 4) break;
-      nums.push_back(std::stoi(std::string(t.substr(j, k - j))));
-      j = k;
-      while (j < t.size() && (t[j] == ',' || t[j] == ' ')) ++j;
-      if (j < t.size() && t[j] == ']') {
-        for (int x : nums) {
-          if (x >= 1 && x <= max_n) seen.insert(x);
-        }
-        break;
-      }
+    if (t[i] != '[' || !ParseCitation(t, i, &nums, &close)) continue;
+    for (int x : nums) {
+      if (x >= 1 && x <= max_n) seen.insert(x);
     }
   }
   return {seen.begin(), seen.end()};
+}
+
+std::string WithoutCitations(std::string_view t) {
+  std::string out;
+  std::vector<int> nums;
+  size_t close = 0;
+  for (size_t i = 0; i < t.size(); ++i) {
+    if (t[i] == '[' && ParseCitation(t, i, &nums, &close)) {
+      i = close;
+      continue;
+    }
+    out += t[i];
+  }
+  return out;
 }
 
 std::vector<ChatMessage> AskMessages(const std::string& question, const std::vector<Source>& sources) {

@@ -33,6 +33,8 @@ std::vector<Source> PackSources(const std::vector<SearchHit>& hits, int budget_t
 
 // [n] and [n, m] citations in text, ascending, limited to 1..max_n.
 std::vector<int> CitedNumbers(std::string_view text, int max_n);
+// text with its citations removed (they mean nothing to an embedder or reranker).
+std::string WithoutCitations(std::string_view text);
 
 // Messages for a question over sources (ask) or for a summary of what sources
 // say about a query.

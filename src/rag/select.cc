@@ -52,23 +52,6 @@ double Dot(const std::vector<float>& a, const std::vector<float>& b) {
   return s;
 }
 
-// Candidate text without its [n] markers (they carry no meaning for the embedder).
-std::string WithoutCitations(const std::string& t) {
-  std::string out;
-  for (size_t i = 0; i < t.size(); ++i) {
-    if (t[i] == '[') {
-      size_t j = i + 1;
-      while (j < t.size() && (std::isdigit(static_cast<unsigned char>(t[j])) || t[j] == ',' || t[j] == ' ')) ++j;
-      if (j < t.size() && t[j] == ']' && j > i + 1) {
-        i = j;
-        continue;
-      }
-    }
-    out += t[i];
-  }
-  return out;
-}
-
 }  // namespace
 
 Status ScoreCandidates(const SelectorWeights& weights, const Evidence& evidence, KnowledgeBase* embed, Reranker* reranker,

@@ -2,6 +2,7 @@
 #include <algorithm>
 
 #include "rag/rag_internal.h"
+#include "text/utf8.h"
 
 namespace quarry {
 namespace {
@@ -86,7 +87,7 @@ Result<Answer> Summarize(Generator& gen, const std::string& text, const Summariz
     Answer a;
     rag::Evidence ev;
     ev.texts = EvidencePieces(text);
-    ev.query = text.substr(0, 2000);
+    ev.query = text.substr(0, text::Utf8Floor(text, 2000));
     std::string body = text;
     if (depth >= 4) body = Parts(gen, text, budget).front();  // cannot shrink further: keep what fits
     QUARRY_RETURN_IF_ERROR(rag::GenerateAndSelect(gen, {SummaryMessages(body, o.language, of_parts)}, o.generate, ev, {}, kb,

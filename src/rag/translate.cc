@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "ingest/loader.h"
 #include "rag/rag_internal.h"
 #include "text/utf8.h"
 #include "util/sha256.h"
@@ -163,21 +164,18 @@ Result<std::vector<TranslationPair>> ReadTmx(const std::string& path, const std:
   return out;
 }
 
-std::vector<ChatMessage> TranslateTurn(const std::string& text, const TranslateOptions& o) {
-  std::string ask = "Translate this" + (o.source_lang.empty() ? std::string() : " " + o.source_lang + " text") + " into " +
-                    o.target_lang + ":\n" + text;
-  return {{"user", ask}};
+ChatMessage TranslateTurn(const std::string& text, const TranslateOptions& o) {
+  return {"user", "Translate this" + (o.source_lang.empty() ? std::string() : " " + o.source_lang + " text") + " into " +
+                      o.target_lang + ":\n" + text};
 }
 
 }  // namespace
 
 Result<std::vector<TranslationPair>> ReadTranslationPairs(const std::string& path, std::string* src_lang, std::string* tgt_lang,
                                                           int* skipped) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::NotFound(path + ": cannot open (no such file, or not readable)");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string data = ss.str();
+  auto read = ReadFile(path);
+  if (!read.ok()) return read.status();
+  const std::string& data = *read;
   if (text::FindInvalidUtf8(data) != std::string::npos) return Status::InvalidArgument(path + ": not valid UTF-8; convert it first (e.g. iconv -t UTF-8)");
   int dummy = 0;
   if (!skipped) skipped = &dummy;
@@ -267,7 +265,7 @@ Result<Answer> Translate(Generator& gen, const std::string& text, const Translat
       } catch (const json::exception&) {
       }
       if (target.empty()) continue;
-      for (auto& m : TranslateTurn(h->chunk.text, o)) msgs.push_back(std::move(m));
+      msgs.push_back(TranslateTurn(h->chunk.text, o));
       msgs.push_back({"assistant", target});
       Source s;
       s.hit = *h;
@@ -277,7 +275,7 @@ Result<Answer> Translate(Generator& gen, const std::string& text, const Translat
     }
     for (size_t i = 0; i < a.sources.size(); ++i) a.sources[i].n = static_cast<int>(i) + 1;
   }
-  for (auto& m : TranslateTurn(text, o)) msgs.push_back(std::move(m));
+  msgs.push_back(TranslateTurn(text, o));
   GenerateOptions go = o.generate;
   if (ev.texts.empty() && go.select.count("support")) go.select = {{"likelihood", 1.0}};
   QUARRY_RETURN_IF_ERROR(rag::GenerateAndSelect(gen, {msgs}, go, ev, {}, o.tm, on_piece, &a));
