@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <functional>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "quarry/knowledge_base.h"
@@ -85,6 +86,14 @@ inline int Fail(const Status& s) {
   std::cerr << "quarry: error: " << s.message() << "\n";
   return s.code() == Status::Code::kInvalidArgument ? kExitUsage : kExitFailed;
 }
+
+// j as text, and PrintJson: j (indented) and a newline. Text from documents and models is
+// printed as it is; an invalid UTF-8 sequence becomes U+FFFD instead of
+// throwing, so no output can abort the command.
+inline std::string JsonText(const nlohmann::json& j, int indent = -1) {
+  return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+inline void PrintJson(const nlohmann::json& j, int indent = 2) { std::cout << JsonText(j, indent) << "\n"; }
 
 // Reads all of stdin (for "-" arguments).
 std::string ReadStdin();

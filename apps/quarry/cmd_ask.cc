@@ -1,4 +1,5 @@
 // quarry ask | summarize | translate | tm import: grounded generation.
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -72,8 +73,14 @@ void PrintAnswer(const Answer& a, bool streamed) {
     std::fprintf(stderr, "(candidate %d of %zu, score %.3f)\n", a.selected + 1, a.candidates.size(), c.score);
   }
   if (a.sources.empty()) return;
+  if (a.cited.empty()) {
+    std::printf("\nSources: none cited (%zu passages were given; --json lists them)\n", a.sources.size());
+    return;
+  }
+  // The passages the answer cites, by number; --json keeps every one given.
   std::printf("\nSources:\n");
   for (const auto& s : a.sources) {
+    if (std::find(a.cited.begin(), a.cited.end(), s.n) == a.cited.end()) continue;
     std::printf("[%d] %s (chars %lld-%lld)%s\n", s.n, s.hit.source.c_str(), static_cast<long long>(s.hit.chunk.start),
                 static_cast<long long>(s.hit.chunk.end), s.trimmed ? ", trimmed" : "");
   }
@@ -107,7 +114,7 @@ void AddGenFlags(CLI::App* cmd, GenFlags* f, const char* default_select) {
   f->llm = env && *env ? env : kDefaultGenerator;
   cmd->add_option("--llm", f->llm,
                   "Chat model: a name, a GGUF path, or openai:URL[#MODEL] for an OpenAI-compatible server "
-                  "(key from $QUARRY_API_KEY or $OPENAI_API_KEY); default $QUARRY_LLM, else smollm2-135m")
+                  "(key from $QUARRY_API_KEY or $OPENAI_API_KEY); default $QUARRY_LLM, else " + std::string(kDefaultGenerator))
       ->capture_default_str();
   cmd->add_option("-n,--max-tokens", f->max_tokens, "Most tokens per answer")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--temperature", f->temperature, "Sampling temperature; 0 is greedy and deterministic")
@@ -208,7 +215,7 @@ void RegisterAsk(CLI::App& app, Registry& reg) {
         if (gf.as_json) {
           json j = AnswerJson(*a, b->gen->model_id());
           j["question"] = question;
-          std::cout << j.dump(2) << "\n";
+          PrintJson(j);
         } else {
           PrintAnswer(*a, streamed);
         }
@@ -294,7 +301,7 @@ void RegisterAsk(CLI::App& app, Registry& reg) {
           j["summary"] = a->text;
           if (!source.empty()) j["source"] = source;
           if (!query.empty()) j["query"] = query;
-          std::cout << j.dump(2) << "\n";
+          PrintJson(j);
         } else {
           PrintAnswer(*a, streamed);
         }
@@ -378,7 +385,7 @@ void RegisterAsk(CLI::App& app, Registry& reg) {
             std::printf("\n");
           }
         }
-        if (gf.as_json) std::cout << (segments.size() == 1 && results.size() == 1 ? results[0] : results).dump(2) << "\n";
+        if (gf.as_json) PrintJson(segments.size() == 1 && results.size() == 1 ? results[0] : results);
         return failed ? kExitFailed : kExitOk;
       };
     });
@@ -412,16 +419,14 @@ void RegisterAsk(CLI::App& app, Registry& reg) {
         if (!r.ok()) return Fail(r.status());
         r->skipped = skipped;
         if (as_json) {
-          std::cout << json{{"name", name},
+          PrintJson(json{{"name", name},
                             {"dir", TmDir(flags, name)},
                             {"pairs", r->pairs},
                             {"skipped", r->skipped},
                             {"added", r->add.added},
                             {"unchanged", r->add.unchanged},
                             {"source_lang", r->source_lang},
-                            {"target_lang", r->target_lang}}
-                           .dump(2)
-                    << "\n";
+                            {"target_lang", r->target_lang}});
         } else {
           std::printf("%s: %d pairs read (%d skipped: missing a side), %d new, %d already there%s%s\n", name.c_str(), r->pairs,
                       r->skipped, r->add.added, r->add.unchanged, r->source_lang.empty() ? "" : (", " + r->source_lang + " -> ").c_str(),

@@ -13,11 +13,12 @@ void RegisterEmbed(CLI::App& app, Registry& reg) {
   auto* cmd = app.add_subcommand("embed", "Embed texts with the sentence-embedding model (one vector per text)");
   static std::vector<std::string> texts;
   static std::string model = kDefaultEmbedder;
-  static bool as_json = false;
+  static bool as_json = false, as_query = false;
   static int threads = 0;
   cmd->add_option("TEXT", texts, "Texts to embed; '-' reads one text per line from stdin")->required();
   cmd->add_option("-m,--model", model, "Embedding model: name or GGUF path")->capture_default_str();
   cmd->add_option("-t,--threads", threads, "CPU threads (default: all)")->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--query", as_query, "Embed the texts as search queries (models with query/passage prefixes, e.g. E5)");
   cmd->add_flag("--json", as_json, "Print {\"model\":..., \"data\":[{\"index\":i, \"embedding\":[...]}]}");
   cmd->callback([&reg] {
     reg.run = [] {
@@ -38,12 +39,12 @@ void RegisterEmbed(CLI::App& app, Registry& reg) {
       opt.threads = threads;
       auto emb = Embedder::Open(*path, opt);
       if (!emb.ok()) return Fail(emb.status());
-      auto vecs = (*emb)->Embed(inputs);
+      auto vecs = (*emb)->Embed(inputs, as_query ? Embedder::Role::kQuery : Embedder::Role::kDocument);
       if (!vecs.ok()) return Fail(vecs.status());
       if (as_json) {
         nlohmann::json out = {{"model", (*emb)->model_id()}, {"dimension", (*emb)->dimension()}, {"data", nlohmann::json::array()}};
         for (size_t i = 0; i < vecs->size(); ++i) out["data"].push_back({{"index", i}, {"embedding", (*vecs)[i]}});
-        std::cout << out.dump() << "\n";
+        PrintJson(out, -1);
       } else {
         for (const auto& v : *vecs) {
           for (size_t i = 0; i < v.size(); ++i) std::printf(i ? " %.6f" : "%.6f", v[i]);

@@ -102,7 +102,7 @@ void RegisterEval(CLI::App& app, Registry& reg) {
           j["modes"][m.mode] = {{"ndcg@10", m.ndcg_at_10}, {"recall@100", m.recall_at_100}, {"mrr@10", m.mrr_at_10},
                                 {"queries_per_s", m.seconds > 0 ? m.queries / m.seconds : 0.0}};
         }
-        std::cout << j.dump(2) << "\n";
+        PrintJson(j);
         return kExitOk;
       }
       std::printf("%s (%s split, %zu queries; corpus: %d added, %d unchanged, %d failed)\n\n", rep->dataset.c_str(),
@@ -137,7 +137,7 @@ int Report(const std::string& task, const json& header, const std::vector<eval::
   if (!predictions_file.empty()) {
     std::ofstream out(predictions_file);
     for (const auto& r : results) {
-      for (size_t i = 0; i < r.predictions.size(); ++i) out << json{{"mode", r.mode}, {"i", i}, {"prediction", r.predictions[i]}}.dump() << "\n";
+      for (size_t i = 0; i < r.predictions.size(); ++i) out << JsonText(json{{"mode", r.mode}, {"i", i}, {"prediction", r.predictions[i]}}) << "\n";
     }
   }
   if (as_json) {
@@ -151,17 +151,21 @@ int Report(const std::string& task, const json& header, const std::vector<eval::
       m["seconds_per_example"] = r.examples ? r.seconds / static_cast<double>(r.examples) : 0.0;
       j["modes"][r.mode] = m;
     }
-    std::cout << j.dump(2) << "\n";
+    PrintJson(j);
     return kExitOk;
   }
-  std::printf("%s\n\n%-20s", header.dump().c_str(), "mode");
+  std::printf("%s\n\n%-20s", JsonText(header).c_str(), "mode");
   for (const auto& m : metric_order) std::printf(" %12s", m.c_str());
   std::printf(" %10s\n", "s/example");
   for (const auto& r : results) {
     std::printf("%-20s", r.mode.c_str());
     for (const auto& m : metric_order) {
       auto it = r.metrics.find(m);
-      std::printf(" %12.4f", it == r.metrics.end() ? 0.0 : it->second);
+      if (it == r.metrics.end()) {
+        std::printf(" %12s", "-");  // not measured in this mode
+      } else {
+        std::printf(" %12.4f", it->second);
+      }
     }
     std::printf(" %10.2f\n", r.examples ? r.seconds / static_cast<double>(r.examples) : 0.0);
   }
@@ -240,7 +244,8 @@ void RegisterEvalTasks(CLI::App* ev, Registry& reg) {
       if (!r.ok()) return Fail(r.status());
       json header = {{"dataset", ds->name}, {"examples", ds->examples.size()}, {"model", b->gen->model_id()},
                      {"top_k", k}, {"candidates", candidates}, {"select", gf.select}, {"db", f.db}};
-      return Report("qa", header, *r, {"exact_match", "f1", "contains"}, gf.as_json, predictions);
+      return Report("qa", header, *r, {"exact_match", "f1", "contains", "citation_precision", "citation_recall"}, gf.as_json,
+                    predictions);
     };
   });
 

@@ -72,7 +72,7 @@ void RegisterGenerate(CLI::App& app, Registry& reg) {
             {"generation_ms", g->generation_ms},
             // tokens after the first, over the time after the first
             {"tokens_per_s", per_s(std::max(g->completion_tokens - 1, 0), g->generation_ms)}}}};
-      std::cout << out.dump(2) << "\n";
+      PrintJson(out);
       return kExitOk;
     };
   });

@@ -109,7 +109,7 @@ void RegisterKnowledgeBase(CLI::App& app, Registry& reg) {
         json parsed = json::parse(v, nullptr, false);
         meta[k] = (parsed.is_number() || parsed.is_boolean()) ? parsed : json(v);
       }
-      ao.metadata = meta.dump();
+      ao.metadata = JsonText(meta);
       ao.globs = globs;
       ao.embed = !no_embed;
       ao.max_file_bytes = static_cast<uint64_t>(max_mb * 1024 * 1024);
@@ -141,7 +141,7 @@ void RegisterKnowledgeBase(CLI::App& app, Registry& reg) {
                   {"seconds", {{"total", rep->total_s}, {"parse", rep->parse_s}, {"chunk", rep->chunk_s}, {"analyze", rep->analyze_s}, {"embed", rep->embed_s},
                                {"store", rep->store_s}, {"index", rep->index_s}}}};
         for (const auto& f : rep->failures) j["failures"].push_back({{"source", f.source}, {"reason", f.reason}});
-        std::cout << j.dump(2) << "\n";
+        PrintJson(j);
       } else {
         std::printf("added %d, unchanged %d, replaced %d, failed %d (%lld chunks, %.1f s)\n", rep->added, rep->unchanged,
                     rep->replaced, rep->failed, static_cast<long long>(rep->chunks), rep->total_s);
@@ -189,7 +189,7 @@ void RegisterKnowledgeBase(CLI::App& app, Registry& reg) {
       if (ls_json) {
         json j = {{"documents", json::array()}};
         for (const auto& d : *docs) j["documents"].push_back(DocJson(d));
-        std::cout << j.dump(2) << "\n";
+        PrintJson(j);
         return kExitOk;
       }
       std::printf("%6s %6s %10s  %-20s  %s\n", "ID", "CHUNKS", "BYTES", "UPDATED", "SOURCE");
@@ -225,7 +225,7 @@ void RegisterKnowledgeBase(CLI::App& app, Registry& reg) {
           j["chunk_list"].push_back({{"id", c.id}, {"seq", c.seq}, {"start", c.start}, {"end", c.end}, {"heading", c.heading},
                                      {"tokens", c.tokens}, {"text", c.text}});
         }
-        std::cout << j.dump(2) << "\n";
+        PrintJson(j);
         return kExitOk;
       }
       const Document& doc = **d;
@@ -253,12 +253,10 @@ void RegisterKnowledgeBase(CLI::App& app, Registry& reg) {
       auto s = (*kb)->Stats();
       if (!s.ok()) return Fail(s.status());
       if (stats_json) {
-        std::cout << json{{"dir", s->dir}, {"documents", s->documents}, {"chunks", s->chunks}, {"embeddings", s->embeddings},
+        PrintJson(json{{"dir", s->dir}, {"documents", s->documents}, {"chunks", s->chunks}, {"embeddings", s->embeddings},
                           {"text_bytes", s->bytes}, {"embed_model", s->embed_model}, {"embed_model_id", s->embed_model_id},
                           {"embed_dim", s->embed_dim}, {"schema_version", s->schema_version}, {"db_bytes", s->db_bytes},
-                          {"bm25_bytes", s->bm25_bytes}, {"hnsw_bytes", s->hnsw_bytes}}
-                         .dump(2)
-                  << "\n";
+                          {"bm25_bytes", s->bm25_bytes}, {"hnsw_bytes", s->hnsw_bytes}});
         return kExitOk;
       }
       std::printf("knowledge base: %s\ndocuments:      %lld\nchunks:         %lld\nembeddings:     %lld (%s, %lld dimensions)\n"

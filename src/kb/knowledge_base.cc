@@ -159,9 +159,9 @@ Result<std::string> KnowledgeBase::GetDocumentText(int64_t doc_id) {
   return text;
 }
 
-Result<std::vector<std::vector<float>>> KnowledgeBase::Embed(const std::vector<std::string>& texts) {
+Result<std::vector<std::vector<float>>> KnowledgeBase::Embed(const std::vector<std::string>& texts, Embedder::Role role) {
   QUARRY_RETURN_IF_ERROR(impl_->EnsureEmbedder());
-  return impl_->embedder->Embed(texts);
+  return impl_->embedder->Embed(texts, role);
 }
 
 Result<bool> KnowledgeBase::HasEmbeddings() {

@@ -6,6 +6,7 @@
 
 #include "model/llama_runtime.h"
 #include "quarry/model.h"
+#include "text/utf8.h"
 #include "util/sha256.h"
 
 namespace quarry {
@@ -31,10 +32,14 @@ class LlamaEmbedder final : public Embedder {
     dim_ = llama_model_n_embd_out(model_.get());
     max_tokens_ = std::min<int>(llama_model_n_ctx_train(model_.get()), static_cast<int>(llama_n_batch(ctx_.get())));
     seq_max_ = static_cast<int>(llama_n_seq_max(ctx_.get()));
+    query_prefix_ = llama::MetaString(model_.get(), "quarry.embedding.query_prefix");
+    document_prefix_ = llama::MetaString(model_.get(), "quarry.embedding.document_prefix");
+    nfkc_ = llama::MetaString(model_.get(), "quarry.embedding.normalize") == "nfkc";
   }
 
-  Result<std::vector<std::vector<float>>> Embed(const std::vector<std::string>& texts) override {
+  Result<std::vector<std::vector<float>>> Embed(const std::vector<std::string>& texts, Role role) override {
     std::vector<std::vector<float>> out(texts.size());
+    const std::string& prefix = role == Role::kQuery ? query_prefix_ : document_prefix_;
     const int n_batch = static_cast<int>(llama_n_batch(ctx_.get()));
     llama::Batch batch(n_batch, 1);
     std::vector<size_t> in_batch;  // index into texts of each sequence in the batch
@@ -60,7 +65,7 @@ class LlamaEmbedder final : public Embedder {
       return Status::OK();
     };
     for (size_t i = 0; i < texts.size(); ++i) {
-      std::vector<llama_token> toks = llama::Tokenize(vocab_, texts[i], /*add_special=*/true, /*parse_special=*/false);
+      std::vector<llama_token> toks = llama::Tokenize(vocab_, Prepare(prefix, texts[i]), /*add_special=*/true, /*parse_special=*/false);
       if (static_cast<int>(toks.size()) > max_tokens_) {
         llama_token last = toks.back();
         toks.resize(static_cast<size_t>(max_tokens_));
@@ -79,13 +84,25 @@ class LlamaEmbedder final : public Embedder {
   }
 
   int CountTokens(std::string_view text) const override {
-    return static_cast<int>(llama::Tokenize(vocab_, text, true, false).size());
+    return static_cast<int>(llama::Tokenize(vocab_, Prepare(document_prefix_, text), true, false).size());
   }
   int dimension() const override { return dim_; }
   int max_tokens() const override { return max_tokens_; }
   const std::string& model_id() const override { return id_; }
 
  private:
+  // The text as the model was trained to see it: its role's prefix, and the
+  // normalisation its tokenizer expects where the GGUF cannot carry it.
+  std::string Prepare(const std::string& prefix, std::string_view text) const {
+    std::string t = prefix;
+    if (nfkc_ && text::FindInvalidUtf8(text) == std::string_view::npos) {
+      t += text::Nfkc(text);
+    } else {
+      t.append(text);
+    }
+    return t;
+  }
+
   llama::ModelPtr model_;
   llama::ContextPtr ctx_;
   EmbedderOptions opt_;
@@ -94,6 +111,8 @@ class LlamaEmbedder final : public Embedder {
   int dim_ = 0;
   int max_tokens_ = 0;
   int seq_max_ = 1;
+  std::string query_prefix_, document_prefix_;
+  bool nfkc_ = false;
 };
 
 }  // namespace

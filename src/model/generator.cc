@@ -4,6 +4,7 @@
 
 #include "model/llama_runtime.h"
 #include "quarry/model.h"
+#include "text/utf8.h"
 
 namespace quarry {
 namespace {
@@ -11,18 +12,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double MsSince(Clock::time_point t) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
-}
-
-// Length of the longest prefix of s that ends on a whole UTF-8 character.
-size_t CompleteUtf8Prefix(const std::string& s) {
-  size_t n = s.size();
-  for (size_t back = 1; back <= 4 && back <= n; ++back) {
-    unsigned char c = static_cast<unsigned char>(s[n - back]);
-    if ((c & 0xC0) == 0x80) continue;  // continuation byte: look further back
-    size_t need = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 1;
-    return back >= need ? n : n - back;
-  }
-  return n;
 }
 
 // A GGUF without tokenizer.chat_template gets llama.cpp's built-in template for
@@ -198,8 +187,10 @@ class LlamaGenerator final : public Generator {
         }
         ++g.completion_tokens;
         pending[s] += llama::TokenPiece(vocab_, tok);
-        if (size_t whole = CompleteUtf8Prefix(pending[s]); whole > 0) {
-          std::string piece = pending[s].substr(0, whole);
+        // A character split across tokens is held back until it is whole;
+        // a byte sequence no character can start with becomes U+FFFD.
+        if (size_t whole = text::Utf8CompletePrefix(pending[s]); whole > 0) {
+          std::string piece = text::ValidUtf8(std::string_view(pending[s]).substr(0, whole));
           pending[s].erase(0, whole);
           emit(s, piece);
           if (done[s]) continue;
@@ -211,8 +202,9 @@ class LlamaGenerator final : public Generator {
       if (batch.size() == 0) break;
       QUARRY_RETURN_IF_ERROR(decode("while generating"));
     }
+    // What is still pending is a character the token limit cut off: dropped,
+    // so neither the stream nor the text ends in a broken sequence.
     for (int s = 0; s < n; ++s) {
-      if (!pending[s].empty()) emit(s, pending[s]);
       out[s].prompt_ms = prompt_ms;
       if (out[s].completion_tokens > 0) out[s].generation_ms = MsSince(t_first[s]);
     }

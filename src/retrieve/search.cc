@@ -25,7 +25,7 @@ Result<std::vector<SearchHit>> KnowledgeBase::Search(const std::string& query, c
     QUARRY_RETURN_IF_ERROR(im.EnsureVectors());
     if (im.vectors && im.vectors->size() > 0) {
       QUARRY_RETURN_IF_ERROR(im.EnsureEmbedder());
-      auto q = im.embedder->Embed({query});
+      auto q = im.embedder->Embed({query}, Embedder::Role::kQuery);
       if (!q.ok()) return q.status();
       for (const auto& [id, s] : im.vectors->Search((*q)[0].data(), depth)) dense.push_back({id, s});
     } else if (o.mode == Mode::kDense) {

@@ -53,6 +53,8 @@ std::string NormalizeText(std::string_view s) {
   return out;
 }
 
+std::string Nfkc(std::string_view s) { return Map(s, UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT); }
+
 std::string FoldCase(std::string_view s) {
   return Map(s, UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT | UTF8PROC_CASEFOLD);
 }
@@ -68,6 +70,43 @@ size_t Utf8Floor(std::string_view s, size_t max_bytes) {
   size_t n = max_bytes;
   while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
   return n;
+}
+
+size_t Utf8CompletePrefix(std::string_view s) {
+  const size_t n = s.size();
+  for (size_t back = 1; back <= 3 && back <= n; ++back) {
+    const unsigned char c = static_cast<unsigned char>(s[n - back]);
+    if ((c & 0xC0) == 0x80) continue;  // continuation byte: look further back
+    const size_t need = (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 1;
+    return need > back ? n - back : n;
+  }
+  return n;
+}
+
+std::string ValidUtf8(std::string_view s) {
+  size_t bad = FindInvalidUtf8(s);
+  if (bad == std::string_view::npos) return std::string(s);
+  std::string out;
+  out.reserve(s.size() + 8);
+  const auto* p = reinterpret_cast<const utf8proc_uint8_t*>(s.data());
+  size_t i = 0;
+  while (i < s.size()) {
+    if (static_cast<unsigned char>(s[i]) < 0x80) {
+      out += s[i++];
+      continue;
+    }
+    utf8proc_int32_t cp;
+    utf8proc_ssize_t len = utf8proc_iterate(p + i, static_cast<utf8proc_ssize_t>(s.size() - i), &cp);
+    if (len <= 0) {
+      out += "\xEF\xBF\xBD";  // U+FFFD for the first byte; resynchronise on the next
+      ++i;
+      while (i < s.size() && (static_cast<unsigned char>(s[i]) & 0xC0) == 0x80) ++i;
+      continue;
+    }
+    out.append(s.substr(i, static_cast<size_t>(len)));
+    i += static_cast<size_t>(len);
+  }
+  return out;
 }
 
 std::string EncodeUtf8(uint32_t cp) {

@@ -15,6 +15,10 @@ size_t FindInvalidUtf8(std::string_view s);
 // Input must be valid UTF-8.
 std::string NormalizeText(std::string_view s);
 
+// Unicode NFKC (compatibility forms: full-width Latin and punctuation ->
+// ASCII, ligatures split). Input must be valid UTF-8.
+std::string Nfkc(std::string_view s);
+
 // NFKC + case folding (for search terms). Input must be valid UTF-8.
 std::string FoldCase(std::string_view s);
 
@@ -26,5 +30,13 @@ std::string EncodeUtf8(uint32_t cp);
 
 // Largest n <= max_bytes such that s[0, n) ends on a code point boundary.
 size_t Utf8Floor(std::string_view s, size_t max_bytes);
+
+// Length of s less a trailing sequence that is the start of a character still
+// incomplete (more bytes may complete it). For text that arrives in pieces.
+size_t Utf8CompletePrefix(std::string_view s);
+
+// s with each invalid UTF-8 sequence (and a truncated tail) replaced by
+// U+FFFD, so it is safe to print or put into JSON.
+std::string ValidUtf8(std::string_view s);
 
 }  // namespace quarry::text

@@ -1,4 +1,5 @@
-// SmolLM2-135M-Instruct through the in-process llama.cpp generator, greedy.
+// The in-process llama.cpp generator, greedy: SmolLM2-135M-Instruct for the
+// mechanics, the default generator through the CLI.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -6,6 +7,7 @@
 #include "model/registry.h"
 #include "quarry/model.h"
 #include "test_util.h"
+#include "text/utf8.h"
 
 namespace quarry {
 namespace {
@@ -13,7 +15,7 @@ namespace {
 class SmolLM : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    auto path = ResolveModel(kDefaultGenerator);
+    auto path = ResolveModel(kSmallGenerator);
     ASSERT_TRUE(path.ok()) << path.status().message();
     auto g = Generator::Open(*path);
     ASSERT_TRUE(g.ok()) << g.status().message();
@@ -95,6 +97,42 @@ TEST_F(SmolLM, PromptLongerThanContextIsAClearError) {
   ASSERT_FALSE(g.ok());
   EXPECT_EQ(g.status().code(), Status::Code::kInvalidArgument);
   EXPECT_NE(g.status().message().find("context"), std::string::npos);
+}
+
+// SmolLM2's byte-level tokenizer spells most Chinese characters in several
+// tokens, so some limit below cuts one in half: neither the text nor any
+// streamed piece may end in (or hold) a broken sequence.
+TEST_F(SmolLM, ATokenLimitNeverLeavesABrokenCharacter) {
+  ASSERT_NE(gen_, nullptr);
+  bool cut_inside = false;
+  std::string previous;
+  for (int n = 1; n <= 12; ++n) {
+    std::string streamed;
+    bool pieces_valid = true;
+    auto g = gen_->Chat({{"user", "请用中文写一句关于月亮的话。"}}, Greedy(n), [&](std::string_view p) {
+      pieces_valid = pieces_valid && text::FindInvalidUtf8(p) == std::string_view::npos;
+      streamed += p;
+      return true;
+    });
+    ASSERT_TRUE(g.ok()) << g.status().message();
+    EXPECT_TRUE(pieces_valid) << "max_tokens " << n;
+    EXPECT_EQ(text::FindInvalidUtf8(g->text), std::string::npos) << "max_tokens " << n;
+    EXPECT_EQ(streamed, g->text);
+    // One more token and no more text: that token began a character the limit cut off.
+    cut_inside = cut_inside || (n > 1 && g->finish_reason == "length" && g->text == previous);
+    previous = g->text;
+  }
+  EXPECT_TRUE(cut_inside) << "no limit fell inside a character: the test proves nothing";
+}
+
+TEST(GenerateCli, JsonOfATruncatedChineseAnswerIsValid) {
+  for (int n : {1, 2, 3, 5, 7}) {
+    auto r = test::RunCmd(test::Quarry() + " generate -m " + kSmallGenerator + " --json --max-tokens " + std::to_string(n) +
+                          " '请用中文写一句关于月亮的话。'");
+    ASSERT_EQ(r.exit_code, 0) << "max_tokens " << n << ": " << r.err;
+    EXPECT_EQ(text::FindInvalidUtf8(r.out), std::string::npos);
+    EXPECT_FALSE(nlohmann::json::parse(r.out, nullptr, false).is_discarded()) << r.out;
+  }
 }
 
 TEST(GenerateCli, JsonReportsTokensAndTimings) {

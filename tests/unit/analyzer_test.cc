@@ -1,4 +1,5 @@
 #include "text/analyzer.h"
+#include "text/utf8.h"
 
 #include <gtest/gtest.h>
 
@@ -44,6 +45,30 @@ TEST(Analyzer, UnknownStemmerIsAnError) {
   auto a = Analyzer::Create({"klingon", true});
   ASSERT_FALSE(a.ok());
   EXPECT_NE(a.status().message().find("porter"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace quarry::text
+
+namespace quarry::text {
+namespace {
+
+// 中 is E4 B8 AD: a model's token can end after any of its bytes.
+TEST(Utf8, AnIncompleteTailIsHeldBack) {
+  EXPECT_EQ(Utf8CompletePrefix("ab"), 2u);
+  EXPECT_EQ(Utf8CompletePrefix("ab\xE4"), 2u);
+  EXPECT_EQ(Utf8CompletePrefix("ab\xE4\xB8"), 2u);
+  EXPECT_EQ(Utf8CompletePrefix("ab\xE4\xB8\xAD"), 5u);
+  EXPECT_EQ(Utf8CompletePrefix("\xF0\x9F\x98"), 0u);
+  // Bytes no character can continue are not held (ValidUtf8 replaces them).
+  EXPECT_EQ(Utf8CompletePrefix("a\x80"), 2u);
+}
+
+TEST(Utf8, InvalidSequencesBecomeReplacementCharacters) {
+  EXPECT_EQ(ValidUtf8("中文"), "中文");
+  EXPECT_EQ(ValidUtf8("a\xFF" "b"), "a\xEF\xBF\xBD" "b");
+  EXPECT_EQ(ValidUtf8("a\xE4\xB8"), "a\xEF\xBF\xBD");  // a cut-off character: one U+FFFD
+  EXPECT_EQ(FindInvalidUtf8(ValidUtf8("\xC0\x80\xED\xA0\x80 ok \x80\x80")), std::string_view::npos);
 }
 
 }  // namespace

@@ -98,6 +98,66 @@ TEST(Citations, NumbersInBracketsWithinRange) {
   EXPECT_TRUE(rag::CitedNumbers("no citations", 3).empty());
 }
 
+std::vector<Source> Sources(const std::vector<std::string>& texts) {
+  std::vector<Source> out;
+  for (size_t i = 0; i < texts.size(); ++i) {
+    Source s;
+    s.n = static_cast<int>(i) + 1;
+    s.text = texts[i];
+    out.push_back(s);
+  }
+  return out;
+}
+
+const std::vector<std::string> kPassages = {
+    "The Eiffel Tower was completed in 1889 for the World's Fair in Paris.",
+    "A French press should steep the coffee for four minutes before pressing the plunger.",
+    "长城是中国古代的军事防御工程，全长两万多公里。"};
+
+TEST(InlineCitations, AnUncitedSentenceGetsTheSourceThatHoldsIt) {
+  rag::CitationAttributor a(Sources(kPassages));
+  EXPECT_EQ(a.Attribute("Let the coffee steep for four minutes in the French press. Enjoy it!"),
+            "Let the coffee steep for four minutes in the French press [2]. Enjoy it!");
+  // Chinese: terms are character bigrams, the mark goes before 。
+  EXPECT_EQ(a.Attribute("长城全长两万多公里。"), "长城全长两万多公里[3]。");
+  // A sentence no source holds stays uncited.
+  EXPECT_EQ(a.Attribute("Bananas are yellow and rich in potassium."), "Bananas are yellow and rich in potassium.");
+}
+
+TEST(InlineCitations, MarkersTheModelWroteAreKeptOrRemovedWhenTheyNameNoSource) {
+  rag::CitationAttributor a(Sources(kPassages));
+  EXPECT_EQ(a.Attribute("It was completed in 1889 [1]."), "It was completed in 1889 [1].");
+  EXPECT_EQ(a.Attribute("It was completed in 1889.[1] Steep four minutes [2]."),
+            "It was completed in 1889.[1] Steep four minutes [2].");
+  // [7] names nothing: removed, and the sentence is attributed on its own.
+  EXPECT_EQ(a.Attribute("The tower was completed in 1889 [7]."), "The tower was completed in 1889 [1].");
+  EXPECT_EQ(a.Attribute("Completed in 1889 [1, 9]."), "Completed in 1889 [1].");
+  EXPECT_EQ(rag::CitedNumbers(a.Attribute("Steep the coffee for four minutes. The tower dates from 1889."), 3),
+            (std::vector<int>{1, 2}));
+}
+
+TEST(InlineCitations, StreamingGivesExactlyTheWholeAnswer) {
+  const std::string answer =
+      "The Eiffel Tower was completed in 1889.[1] A French press steeps for four minutes [2]. "
+      "Pi is 3.14, e.g. roughly. 长城全长两万多公里。Done [5]";
+  const rag::CitationAttributor whole(Sources(kPassages));
+  const std::string expected = whole.Attribute(answer);
+  for (size_t step : {1, 2, 3, 7}) {
+    rag::CitationAttributor a(Sources(kPassages));
+    std::string streamed;
+    for (size_t i = 0; i < answer.size(); i += step) streamed += a.Feed(std::string_view(answer).substr(i, step));
+    streamed += a.Finish();
+    EXPECT_EQ(streamed, expected) << "pieces of " << step << " bytes";
+  }
+  // A sentence is released as soon as the next one has begun.
+  rag::CitationAttributor a(Sources(kPassages));
+  EXPECT_EQ(a.Feed("Steep the coffee for four minutes. "), "");
+  EXPECT_EQ(a.Feed("[2"), "");  // a marker may still follow: held
+  EXPECT_EQ(a.Feed("] Then"), "Steep the coffee for four minutes. [2]");
+  EXPECT_EQ(a.Feed(" press."), "");
+  EXPECT_EQ(a.Finish(), " Then press.");
+}
+
 TEST(Selector, ParsesNamesAndWeights) {
   auto w = ParseSelector("support=0.7,likelihood=0.3");
   ASSERT_TRUE(w.ok());
