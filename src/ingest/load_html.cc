@@ -3,6 +3,8 @@
 // h1..h6 start sections with a heading path.
 #include <gumbo.h>
 
+#include <algorithm>
+#include <cctype>
 #include <memory>
 #include <vector>
 
@@ -45,12 +47,19 @@ struct Walker {
       default: return 0;
     }
   }
-  static void TextOf(const GumboNode* n, std::string* out) {
-    if (n->type == GUMBO_NODE_TEXT || n->type == GUMBO_NODE_WHITESPACE || n->type == GUMBO_NODE_CDATA) {
-      out->append(n->v.text.text);
-    } else if (n->type == GUMBO_NODE_ELEMENT && !Skipped(n->v.element.tag)) {
-      const GumboVector& c = n->v.element.children;
-      for (unsigned i = 0; i < c.length; ++i) TextOf(static_cast<const GumboNode*>(c.data[i]), out);
+  // Visible text under n, in document order (an explicit stack: no recursion
+  // however deep the tree).
+  static void TextOf(const GumboNode* root, std::string* out) {
+    std::vector<const GumboNode*> stack = {root};
+    while (!stack.empty()) {
+      const GumboNode* n = stack.back();
+      stack.pop_back();
+      if (n->type == GUMBO_NODE_TEXT || n->type == GUMBO_NODE_WHITESPACE || n->type == GUMBO_NODE_CDATA) {
+        out->append(n->v.text.text);
+      } else if (n->type == GUMBO_NODE_ELEMENT && !Skipped(n->v.element.tag)) {
+        const GumboVector& c = n->v.element.children;
+        for (unsigned i = c.length; i-- > 0;) stack.push_back(static_cast<const GumboNode*>(c.data[i]));
+      }
     }
   }
   void Break() {
@@ -70,54 +79,121 @@ struct Walker {
       }
     }
   }
-  void Walk(const GumboNode* n) {
+  // Depth-first over the tree with an explicit stack; a block element breaks
+  // the paragraph when it opens and again when it closes.
+  void Walk(const GumboNode* root) {
+    struct Frame {
+      const GumboNode* node;
+      unsigned next = 0;  // next child to visit
+    };
+    std::vector<Frame> stack;
+    if (Enter(root)) stack.push_back({root});
+    while (!stack.empty()) {
+      Frame& f = stack.back();
+      const GumboNode* n = f.node;
+      const GumboVector& children = n->type == GUMBO_NODE_DOCUMENT ? n->v.document.children : n->v.element.children;
+      if (f.next < children.length) {
+        const GumboNode* child = static_cast<const GumboNode*>(children.data[f.next++]);
+        if (Enter(child)) stack.push_back({child});  // invalidates f
+        continue;
+      }
+      if (n->type == GUMBO_NODE_ELEMENT && Block(n->v.element.tag)) Break();
+      stack.pop_back();
+    }
+  }
+
+  // Handles n on the way down; true when its children are to be visited.
+  bool Enter(const GumboNode* n) {
     if (n->type == GUMBO_NODE_TEXT || n->type == GUMBO_NODE_CDATA || n->type == GUMBO_NODE_WHITESPACE) {
       AppendText(n->v.text.text);
-      return;
+      return false;
     }
-    if (n->type != GUMBO_NODE_ELEMENT && n->type != GUMBO_NODE_DOCUMENT) return;
-    if (n->type == GUMBO_NODE_ELEMENT) {
-      const GumboTag tag = n->v.element.tag;
-      if (tag == GUMBO_TAG_TITLE) {
-        if (doc->title.empty()) {
-          std::string t;
-          TextOf(n, &t);
-          size_t a = t.find_first_not_of(" \n\t"), b = t.find_last_not_of(" \n\t");
-          if (a != std::string::npos) doc->title = t.substr(a, b - a + 1);
-        }
-        return;
+    if (n->type == GUMBO_NODE_DOCUMENT) return true;
+    if (n->type != GUMBO_NODE_ELEMENT) return false;
+    const GumboTag tag = n->v.element.tag;
+    if (tag == GUMBO_TAG_TITLE) {
+      if (doc->title.empty()) {
+        std::string t;
+        TextOf(n, &t);
+        size_t a = t.find_first_not_of(" \n\t"), b = t.find_last_not_of(" \n\t");
+        if (a != std::string::npos) doc->title = t.substr(a, b - a + 1);
       }
-      if (Skipped(tag)) return;
-      if (int level = HeadingLevel(tag)) {
-        Break();
-        cur.end = doc->text.size();
-        if (cur.end > cur.start) doc->sections.push_back(cur);
-        std::string h;
-        TextOf(n, &h);
-        std::string clean;
-        for (char c : h) clean += (c == '\n' || c == '\t') ? ' ' : c;
-        size_t a = clean.find_first_not_of(' '), b = clean.find_last_not_of(' ');
-        clean = a == std::string::npos ? std::string() : clean.substr(a, b - a + 1);
-        path.resize(static_cast<size_t>(level));
-        path[static_cast<size_t>(level) - 1] = clean;
-        std::string joined;
-        for (const auto& p : path) {
-          if (!p.empty()) joined += (joined.empty() ? "" : " > ") + p;
-        }
-        cur = Section{doc->text.size(), 0, joined};
-      } else if (Block(tag)) {
-        Break();
-      }
+      return false;
     }
-    const GumboVector& children = n->type == GUMBO_NODE_DOCUMENT ? n->v.document.children : n->v.element.children;
-    for (unsigned i = 0; i < children.length; ++i) Walk(static_cast<const GumboNode*>(children.data[i]));
-    if (n->type == GUMBO_NODE_ELEMENT && Block(n->v.element.tag)) Break();
+    if (Skipped(tag)) return false;
+    if (int level = HeadingLevel(tag)) {
+      Break();
+      cur.end = doc->text.size();
+      if (cur.end > cur.start) doc->sections.push_back(cur);
+      std::string h;
+      TextOf(n, &h);
+      std::string clean;
+      for (char c : h) clean += (c == '\n' || c == '\t') ? ' ' : c;
+      size_t a = clean.find_first_not_of(' '), b = clean.find_last_not_of(' ');
+      clean = a == std::string::npos ? std::string() : clean.substr(a, b - a + 1);
+      path.resize(static_cast<size_t>(level));
+      path[static_cast<size_t>(level) - 1] = clean;
+      std::string joined;
+      for (const auto& p : path) {
+        if (!p.empty()) joined += (joined.empty() ? "" : " > ") + p;
+      }
+      cur = Section{doc->text.size(), 0, joined};
+    } else if (Block(tag)) {
+      Break();
+    }
+    return true;
   }
 };
 
 }  // namespace
 
-Status ExtractHtml(std::string_view html, LoadedDocument* doc) {
+// Deepest element nesting the markup asks for, from its tags alone (void
+// elements and self-closing tags do not nest). Cheap, and run before gumbo,
+// whose tree (and memory) grows far faster than the file with depth.
+size_t TagDepth(std::string_view html) {
+  static const char* kVoid[] = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
+                                "source", "track", "wbr", "!", "?"};
+  size_t depth = 0, deepest = 0;
+  for (size_t i = html.find('<'); i != std::string_view::npos && i + 1 < html.size(); i = html.find('<', i + 1)) {
+    const bool closing = html[i + 1] == '/';
+    size_t a = i + (closing ? 2 : 1), b = a;
+    while (b < html.size() && (std::isalnum(static_cast<unsigned char>(html[b])) || html[b] == '!' || html[b] == '?')) ++b;
+    if (b == a) continue;
+    std::string name(html.substr(a, b - a));
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    bool is_void = false;
+    for (const char* v : kVoid) is_void = is_void || name == v || (v[0] == '!' && name[0] == '!') || (v[0] == '?' && name[0] == '?');
+    const size_t close = html.find('>', b);
+    if (close == std::string_view::npos) break;
+    if (is_void || html[close - 1] == '/') continue;
+    if (!closing && (name == "script" || name == "style")) {
+      // Raw text: its '<' are not tags. Resume at the closing tag.
+      size_t end = close;
+      for (size_t at = close; (at = html.find("</", at)) != std::string_view::npos; at += 2) {
+        std::string next(html.substr(at + 2, name.size()));
+        for (char& c : next) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        if (next == name) {
+          end = at;
+          break;
+        }
+      }
+      i = end == close ? html.size() : end + 1;  // unterminated: the rest is script
+      continue;
+    }
+    if (closing) {
+      depth -= depth > 0 ? 1 : 0;
+    } else {
+      deepest = std::max(deepest, ++depth);
+    }
+  }
+  return deepest;
+}
+
+Status ExtractHtml(std::string_view html, LoadedDocument* doc, size_t max_depth) {
+  if (const size_t depth = TagDepth(html); depth > max_depth) {
+    return Status::InvalidArgument(doc->source + ": HTML nests elements " + std::to_string(depth) + " deep, over the limit of " +
+                                   std::to_string(max_depth) + " (a real page stays far below it; raise the limit if this one is genuine)");
+  }
   std::unique_ptr<GumboOutput, void (*)(GumboOutput*)> out(
       gumbo_parse_with_options(&kGumboDefaultOptions, html.data(), html.size()),
       [](GumboOutput* o) { gumbo_destroy_output(&kGumboDefaultOptions, o); });

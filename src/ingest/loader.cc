@@ -129,7 +129,7 @@ Status LoadPath(const std::string& path, const LoadOptions& options, const Docum
       return Status::Corruption(path + ": invalid UTF-8 at byte " + std::to_string(bad) + "; convert it to UTF-8 first (e.g. iconv)");
     }
     if (ext == ".html" || ext == ".htm") {
-      QUARRY_RETURN_IF_ERROR(ExtractHtml(*raw, &doc));
+      QUARRY_RETURN_IF_ERROR(ExtractHtml(*raw, &doc, options.max_html_depth));
     } else if (ext == ".md" || ext == ".markdown") {
       QUARRY_RETURN_IF_ERROR(ExtractMarkdown(*raw, &doc));
     } else {

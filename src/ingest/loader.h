@@ -30,6 +30,7 @@ struct LoadOptions {
   uint64_t max_file_bytes = 100ull << 20;  // larger files are refused unread (JSONL/CSV stream instead)
   std::string text_column = "text";        // CSV
   std::string metadata = "{}";             // JSON object merged into every document's metadata
+  size_t max_html_depth = 1024;            // deeper element nesting is refused before parsing
 };
 
 // Receives each document of a file, or the failure of one record (its source
@@ -51,7 +52,7 @@ Result<LoadedDocument> FinishDocument(LoadedDocument doc, const std::string& raw
 
 // Format-specific extraction (ingest/load_*.cc).
 Status ExtractMarkdown(std::string_view text, LoadedDocument* doc);
-Status ExtractHtml(std::string_view html, LoadedDocument* doc);
+Status ExtractHtml(std::string_view html, LoadedDocument* doc, size_t max_depth);
 Status ExtractPdf(const std::string& bytes, LoadedDocument* doc);
 Status ExtractDocx(const std::string& path, LoadedDocument* doc);
 Status LoadJsonRecords(const std::string& path, const LoadOptions& options, const DocumentSink& sink);

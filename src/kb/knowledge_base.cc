@@ -390,7 +390,10 @@ Result<AddReport> KnowledgeBase::Add(const std::vector<std::string>& paths, cons
   }
   if (want_stdin && fatal.ok()) {
     std::string bytes((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
-    auto d = LoadBytes("stdin#" + Sha256Hex(bytes).substr(0, 12), std::move(bytes), lo);
+    // Named by its content (so re-adding the same text is a no-op), computed
+    // before the bytes move: argument order is unspecified.
+    const std::string name = "stdin#" + Sha256Hex(bytes).substr(0, 12);
+    auto d = LoadBytes(name, std::move(bytes), lo);
     accept(std::move(d));
     prog.files_done++;
   }

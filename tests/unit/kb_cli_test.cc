@@ -257,6 +257,24 @@ TEST_F(KbCli, StdinAndShow) {
   EXPECT_EQ(Q("show 999").exit_code, 1);
 }
 
+// Regression: every stdin document was named by the hash of an empty string
+// (the bytes moved before they were hashed), so the second replaced the first.
+TEST_F(KbCli, EachStdinDocumentIsKeptAndTheSameTextOnlyOnce) {
+  auto add = [&](const std::string& text) {
+    auto r = test::RunCmd("echo '" + text + "' | " + test::Quarry() + " add - --json --db " + db_ + " --embed-model " + model_);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return json::parse(r.out);
+  };
+  EXPECT_EQ(add("one volcano")["added"], 1);
+  json second = add("two planets");
+  EXPECT_EQ(second["added"], 1);
+  EXPECT_EQ(second["replaced"], 0);
+  EXPECT_EQ(add("one volcano")["unchanged"], 1);
+  auto ls = QJson("ls")["documents"];
+  ASSERT_EQ(ls.size(), 2u);
+  EXPECT_NE(ls[0]["source"], ls[1]["source"]);
+}
+
 TEST_F(KbCli, MissingKnowledgeBaseSaysHowToMakeOne) {
   auto r = Q("search anything");
   EXPECT_EQ(r.exit_code, 1);

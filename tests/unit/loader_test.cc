@@ -61,6 +61,47 @@ TEST(Loader, HtmlKeepsContentDropsBoilerplate) {
   EXPECT_EQ(doc.sections.back().heading, "Top > Sub");
 }
 
+// Regression: 30,000 nested <div>s overflowed the stack of a recursive tree
+// walk (SIGSEGV, the whole batch lost), and unclosed <div><span> pairs made
+// gumbo's memory grow with the square of the depth (3.2 GB for 220 KB).
+TEST(Loader, HtmlNestedTooDeepIsRefusedBeforeParsing) {
+  test::TempDir d;
+  std::string closed, open;
+  for (int i = 0; i < 30000; ++i) closed += "<div>";
+  closed += "deep";
+  for (int i = 0; i < 30000; ++i) closed += "</div>";
+  for (int i = 0; i < 20000; ++i) open += "<div><span>";
+  test::WriteFile(d.str() + "/closed.html", closed);
+  test::WriteFile(d.str() + "/open.html", open + "text");
+  for (const char* f : {"/closed.html", "/open.html"}) {
+    auto l = Load(d.str() + f);
+    EXPECT_EQ(l.status.code(), Status::Code::kInvalidArgument) << f;
+    EXPECT_NE(l.status.message().find("nests elements"), std::string::npos) << l.status.message();
+    EXPECT_NE(l.status.message().find(f + 1), std::string::npos) << l.status.message();
+  }
+  // The limit is the user's to raise.
+  LoadOptions o;
+  o.max_html_depth = 40000;
+  auto raised = Load(d.str() + "/closed.html", o);
+  ASSERT_TRUE(raised.status.ok()) << raised.status.message();
+  EXPECT_EQ(raised.docs.at(0).text.rfind("deep", 0), 0u);
+}
+
+TEST(Loader, HtmlDepthCountsTagsNotScriptComparisons) {
+  test::TempDir d;
+  std::string page = "<html><body><script>";
+  for (int i = 0; i < 5000; ++i) page += "if (a<b && c<d) x = y > z;";
+  page += "</script>";
+  for (int i = 0; i < 900; ++i) page += "<div>";
+  page += "<p>kept<br>text</p>";
+  for (int i = 0; i < 900; ++i) page += "</div>";
+  test::WriteFile(d.str() + "/ok.html", page + "</body></html>");
+  auto l = Load(d.str() + "/ok.html");
+  ASSERT_TRUE(l.status.ok()) << l.status.message();
+  EXPECT_NE(l.docs.at(0).text.find("kept"), std::string::npos);
+  EXPECT_EQ(l.docs.at(0).text.find("a<b"), std::string::npos);
+}
+
 TEST(Loader, PdfPagesBecomeSections) {
   test::TempDir d;
   test::WriteFile(d.str() + "/r.pdf", test::MakePdf({"Hello from page one", "Second page text"}));
