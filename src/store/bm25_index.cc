@@ -11,11 +11,16 @@
 #include <unistd.h>
 
 #include "store/catalog.h"
+#include "util/checksum.h"
 
 namespace quarry {
 namespace {
 
-constexpr char kMagic[8] = {'Q', 'B', 'M', '2', '5', 'v', '2', '\0'};
+// bm25.idx: this header, then chunk ids (i64 x n_docs), term offsets
+// (u64 x n_terms + 1), term bytes (sorted, padded to 8), posting offsets
+// (u64 x n_terms + 1), posting documents (u32 x n_postings), posting impacts
+// (f32 x n_postings). checksum covers every byte after the header.
+constexpr char kMagic[8] = {'Q', 'B', 'M', '2', '5', 'v', '3', '\0'};
 
 struct Header {
   char magic[8];
@@ -23,7 +28,9 @@ struct Header {
   float k1, b;
   uint32_t n_docs, n_terms;
   uint64_t term_blob_bytes, n_postings;
+  uint64_t checksum;
 };
+
 
 template <typename T>
 void Append(std::string* out, const T* p, size_t n) {
@@ -132,6 +139,8 @@ Result<std::unique_ptr<Bm25Index>> Bm25Index::Build(Catalog& catalog, const Bm25
       Append(&s, &impact, 1);
     }
   }
+  h.checksum = Checksum(s.data() + sizeof h, s.size() - sizeof h);
+  std::memcpy(s.data(), &h, sizeof h);
   idx->PointInto(h.n_docs, h.n_terms, blob_bytes, n_post);
   idx->rebuilt_ = true;
   return idx;
@@ -154,10 +163,12 @@ Result<std::unique_ptr<Bm25Index>> Bm25Index::Open(Catalog& catalog, const Bm25P
         std::unique_ptr<Bm25Index> idx(new Bm25Index());
         idx->storage_.resize(size);
         in.seekg(0);
-        if (in.read(idx->storage_.data(), static_cast<std::streamsize>(size))) {
+        if (in.read(idx->storage_.data(), static_cast<std::streamsize>(size)) &&
+            Checksum(idx->storage_.data() + sizeof h, size - sizeof h) == h.checksum) {
           idx->PointInto(h.n_docs, h.n_terms, h.term_blob_bytes, h.n_postings);
-          return idx;
+          if (idx->Valid(h.term_blob_bytes, h.n_postings)) return idx;
         }
+        // Damaged (or written by something else): rebuilt from the catalog below.
       }
     }
   }
@@ -181,6 +192,21 @@ Status Bm25Index::Save(const std::string& path, int64_t, const Bm25Params&) cons
   std::error_code ec;
   std::filesystem::rename(tmp, path, ec);
   return ec ? Status::IOError(path + ": " + ec.message()) : Status::OK();
+}
+
+bool Bm25Index::Valid(uint64_t blob_bytes, uint64_t n_postings) const {
+  // Every offset a search follows stays inside its array: a file that passes
+  // the checksum by accident still cannot send a query out of bounds.
+  if (term_offsets_[0] != 0 || post_offsets_[0] != 0) return false;
+  for (uint32_t t = 0; t < n_terms_; ++t) {
+    if (term_offsets_[t + 1] < term_offsets_[t] || term_offsets_[t + 1] > blob_bytes) return false;
+    if (post_offsets_[t + 1] < post_offsets_[t] || post_offsets_[t + 1] > n_postings) return false;
+  }
+  if (post_offsets_[n_terms_] != n_postings) return false;
+  for (uint64_t i = 0; i < n_postings; ++i) {
+    if (post_docs_[i] >= n_docs_ || !std::isfinite(post_impacts_[i])) return false;
+  }
+  return true;
 }
 
 int64_t Bm25Index::FindTerm(std::string_view term) const {

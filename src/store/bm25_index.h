@@ -4,7 +4,8 @@
 //
 // Derived from the catalog's analyzed terms and kept in one file beside the
 // database (bm25.idx), stamped with the catalog generation and k1/b; a stale or
-// missing file is rebuilt on open.
+// missing file is rebuilt on open, and so is a damaged one (checksum and
+// bounds are checked on load: the file is untrusted input).
 #pragma once
 
 #include <cstdint>
@@ -45,6 +46,8 @@ class Bm25Index {
  private:
   Bm25Index() = default;
   int64_t FindTerm(std::string_view term) const;
+  // Bounds of every offset and posting of a loaded file.
+  bool Valid(uint64_t blob_bytes, uint64_t n_postings) const;
   void PointInto(uint32_t n_docs, uint32_t n_terms, uint64_t blob_bytes, uint64_t n_postings);
   Status Save(const std::string& path, int64_t generation, const Bm25Params& p) const;
 

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "store/catalog.h"
+#include "util/checksum.h"
 
 namespace quarry {
 namespace fs = std::filesystem;
@@ -112,8 +113,14 @@ Result<std::unique_ptr<VectorIndex>> VectorIndex::Open(Catalog& catalog, const s
   std::error_code ec;
   nlohmann::json stamp;
   if (std::ifstream in(stamp_path); in) stamp = nlohmann::json::parse(in, nullptr, false);
-  const bool usable = fs::exists(path, ec) && stamp.is_object() && stamp.value("model", "") == model_id &&
-                      stamp.value("dim", 0) == static_cast<int>(dim) && stamp.value("m", 0) == static_cast<int>(o.m);
+  // The graph file is untrusted input to hnswlib, which follows its offsets
+  // blindly: it is loaded only when its checksum is the one its stamp recorded.
+  bool usable = fs::exists(path, ec) && stamp.is_object() && stamp.value("model", "") == model_id &&
+                stamp.value("dim", 0) == static_cast<int>(dim) && stamp.value("m", 0) == static_cast<int>(o.m);
+  if (usable) {
+    auto sum = ChecksumFile(path);
+    usable = sum.ok() && stamp.value("checksum", std::string()) == std::to_string(*sum);
+  }
   const bool fresh = usable && stamp.value("generation", int64_t{-1}) == *gen;
   try {
     if (usable) {
@@ -178,9 +185,12 @@ Result<std::unique_ptr<VectorIndex>> VectorIndex::Open(Catalog& catalog, const s
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());  // see Bm25Index::Save
   try {
     idx.saveIndex(tmp);
+    auto sum = ChecksumFile(tmp);
     fs::rename(tmp, path, ec);
     const std::string stamp_tmp = stamp_path + ".tmp." + std::to_string(::getpid());
-    std::ofstream(stamp_tmp) << nlohmann::json{{"model", model_id}, {"dim", dim}, {"m", o.m}, {"generation", *gen}}.dump();
+    std::ofstream(stamp_tmp) << nlohmann::json{{"model", model_id}, {"dim", dim}, {"m", o.m}, {"generation", *gen},
+                                               {"checksum", sum.ok() ? std::to_string(*sum) : std::string()}}
+                                    .dump();
     fs::rename(stamp_tmp, stamp_path, ec);
   } catch (const std::exception&) {
     // Read-only location: the graph is rebuilt next time, queries still work.

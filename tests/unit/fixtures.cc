@@ -10,6 +10,11 @@ void WriteFile(const std::string& path, const std::string& content) {
   std::ofstream(path, std::ios::binary) << content;
 }
 
+std::string ReadFileBytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
 std::string MakePdf(const std::vector<std::string>& pages) {
   std::vector<std::string> objs;
   const int n = static_cast<int>(pages.size());

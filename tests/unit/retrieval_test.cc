@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <random>
 
 #include "eval/metrics.h"
@@ -12,6 +13,7 @@
 #include "store/catalog.h"
 #include "store/vector_index.h"
 #include "test_util.h"
+#include "unit/fixtures.h"
 
 namespace quarry {
 namespace {
@@ -127,6 +129,79 @@ TEST(VectorIndex, HnswAgreesWithExactSearchAndHonoursDeletes) {
   ASSERT_TRUE(reopened.ok());
   EXPECT_EQ((*reopened)->size(), n - 1);
   for (const auto& [id, s] : (*reopened)->Search(vs[5].data(), 20)) EXPECT_NE(id, target[0].first);
+}
+
+// Derived files are untrusted input (SQLite's corrupt*.test in spirit): a
+// few flipped bytes anywhere never crash a search; the file is rebuilt from
+// the catalog and answers exactly as a clean one.
+void FlipBytes(const std::filesystem::path& p, std::mt19937& rng, int n) {
+  std::fstream f(p, std::ios::in | std::ios::out | std::ios::binary);
+  const auto size = static_cast<size_t>(std::filesystem::file_size(p));
+  for (int i = 0; i < n; ++i) {
+    const size_t at = std::uniform_int_distribution<size_t>(0, size - 1)(rng);
+    f.seekg(static_cast<std::streamoff>(at));
+    char c = 0;
+    f.read(&c, 1);
+    c = static_cast<char>(c ^ (1 << std::uniform_int_distribution<int>(0, 7)(rng)));
+    f.seekp(static_cast<std::streamoff>(at));
+    f.write(&c, 1);
+  }
+}
+
+TEST(DerivedFiles, DamagedBm25IndexIsRebuiltNeverTrusted) {
+  test::TempDir d;
+  auto cat = Catalog::Open(d.str(), true);
+  std::mt19937 rng(7);
+  const char* words[] = {"alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta"};
+  for (int i = 0; i < 200; ++i) {
+    std::vector<std::string> t;
+    for (int j = 0; j < 12; ++j) t.push_back(words[rng() % 8] + std::to_string(rng() % 40));
+    ASSERT_TRUE((*cat)->PutDocument(Doc("d" + std::to_string(i)), {Chunk(t)}, "").ok());
+  }
+  const std::vector<std::string> query = {"alpha1", "beta2", "gamma3", "theta39"};
+  auto clean = Bm25Index::Open(**cat, {});
+  ASSERT_TRUE(clean.ok());
+  const auto expected = (*clean)->Search(query, 10);
+  ASSERT_FALSE(expected.empty());
+  const auto path = d.path() / "bm25.idx";
+  const std::string good = test::ReadFileBytes(path.string());
+  for (int trial = 0; trial < 60; ++trial) {
+    test::WriteFile(path.string(), good);
+    FlipBytes(path, rng, 1 + trial % 4);
+    auto idx = Bm25Index::Open(**cat, {});
+    ASSERT_TRUE(idx.ok()) << idx.status().message();
+    EXPECT_EQ((*idx)->Search(query, 10), expected) << "trial " << trial;
+  }
+  // Truncated, or not an index at all.
+  for (const std::string& bad : {good.substr(0, good.size() / 2), std::string("garbage")}) {
+    test::WriteFile(path.string(), bad);
+    auto idx = Bm25Index::Open(**cat, {});
+    ASSERT_TRUE(idx.ok());
+    EXPECT_EQ((*idx)->Search(query, 10), expected);
+  }
+}
+
+TEST(DerivedFiles, DamagedHnswGraphIsRebuiltNeverTrusted) {
+  test::TempDir d;
+  auto cat = Catalog::Open(d.str(), true);
+  std::mt19937 rng(3);
+  const size_t dim = 16;
+  for (int i = 0; i < 300; ++i) {
+    ASSERT_TRUE((*cat)->PutDocument(Doc("d" + std::to_string(i)), {Chunk({"t"}, RandomUnit(rng, dim))}, "m").ok());
+  }
+  VectorIndexOptions ann;
+  ann.force_ann = true;
+  const auto query = RandomUnit(rng, dim);
+  ASSERT_TRUE(VectorIndex::Open(**cat, "m", dim, ann).ok());
+  const auto path = d.path() / "vectors.hnsw";
+  const std::string good = test::ReadFileBytes(path.string());
+  for (int trial = 0; trial < 30; ++trial) {
+    test::WriteFile(path.string(), good);
+    FlipBytes(path, rng, 1 + trial % 4);
+    auto idx = VectorIndex::Open(**cat, "m", dim, ann);
+    ASSERT_TRUE(idx.ok()) << idx.status().message();
+    EXPECT_EQ((*idx)->Search(query.data(), 5).size(), 5u) << "trial " << trial;
+  }
 }
 
 TEST(Fusion, ReciprocalRankAndWeighted) {
