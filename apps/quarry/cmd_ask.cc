@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -129,7 +130,8 @@ void AddGenFlags(CLI::App* cmd, GenFlags* f, const char* default_select) {
       ->check(CLI::Range(1, 64))->capture_default_str();
   cmd->add_option("--select", f->select,
                   "Candidate scoring: support (evidence similarity), likelihood (generator log-probability), "
-                  "rerank (cross-encoder, needs --rerank-model), or a mix like support=0.7,likelihood=0.3")
+                  "agreement (consensus with the other candidates), rerank (cross-encoder, needs --rerank-model), "
+                  "or a mix like support=0.5,agreement=0.5")
       ->capture_default_str();
   cmd->add_option("--rerank-model", f->rerank_model, "Cross-encoder GGUF for the rerank selector");
   cmd->add_option("-c,--ctx", f->context, "Context window in tokens (default: the model's, at most 4096)")->check(CLI::NonNegativeNumber);
@@ -174,7 +176,7 @@ void RegisterAsk(CLI::App& app, Registry& reg) {
     static GenFlags gf;
     static std::string question, strategy = "joint", mode = "hybrid";
     static size_t k = 8;
-    static double min_rel = 0.25;
+    static std::optional<double> min_rel;
     static int context_tokens = 0;
     cmd->add_option("QUESTION", question, "The question; '-' reads it from stdin")->required();
     cmd->add_option("-k,--top-k", k, "Passages to retrieve")->check(CLI::Range(1, 100))->capture_default_str();
@@ -184,7 +186,8 @@ void RegisterAsk(CLI::App& app, Registry& reg) {
                     "its score weighed by the passage's retrieval score")
         ->check(CLI::IsMember({"joint", "per-source"}))->capture_default_str();
     cmd->add_option("--min-relevance", min_rel,
-                    "Below this question-passage cosine similarity, answer \"I don't know\" instead of guessing")
+                    "Below this question-passage cosine similarity, answer \"I don't know\" instead of guessing "
+                    "(default: the embedding model's own threshold, 0.25 for MiniLM, 0.80 for E5)")
         ->check(CLI::Range(-1.0, 1.0))->capture_default_str();
     cmd->add_option("--context-tokens", context_tokens, "Token budget for the passages (default: what the window leaves)")
         ->check(CLI::NonNegativeNumber);

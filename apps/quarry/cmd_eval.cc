@@ -154,11 +154,11 @@ int Report(const std::string& task, const json& header, const std::vector<eval::
     PrintJson(j);
     return kExitOk;
   }
-  std::printf("%s\n\n%-20s", JsonText(header).c_str(), "mode");
+  std::printf("%s\n\n%-34s", JsonText(header).c_str(), "mode");
   for (const auto& m : metric_order) std::printf(" %12s", m.c_str());
   std::printf(" %10s\n", "s/example");
   for (const auto& r : results) {
-    std::printf("%-20s", r.mode.c_str());
+    std::printf("%-34s", r.mode.c_str());
     for (const auto& m : metric_order) {
       auto it = r.metrics.find(m);
       if (it == r.metrics.end()) {

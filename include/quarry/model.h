@@ -43,6 +43,10 @@ class Embedder {
 
   virtual int dimension() const = 0;
   virtual int max_tokens() const = 0;
+  // The query-passage cosine below which a passage is not relevant, for this
+  // model (similarity scales differ: MiniLM's unrelated pairs sit near 0,
+  // E5's near 0.75). From the GGUF's quarry.embedding.min_relevance, else 0.25.
+  virtual double min_relevance() const { return 0.25; }
   // Stable identity of the model: file name plus a digest of its metadata.
   virtual const std::string& model_id() const = 0;
 };

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,10 +37,11 @@ struct Candidate {
 
 // How candidates are scored: selector name -> weight. Names: "support"
 // (embedding similarity of each candidate sentence to the evidence),
-// "likelihood" (the generator's mean token probability), "rerank" (a
+// "likelihood" (the generator's mean token probability), "agreement" (mean
+// token F1 with the other candidates: minimum Bayes risk), "rerank" (a
 // cross-encoder, when one is configured).
 using SelectorWeights = std::map<std::string, double>;
-// "support", "likelihood", "rerank" or "support=0.7,likelihood=0.3".
+// "support", "likelihood", "agreement", "rerank" or "support=0.5,agreement=0.5".
 Result<SelectorWeights> ParseSelector(const std::string& spec);
 
 // A cross-encoder: relevance of each text to a query.
@@ -73,7 +75,8 @@ struct AskOptions {
   // Below this cosine similarity between the question and its best passage
   // nothing counts as relevant and the answer says so instead of guessing.
   // Only applies when the base has embeddings.
-  double min_relevance = 0.25;
+  // Unset: the embedding model's own threshold (Embedder::min_relevance).
+  std::optional<double> min_relevance;
   int context_tokens = 0;         // budget for sources; 0: whatever the window leaves
   AskOptions() { search.k = 8; }
 };

@@ -1,8 +1,8 @@
-#include <algorithm>
 #include "eval/generation_eval.h"
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -225,6 +225,15 @@ Result<std::vector<TaskModeResult>> EvaluateQa(KnowledgeBase& kb, Generator& gen
   if (!added.ok()) return added.status();
 
   std::vector<TaskModeResult> results;
+  // rag+candidates also reports what each selector alone would have chosen
+  // from the same candidates (and an oracle: any candidate right), so one
+  // generation pass compares them all.
+  static const std::vector<std::pair<std::string, SelectorWeights>> kSelectors = {
+      {"support", {{"support", 1}}},
+      {"likelihood", {{"likelihood", 1}}},
+      {"agreement", {{"agreement", 1}}},
+      {"support+agreement", {{"support", 1}, {"agreement", 1}}},
+  };
   for (const std::string& mode : o.modes) {
     if (mode != "closed-book" && mode != "rag" && mode != "rag+candidates") {
       return Status::InvalidArgument("unknown QA mode '" + mode + "' (closed-book, rag, rag+candidates)");
@@ -236,6 +245,11 @@ Result<std::vector<TaskModeResult>> EvaluateQa(KnowledgeBase& kb, Generator& gen
     // supports it. Precision over every citation made; recall over the
     // answers whose sources held such a passage.
     double cited = 0, cited_gold = 0, with_gold = 0, citing_gold = 0;
+    struct Tally {
+      double em = 0, f1 = 0, contains = 0;
+      std::vector<std::string> predictions;
+    };
+    std::map<std::string, Tally> by_selector;
     const auto t = Clock::now();
     for (size_t i = 0; i < data.examples.size(); ++i) {
       const QaExample& ex = data.examples[i];
@@ -243,11 +257,31 @@ Result<std::vector<TaskModeResult>> EvaluateQa(KnowledgeBase& kb, Generator& gen
       ao.min_relevance = -2;  // always answer: accuracy is measured, not abstention
       ao.generate.candidates = mode == "rag+candidates" ? o.candidates : 1;
       if (data.per_question_pool) ao.search.where.push_back("qid=" + ex.id);
+      if (mode == "rag+candidates") ao.generate.sampling.logprobs = true;  // for the likelihood row
       Result<Answer> a = mode == "closed-book" ? AskClosedBook(gen, ex.question, ao.generate, &kb) : Ask(kb, gen, ex.question, ao);
       if (!a.ok()) return a.status();
       em += ExactMatch(a->text, ex.answers);
       f1 += TokenF1(a->text, ex.answers);
       contains += AnswerContains(a->text, ex.answers) ? 1 : 0;
+      if (mode == "rag+candidates") {
+        rag::Evidence ev;
+        ev.query = ex.question;
+        for (const Source& src : a->sources) ev.texts.push_back(src.text);
+        bool any_right = false;
+        for (const auto& c : a->candidates) any_right = any_right || AnswerContains(c.text, ex.answers);
+        by_selector["oracle"].contains += any_right ? 1 : 0;
+        for (const auto& [name, weights] : kSelectors) {
+          std::vector<Candidate> cands = a->candidates;
+          QUARRY_RETURN_IF_ERROR(rag::ScoreCandidates(weights, ev, &kb, nullptr, &cands));
+          size_t best = 0;
+          for (size_t c = 1; c < cands.size(); ++c) best = cands[c].score > cands[best].score ? c : best;
+          Tally& tally = by_selector[name];
+          tally.em += ExactMatch(cands[best].text, ex.answers);
+          tally.f1 += TokenF1(cands[best].text, ex.answers);
+          tally.contains += AnswerContains(cands[best].text, ex.answers) ? 1 : 0;
+          tally.predictions.push_back(cands[best].text);
+        }
+      }
       if (mode != "closed-book") {
         bool any_gold = false, cites_gold = false;
         for (const Source& src : a->sources) {
@@ -272,7 +306,22 @@ Result<std::vector<TaskModeResult>> EvaluateQa(KnowledgeBase& kb, Generator& gen
       r.metrics["citation_precision"] = cited > 0 ? cited_gold / cited : 0.0;
       r.metrics["citation_recall"] = with_gold > 0 ? citing_gold / with_gold : 0.0;
     }
+    const size_t examples = r.examples;
+    const double seconds = r.seconds;
     results.push_back(std::move(r));
+    for (auto& [name, tally] : by_selector) {
+      TaskModeResult s;
+      s.mode = mode + ":" + name;
+      s.examples = examples;
+      s.seconds = seconds;  // the same generation pass
+      s.metrics = {{"contains", tally.contains / n}};
+      if (name != "oracle") {
+        s.metrics["exact_match"] = tally.em / n;
+        s.metrics["f1"] = tally.f1 / n;
+      }
+      s.predictions = std::move(tally.predictions);
+      results.push_back(std::move(s));
+    }
   }
   return results;
 }

@@ -170,6 +170,11 @@ Result<bool> KnowledgeBase::HasEmbeddings() {
   return !id->empty();
 }
 
+Result<double> KnowledgeBase::MinRelevance() {
+  QUARRY_RETURN_IF_ERROR(impl_->EnsureEmbedder());
+  return impl_->embedder->min_relevance();
+}
+
 std::vector<std::string> KnowledgeBase::AnalyzeForBm25(const std::string& text) { return impl_->analyzer->Analyze(text); }
 
 Result<AddReport> KnowledgeBase::Add(const std::vector<std::string>& paths, const AddOptions& ao, const AddProgressFn& progress) {

@@ -35,6 +35,9 @@ class LlamaEmbedder final : public Embedder {
     query_prefix_ = llama::MetaString(model_.get(), "quarry.embedding.query_prefix");
     document_prefix_ = llama::MetaString(model_.get(), "quarry.embedding.document_prefix");
     nfkc_ = llama::MetaString(model_.get(), "quarry.embedding.normalize") == "nfkc";
+    if (const std::string r = llama::MetaString(model_.get(), "quarry.embedding.min_relevance"); !r.empty()) {
+      min_relevance_ = std::strtod(r.c_str(), nullptr);
+    }
   }
 
   Result<std::vector<std::vector<float>>> Embed(const std::vector<std::string>& texts, Role role) override {
@@ -88,6 +91,7 @@ class LlamaEmbedder final : public Embedder {
   }
   int dimension() const override { return dim_; }
   int max_tokens() const override { return max_tokens_; }
+  double min_relevance() const override { return min_relevance_; }
   const std::string& model_id() const override { return id_; }
 
  private:
@@ -113,6 +117,7 @@ class LlamaEmbedder final : public Embedder {
   int seq_max_ = 1;
   std::string query_prefix_, document_prefix_;
   bool nfkc_ = false;
+  double min_relevance_ = 0.25;
 };
 
 }  // namespace

@@ -44,6 +44,7 @@ Result<Answer> Grounded(KnowledgeBase& kb, Generator& gen, const std::string& qu
 
   // Is anything relevant? The dense (cosine) score says; a BM25-only base has none to judge by.
   bool relevant = !a.sources.empty();
+  double min_relevance = 0;
   if (relevant && *has_emb) {
     bool any = false;
     for (const auto& s : a.sources) {
@@ -62,7 +63,16 @@ Result<Answer> Grounded(KnowledgeBase& kb, Generator& gen, const std::string& qu
         a.best_relevance = i == 0 ? d : std::max(a.best_relevance, d);
       }
     }
-    relevant = a.best_relevance >= o.min_relevance;
+    double threshold = 0;
+    if (o.min_relevance) {
+      threshold = *o.min_relevance;
+    } else {
+      auto floor = kb.MinRelevance();
+      if (!floor.ok()) return floor.status();
+      threshold = *floor;
+    }
+    relevant = a.best_relevance >= threshold;
+    min_relevance = threshold;
   }
   a.retrieve_ms = MsSince(t);
   if (!relevant) {
@@ -73,7 +83,7 @@ Result<Answer> Grounded(KnowledgeBase& kb, Generator& gen, const std::string& qu
       std::snprintf(buf, sizeof buf,
                     "I don't know: nothing in the knowledge base is relevant enough to answer this "
                     "(best match %.2f, below the %.2f threshold).",
-                    a.best_relevance, o.min_relevance);
+                    a.best_relevance, min_relevance);
     }
     a.text = buf;
     a.sources.clear();

@@ -3,13 +3,15 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <map>
 
 #include "rag/rag_internal.h"
+#include "text/analyzer.h"
 
 namespace quarry {
 
 Result<SelectorWeights> ParseSelector(const std::string& spec) {
-  static const char* kKnown[] = {"support", "likelihood", "rerank"};
+  static const char* kKnown[] = {"support", "likelihood", "rerank", "agreement"};
   SelectorWeights w;
   size_t p = 0;
   while (p <= spec.size()) {
@@ -30,7 +32,7 @@ Result<SelectorWeights> ParseSelector(const std::string& spec) {
       item.resize(eq);
     }
     if (std::find(std::begin(kKnown), std::end(kKnown), item) == std::end(kKnown)) {
-      return Status::InvalidArgument("unknown selector '" + item + "' (use support, likelihood, rerank, or a mix like support=0.7,likelihood=0.3)");
+      return Status::InvalidArgument("unknown selector '" + item + "' (use support, likelihood, agreement, rerank, or a mix like support=0.5,agreement=0.5)");
     }
     w[item] = weight;
   }
@@ -58,7 +60,35 @@ Status ScoreCandidates(const SelectorWeights& weights, const Evidence& evidence,
                        std::vector<Candidate>* cands) {
   for (const auto& [name, w] : weights) {
     if (w <= 0) continue;
-    if (name == "likelihood") {
+    if (name == "agreement") {
+      // Minimum Bayes risk / self-consistency: the candidate that agrees most
+      // with the others (mean token F1 over BM25 terms, so CJK compares by
+      // character bigrams) is the one the model is most consistent about.
+      auto analyzer = text::Analyzer::Create();
+      if (!analyzer.ok()) return analyzer.status();
+      std::vector<std::map<std::string, int>> bags;
+      for (const auto& c : *cands) {
+        std::map<std::string, int> bag;
+        for (auto& t : (*analyzer)->Analyze(WithoutCitations(c.text))) ++bag[t];
+        bags.push_back(std::move(bag));
+      }
+      auto f1 = [](const std::map<std::string, int>& a, const std::map<std::string, int>& b) {
+        int na = 0, nb = 0, common = 0;
+        for (const auto& [t, n] : a) {
+          na += n;
+          if (auto it = b.find(t); it != b.end()) common += std::min(n, it->second);
+        }
+        for (const auto& [t, n] : b) nb += n;
+        return common == 0 ? 0.0 : 2.0 * common / (na + nb);
+      };
+      for (size_t i = 0; i < cands->size(); ++i) {
+        double sum = 0;
+        for (size_t j = 0; j < cands->size(); ++j) {
+          if (j != i) sum += f1(bags[i], bags[j]);
+        }
+        (*cands)[i].scores[name] = cands->size() > 1 ? sum / static_cast<double>(cands->size() - 1) : 1.0;
+      }
+    } else if (name == "likelihood") {
       for (auto& c : *cands) {
         const Generation& g = c.generation;
         c.scores[name] = g.completion_tokens > 0 ? std::exp(g.sum_logprob / g.completion_tokens) : 0.0;
