@@ -46,7 +46,7 @@ def cmrc(data, out):
     write(out, "cmrc2018", corpus, queries, qrels)
 
 
-def rgb_zh(data, out):
+def rgb_zh(data, out, limit):
     corpus, queries, qrels = {}, {}, {}
 
     def cid_of(text):
@@ -57,6 +57,8 @@ def rgb_zh(data, out):
     for line in open(os.path.join(data, "rgb", "zh_refine.json"), encoding="utf-8"):
         if not line.strip():
             continue
+        if limit and len(queries) >= limit:
+            break
         r = json.loads(line)
         qid = str(r["id"])
         queries[qid] = r["query"]
@@ -65,17 +67,18 @@ def rgb_zh(data, out):
             if p.strip():
                 cid_of(p)
     # A passage written as noise for one query but positive for another stays positive only where judged.
-    write(out, "rgb-zh", corpus, queries, qrels)
+    write(out, "rgb-zh" + (f"-{limit}" if limit else ""), corpus, queries, qrels)
 
 
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default=os.path.join(here, "..", "..", "..", "shared", "data"))
+    ap.add_argument("--rgb-limit", type=int, default=0, help="RGB: only the first N queries (and their passages)")
     ap.add_argument("--out", default=os.path.join(os.path.expanduser("~"), ".cache", "quarry", "bench", "zh-beir"))
     a = ap.parse_args()
     cmrc(a.data, a.out)
-    rgb_zh(a.data, a.out)
+    rgb_zh(a.data, a.out, a.rgb_limit)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,14 @@ Result<std::vector<MetadataFilter>> ParseFilters(const std::vector<std::string>&
     }
     if (f.op.empty()) return Status::InvalidArgument("filter '" + s + "': unknown operator");
     f.value = s.substr(pos + f.op.size());
+    // "team==kb" would compare with "=kb" and silently match nothing.
+    if (!f.value.empty() && f.value.find_first_of("=<>!") == 0) {
+      return Status::InvalidArgument("filter '" + s + "': the value starts with '" + f.value.substr(0, 1) + "'; did you mean " +
+                                     f.key + f.op + f.value.substr(f.value.find_first_not_of("=<>!") == std::string::npos
+                                                                       ? f.value.size()
+                                                                       : f.value.find_first_not_of("=<>!")) +
+                                     "? (operators: = != < <= > >=)");
+    }
     out.push_back(std::move(f));
   }
   return out;

@@ -11,6 +11,8 @@ namespace quarry {
 Result<std::vector<SearchHit>> KnowledgeBase::Search(const std::string& query, const SearchOptions& o) {
   Impl& im = *impl_;
   using Mode = SearchOptions::Mode;
+  // An empty query would match nothing by BM25 and everything by vectors.
+  if (query.find_first_not_of(" \t\r\n") == std::string::npos) return Status::InvalidArgument("the search query is empty");
   auto filters = ParseFilters(o.where);
   if (!filters.ok()) return filters.status();
   // Filters apply after retrieval: fetch deeper so k survive them.

@@ -244,6 +244,12 @@ TEST_F(KbCli, SearchModesFiltersAndJsonShape) {
   auto bad = Q("search red --where nonsense");
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_NE(bad.err.find("nonsense"), std::string::npos);
+  // Regression: an empty query returned every document.
+  for (const char* q : {"''", "'  '"}) {
+    auto empty = Q(std::string("search ") + q);
+    EXPECT_EQ(empty.exit_code, 2) << q;
+    EXPECT_NE(empty.err.find("empty"), std::string::npos) << empty.err;
+  }
 }
 
 TEST_F(KbCli, StdinAndShow) {

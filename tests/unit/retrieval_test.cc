@@ -236,6 +236,11 @@ TEST(Filters, ParseAndMatch) {
   auto ne = ParseFilters({"lang!=fr"});
   EXPECT_TRUE(MatchesFilters(*ne, R"({})", "s", "t"));
   EXPECT_FALSE(ParseFilters({"novalue"}).ok());
+  // Regression: "team==kb" was accepted and compared with "=kb".
+  auto twice = ParseFilters({"team==kb"});
+  ASSERT_FALSE(twice.ok());
+  EXPECT_NE(twice.status().message().find("did you mean team=kb?"), std::string::npos) << twice.status().message();
+  EXPECT_FALSE(ParseFilters({"year>=>2020"}).ok());
 }
 
 TEST(Metrics, NdcgRecallMrr) {
