@@ -25,6 +25,7 @@
 #include <map>
 #include <memory>
 
+#include "model/gguf_write.h"
 #include "quarry/model.h"
 
 namespace quarry {
@@ -64,12 +65,6 @@ struct Entry {
   uint64_t offset = 0, bytes = 0;
 };
 
-struct GgufFree {
-  void operator()(gguf_context* c) const { gguf_free(c); }
-};
-struct GgmlFree {
-  void operator()(ggml_context* c) const { ggml_free(c); }
-};
 
 }  // namespace
 
@@ -247,14 +242,7 @@ Result<ImportReport> ImportE5Container(const std::string& path, const std::strin
     ++report.tensors;
   }
 
-  std::error_code ec;
-  const std::string tmp = out_gguf + ".tmp";
-  if (!gguf_write_to_file(g, tmp.c_str(), false)) {
-    fs::remove(tmp, ec);
-    return Status::IOError(out_gguf + ": cannot write (directory missing or disk full?)");
-  }
-  fs::rename(tmp, out_gguf, ec);
-  if (ec) return Status::IOError(out_gguf + ": cannot move into place: " + ec.message());
+  QUARRY_RETURN_IF_ERROR(WriteGgufFile(g, out_gguf));
   report.architecture = "bert";
   report.vocab_size = VOC;
   report.embedding_length = H;

@@ -16,6 +16,7 @@
 #include <cstring>
 
 #include "model/safetensors.h"
+#include "model/gguf_write.h"
 #include "quarry/model.h"
 
 namespace quarry {
@@ -227,14 +228,20 @@ std::optional<std::string> MapTensorName(std::string name) {
   return std::nullopt;
 }
 
-struct GgufFree {
-  void operator()(gguf_context* c) const { gguf_free(c); }
-};
-struct GgmlFree {
-  void operator()(ggml_context* c) const { ggml_free(c); }
-};
 
 }  // namespace
+
+Status WriteGgufFile(gguf_context* g, const std::string& out_path) {
+  std::error_code ec;
+  const std::string tmp = out_path + ".tmp";
+  if (!gguf_write_to_file(g, tmp.c_str(), false)) {
+    fs::remove(tmp, ec);
+    return Status::IOError(out_path + ": cannot write (directory missing or disk full?)");
+  }
+  fs::rename(tmp, out_path, ec);
+  if (ec) return Status::IOError(out_path + ": cannot move into place: " + ec.message());
+  return Status::OK();
+}
 
 Result<ImportReport> ImportHfModel(const std::string& hf_dir, const std::string& out_gguf, const ImportOptions& options) {
   const fs::path dir(hf_dir);
@@ -382,13 +389,7 @@ Result<ImportReport> ImportHfModel(const std::string& hf_dir, const std::string&
                               std::to_string(expected.size()) + " missing)");
   }
 
-  const std::string tmp = out_gguf + ".tmp";
-  if (!gguf_write_to_file(g, tmp.c_str(), false)) {
-    fs::remove(tmp, ec);
-    return Status::IOError(out_gguf + ": cannot write (directory missing or disk full?)");
-  }
-  fs::rename(tmp, out_gguf, ec);
-  if (ec) return Status::IOError(out_gguf + ": cannot move into place: " + ec.message());
+  QUARRY_RETURN_IF_ERROR(WriteGgufFile(g, out_gguf));
   report.architecture = "bert";
   report.vocab_size = static_cast<int>(vocab.tokens.size());
   report.embedding_length = static_cast<int>(n_embd);
