@@ -224,7 +224,9 @@ void RegisterEvalTasks(CLI::App* ev, Registry& reg) {
       const std::string& modes = qa_modes;
       auto ds = eval::ReadQaDataset(data, limit);
       if (!ds.ok()) return Fail(ds.status());
-      if (ds->examples.empty()) return Fail(Status::InvalidArgument(data + ": no questions with answers"));
+      if (ds->examples.empty()) {
+        return Fail(Status::NotFound(data + ": no question with answers to score (looked for question/query and answers/answer)"));
+      }
       KbFlags f = flags;
       if (f.db.empty()) f.db = EvalDb("qa", data, EvalKey(f));
       auto kb = KnowledgeBase::Open(ToOptions(f), true);
@@ -260,6 +262,7 @@ void RegisterEvalTasks(CLI::App* ev, Registry& reg) {
       std::string name;
       auto ds = eval::ReadSummaryDataset(data, limit, &name);
       if (!ds.ok()) return Fail(ds.status());
+      if (ds->empty()) return Fail(Status::NotFound(data + ": no example to score"));
       auto b = OpenBackend(gf, candidates, flags.threads);
       if (!b.ok()) return Fail(b.status());
       // Embeddings for the support selector come from a knowledge base handle (empty is fine).
@@ -301,6 +304,11 @@ void RegisterEvalTasks(CLI::App* ev, Registry& reg) {
       if (!src.ok()) return Fail(src.status());
       auto ref = eval::ReadLines(data + "/" + split + "/" + to + "." + split, limit);
       if (!ref.ok()) return Fail(ref.status());
+      if (src->empty()) return Fail(Status::NotFound(data + "/" + split + "/" + from + "." + split + ": no sentence to translate"));
+      if (ref->size() != src->size()) {
+        return Fail(Status::Corruption(data + "/" + split + "/" + to + "." + split + " has " + std::to_string(ref->size()) +
+                                       " lines for " + std::to_string(src->size()) + " source sentences"));
+      }
       auto b = OpenBackend(gf, candidates, flags.threads);
       if (!b.ok()) return Fail(b.status());
       std::unique_ptr<KnowledgeBase> tm;

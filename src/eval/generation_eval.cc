@@ -140,7 +140,12 @@ Result<QaDataset> ReadQaDataset(const std::string& path_in, size_t limit) {
       return Status::InvalidArgument(path + ":" + std::to_string(n) +
                                      ": unknown QA record (expected nq-open {question, answers, ctxs} or RGB {query, answer, positive})");
     }
-    if (!ex.question.empty() && !ex.answers.empty()) ds.examples.push_back(std::move(ex));
+    if (ex.question.empty() || ex.answers.empty()) {
+      return Status::Corruption(path + ":" + std::to_string(n) + ": " +
+                                (ex.question.empty() ? "no question (field \"question\" or \"query\")"
+                                                     : "no answer to score against (field \"answers\" or \"answer\")"));
+    }
+    ds.examples.push_back(std::move(ex));
   }
   return ds;
 }
@@ -177,7 +182,16 @@ Result<std::vector<SummaryExample>> ReadSummaryDataset(const std::string& path, 
     if (!s.ok()) return s.status();
     auto t = ReadLines(tgt, limit);
     if (!t.ok()) return t.status();
-    for (size_t i = 0; i < s->size() && i < t->size(); ++i) out.push_back({std::to_string(i + 1), (*s)[i], (*t)[i]});
+    if (s->size() != t->size() && (limit == 0 || std::min(s->size(), t->size()) < limit)) {
+      return Status::Corruption(src + " has " + std::to_string(s->size()) + " lines but " + tgt + " has " +
+                                std::to_string(t->size()) + "; they must pair line by line");
+    }
+    for (size_t i = 0; i < s->size() && i < t->size(); ++i) {
+      if ((*t)[i].find_first_not_of(" \t") == std::string::npos) {
+        return Status::Corruption(tgt + ":" + std::to_string(i + 1) + ": empty reference summary");
+      }
+      out.push_back({std::to_string(i + 1), (*s)[i], {(*t)[i]}});
+    }
     return out;
   }
   if (!EndsWith(src, ".jsonl")) return Status::InvalidArgument(path + ": expected a DialogSum .jsonl or an LCSTS test.src.txt/test.tgt.txt pair");
@@ -186,12 +200,24 @@ Result<std::vector<SummaryExample>> ReadSummaryDataset(const std::string& path, 
   if (!lines.ok()) return lines.status();
   for (size_t i = 0; i < lines->size() && (limit == 0 || out.size() < limit); ++i) {
     if ((*lines)[i].empty()) continue;
-    try {
-      json r = json::parse((*lines)[i]);
-      out.push_back({r.value("fname", std::to_string(i + 1)), r.value("dialogue", r.value("text", "")), r.value("summary", "")});
-    } catch (const json::exception& e) {
-      return Status::Corruption(src + ":" + std::to_string(i + 1) + ": not valid JSON: " + e.what());
+    json r = json::parse((*lines)[i], nullptr, false);
+    const std::string where = src + ":" + std::to_string(i + 1);
+    if (!r.is_object()) return Status::Corruption(where + ": not a JSON object");
+    SummaryExample ex;
+    ex.id = r.contains("fname") ? IdOf(r["fname"]) : r.contains("id") ? IdOf(r["id"]) : std::to_string(i + 1);
+    for (const char* field : {"dialogue", "text"}) {
+      if (ex.text.empty() && r.contains(field) && r[field].is_string()) ex.text = r[field].get<std::string>();
     }
+    if (r.contains("summary") && r["summary"].is_string()) ex.references.push_back(r["summary"].get<std::string>());
+    for (int k = 1; r.contains("summary" + std::to_string(k)); ++k) {
+      const json& v = r["summary" + std::to_string(k)];
+      if (v.is_string() && !v.get<std::string>().empty()) ex.references.push_back(v.get<std::string>());
+    }
+    if (ex.text.empty()) return Status::Corruption(where + ": no text to summarise (looked for \"dialogue\" and \"text\")");
+    if (ex.references.empty()) {
+      return Status::Corruption(where + ": no reference summary (looked for \"summary\" and \"summary1\".. \"summaryN\")");
+    }
+    out.push_back(std::move(ex));
   }
   return out;
 }
@@ -350,7 +376,9 @@ Result<std::vector<TaskModeResult>> EvaluateSummaries(Generator& gen, KnowledgeB
         if (!a.ok()) return a.status();
         pred = a->text;
       }
-      rouge += RougeL(pred, data[i].reference);
+      double best = 0;
+      for (const auto& ref : data[i].references) best = std::max(best, RougeL(pred, ref));
+      rouge += best;
       r.predictions.push_back(std::move(pred));
       if (progress) progress(mode, i + 1, data.size());
     }

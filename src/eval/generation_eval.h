@@ -36,10 +36,14 @@ struct QaDataset {
 Result<QaDataset> ReadQaDataset(const std::string& path, size_t limit);
 
 struct SummaryExample {
-  std::string id, text, reference;
+  std::string id, text;
+  std::vector<std::string> references;  // one or more; scored against the best (rouge-score's max)
 };
-// DialogSum (.jsonl: dialogue, summary) or LCSTS (a directory or file pair
-// test.src.txt / test.tgt.txt, one example per line).
+// DialogSum/SAMSum (.jsonl: dialogue and summary, or summary1..summaryN as
+// DialogSum's test split has) or LCSTS (a directory or file pair
+// test.src.txt / test.tgt.txt, one example per line). A record without a
+// text or a reference is an error naming the file, line and fields, never a
+// silent zero.
 Result<std::vector<SummaryExample>> ReadSummaryDataset(const std::string& path, size_t limit, std::string* name);
 
 // Lines of a text file, at most limit (0: all).

@@ -290,6 +290,12 @@ TEST(QaDatasets, ReadsNqRgbAndSquadShapes) {
   auto bad = eval::ReadQaDataset((d.path() / "other.jsonl").string(), 0);
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("other.jsonl:1"), std::string::npos);
+  // A record without answers is named, not skipped into a silent zero.
+  Write(d.path() / "noans.jsonl", R"({"question": "q1", "answers": ["a"], "ctxs": []})" "\n" R"({"question": "q2", "answers": [], "ctxs": []})" "\n");
+  auto noans = eval::ReadQaDataset((d.path() / "noans.jsonl").string(), 0);
+  ASSERT_FALSE(noans.ok());
+  EXPECT_NE(noans.status().message().find("noans.jsonl:2"), std::string::npos) << noans.status().message();
+  EXPECT_NE(noans.status().message().find("answers"), std::string::npos) << noans.status().message();
 }
 
 TEST(SummaryDatasets, ReadsDialogSumAndLcstsPairs) {
@@ -298,14 +304,26 @@ TEST(SummaryDatasets, ReadsDialogSumAndLcstsPairs) {
   std::string name;
   auto ds = eval::ReadSummaryDataset((d.path() / "ds.jsonl").string(), 0, &name);
   ASSERT_TRUE(ds.ok());
-  EXPECT_EQ((*ds)[0].reference, "greeting");
+  ASSERT_EQ((*ds)[0].references.size(), 1u);
+  EXPECT_EQ((*ds)[0].references[0], "greeting");
+  // DialogSum's test split: three references, all kept.
+  Write(d.path() / "test.jsonl", R"({"fname": "test_0", "dialogue": "#P1#: hi", "summary1": "a", "summary2": "b", "summary3": "c"})" "\n");
+  auto multi = eval::ReadSummaryDataset((d.path() / "test.jsonl").string(), 0, &name);
+  ASSERT_TRUE(multi.ok()) << multi.status().message();
+  EXPECT_EQ((*multi)[0].references, (std::vector<std::string>{"a", "b", "c"}));
+  // Regression: a file whose records had no field the reader knew scored 0.0 and exited 0.
+  Write(d.path() / "bad.jsonl", R"({"fname": "x", "dialogue": "hi"})" "\n" R"({"fname": "y", "dialogue": "hi", "abstract": "z"})" "\n");
+  auto bad = eval::ReadSummaryDataset((d.path() / "bad.jsonl").string(), 0, &name);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("bad.jsonl:1"), std::string::npos) << bad.status().message();
+  EXPECT_NE(bad.status().message().find("summary1"), std::string::npos) << bad.status().message();
   std::filesystem::create_directories(d.path() / "lcsts");
   Write(d.path() / "lcsts" / "test.src.txt", "原文一\n原文二\n");
   Write(d.path() / "lcsts" / "test.tgt.txt", "摘要一\n摘要二\n");
   auto lc = eval::ReadSummaryDataset((d.path() / "lcsts").string(), 1, &name);
   ASSERT_TRUE(lc.ok());
   ASSERT_EQ(lc->size(), 1u);
-  EXPECT_EQ((*lc)[0].reference, "摘要一");
+  EXPECT_EQ((*lc)[0].references, (std::vector<std::string>{"摘要一"}));
 }
 
 TEST(KnowledgeBaseText, DocumentTextIsRebuiltFromOverlappingChunks) {
