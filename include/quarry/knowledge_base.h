@@ -132,8 +132,8 @@ class KnowledgeBase {
                                                 Embedder::Role role = Embedder::Role::kDocument);
   // True when the base has embeddings (dense scores mean something).
   Result<bool> HasEmbeddings();
-  // The embedding model's relevance threshold (Embedder::min_relevance).
-  Result<double> MinRelevance();
+  // The embedding model's relevance threshold for query (Embedder::min_relevance).
+  Result<double> MinRelevance(std::string_view query);
 
   // Analyzed BM25 terms of a text (for tests and tooling).
   std::vector<std::string> AnalyzeForBm25(const std::string& text);

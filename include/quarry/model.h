@@ -43,10 +43,12 @@ class Embedder {
 
   virtual int dimension() const = 0;
   virtual int max_tokens() const = 0;
-  // The query-passage cosine below which a passage is not relevant, for this
-  // model (similarity scales differ: MiniLM's unrelated pairs sit near 0,
-  // E5's near 0.75). From the GGUF's quarry.embedding.min_relevance, else 0.25.
-  virtual double min_relevance() const { return 0.25; }
+  // The query-passage cosine below which a passage is not relevant to query,
+  // for this model. Similarity scales differ by model (MiniLM's unrelated
+  // pairs sit near 0, E5's near 0.75) and, for some, by script (E5's Chinese
+  // pairs sit higher). From the GGUF's quarry.embedding.min_relevance (and
+  // ...min_relevance_cjk for a query mostly in Han, Kana or Hangul), else 0.25.
+  virtual double min_relevance(std::string_view /*query*/) const { return 0.25; }
   // Stable identity of the model: file name plus a digest of its metadata.
   virtual const std::string& model_id() const = 0;
 };

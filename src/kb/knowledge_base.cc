@@ -170,9 +170,9 @@ Result<bool> KnowledgeBase::HasEmbeddings() {
   return !id->empty();
 }
 
-Result<double> KnowledgeBase::MinRelevance() {
+Result<double> KnowledgeBase::MinRelevance(std::string_view query) {
   QUARRY_RETURN_IF_ERROR(impl_->EnsureEmbedder());
-  return impl_->embedder->min_relevance();
+  return impl_->embedder->min_relevance(query);
 }
 
 std::vector<std::string> KnowledgeBase::AnalyzeForBm25(const std::string& text) { return impl_->analyzer->Analyze(text); }

@@ -36,7 +36,10 @@ class LlamaEmbedder final : public Embedder {
     document_prefix_ = llama::MetaString(model_.get(), "quarry.embedding.document_prefix");
     nfkc_ = llama::MetaString(model_.get(), "quarry.embedding.normalize") == "nfkc";
     if (const std::string r = llama::MetaString(model_.get(), "quarry.embedding.min_relevance"); !r.empty()) {
-      min_relevance_ = std::strtod(r.c_str(), nullptr);
+      min_relevance_ = min_relevance_cjk_ = std::strtod(r.c_str(), nullptr);
+    }
+    if (const std::string r = llama::MetaString(model_.get(), "quarry.embedding.min_relevance_cjk"); !r.empty()) {
+      min_relevance_cjk_ = std::strtod(r.c_str(), nullptr);
     }
   }
 
@@ -91,7 +94,17 @@ class LlamaEmbedder final : public Embedder {
   }
   int dimension() const override { return dim_; }
   int max_tokens() const override { return max_tokens_; }
-  double min_relevance() const override { return min_relevance_; }
+  double min_relevance(std::string_view query) const override {
+    // Mostly CJK: three-byte UTF-8 sequences in U+2E80..U+D7FF (Han, Kana, Hangul).
+    size_t cjk = 0, chars = 0;
+    for (size_t i = 0; i < query.size(); ++i) {
+      const unsigned char c = static_cast<unsigned char>(query[i]);
+      if ((c & 0xC0) == 0x80 || c == ' ') continue;
+      ++chars;
+      if (c >= 0xE2 && c <= 0xED && i + 1 < query.size() && (c > 0xE2 || static_cast<unsigned char>(query[i + 1]) >= 0xBA)) ++cjk;
+    }
+    return 2 * cjk > chars ? min_relevance_cjk_ : min_relevance_;
+  }
   const std::string& model_id() const override { return id_; }
 
  private:
@@ -117,7 +130,7 @@ class LlamaEmbedder final : public Embedder {
   int seq_max_ = 1;
   std::string query_prefix_, document_prefix_;
   bool nfkc_ = false;
-  double min_relevance_ = 0.25;
+  double min_relevance_ = 0.25, min_relevance_cjk_ = 0.25;
 };
 
 }  // namespace

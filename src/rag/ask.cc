@@ -67,7 +67,7 @@ Result<Answer> Grounded(KnowledgeBase& kb, Generator& gen, const std::string& qu
     if (o.min_relevance) {
       threshold = *o.min_relevance;
     } else {
-      auto floor = kb.MinRelevance();
+      auto floor = kb.MinRelevance(query);
       if (!floor.ok()) return floor.status();
       threshold = *floor;
     }

@@ -88,6 +88,31 @@ TEST_F(Rag, DefaultGeneratorAnswersWithInlineCitations) {
   EXPECT_EQ(r.out, answer + "\n" + listed);
 }
 
+// The "I don't know" gate in Chinese, with the multilingual embedder and its
+// own threshold: an unrelated question is refused without running the model,
+// a related one is answered.
+TEST(RagChinese, IDontKnowGateWorksWithTheMultilingualEmbedder) {
+  TempDir d;
+  std::ofstream(d.path() / "changcheng.md") << "# 长城\n\n长城是中国古代的军事防御工程，东起山海关，西至嘉峪关，全长两万多公里。"
+                                               "修建长城的历史可以追溯到春秋战国时期。\n";
+  std::ofstream(d.path() / "coffee.md") << "# 咖啡\n\n用法式压壶冲泡咖啡时，应使用粗研磨的咖啡粉，浸泡四分钟后再慢慢压下滤网。\n";
+  const std::string db = (d.path() / "kb").string();
+  auto add = RunCmd(Quarry() + " add --db " + db + " --embed-model multilingual-e5-small " + d.str());
+  ASSERT_EQ(add.exit_code, 0) << add.err;
+  const std::string ask = Quarry() + " ask --db " + db + " --json -k 2 --llm " + kSmallGenerator + " -n 16 ";
+  auto unrelated = RunCmd(ask + "\"秘鲁的首都是哪里？\"");
+  ASSERT_EQ(unrelated.exit_code, 0) << unrelated.err;
+  json u = json::parse(unrelated.out);
+  EXPECT_FALSE(u["grounded"].get<bool>()) << u.dump();
+  EXPECT_TRUE(u["candidates"].empty());
+  auto related = RunCmd(ask + "\"法式压壶咖啡要泡多久？\"");
+  ASSERT_EQ(related.exit_code, 0) << related.err;
+  json r = json::parse(related.out);
+  EXPECT_TRUE(r["grounded"].get<bool>()) << r.dump();
+  EXPECT_NE(r["citations"][0]["source"].get<std::string>().find("coffee.md"), std::string::npos);
+  EXPECT_GT(r["best_relevance"].get<double>(), u["best_relevance"].get<double>());
+}
+
 // A token limit in the middle of a Chinese character: the stream and the
 // JSON stay valid (the cut character is dropped).
 TEST_F(Rag, TruncatedChineseAnswersStayValidUtf8) {

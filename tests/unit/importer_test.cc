@@ -312,7 +312,8 @@ TEST(E5Import, Q4BlocksAreCopiedAndLlamaCppEmbedsWithRolePrefixes) {
   auto emb = Embedder::Open(out);
   ASSERT_TRUE(emb.ok()) << emb.status().message();
   EXPECT_EQ((*emb)->dimension(), spec.hidden);
-  EXPECT_DOUBLE_EQ((*emb)->min_relevance(), 0.80);
+  EXPECT_DOUBLE_EQ((*emb)->min_relevance("how long is the wall?"), 0.80);
+  EXPECT_DOUBLE_EQ((*emb)->min_relevance("长城有多长？"), 0.86);
   auto doc = (*emb)->Embed({"the cat sat", "the cat sat"});
   auto query = (*emb)->Embed({"the cat sat"}, Embedder::Role::kQuery);
   ASSERT_TRUE(doc.ok() && query.ok());
