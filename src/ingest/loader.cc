@@ -29,6 +29,31 @@ std::string Printable(std::string_view head) {
 
 bool LooksBinary(std::string_view s) { return s.substr(0, 8192).find('\0') != std::string_view::npos; }
 
+// Why bytes with NULs are not a text document: UTF-16/32 text (a byte-order
+// mark, or ASCII with a zero beside every character) says how to convert it.
+std::string NotText(std::string_view s) {
+  auto starts = [&](std::string_view bom) { return s.substr(0, bom.size()) == bom; };
+  const std::string convert = "; convert it to UTF-8 first (iconv -f %s -t UTF-8)";
+  auto say = [&](const char* what, const char* enc) {
+    std::string m = std::string(what) + convert;
+    m.replace(m.find("%s"), 2, enc);
+    return m;
+  };
+  if (starts(std::string_view("\xFF\xFE\0\0", 4)) || starts(std::string_view("\0\0\xFE\xFF", 4))) return say("UTF-32 text", "UTF-32");
+  if (starts("\xFF\xFE") || starts("\xFE\xFF")) return say("UTF-16 text", "UTF-16");
+  const std::string_view head = s.substr(0, 8192);
+  size_t even = 0, odd = 0, ascii = 0;
+  for (size_t i = 0; i < head.size(); ++i) {
+    if (head[i] == '\0') (i % 2 ? odd : even)++;
+    else if (static_cast<unsigned char>(head[i]) < 0x80) ++ascii;
+  }
+  const size_t half = head.size() / 2;
+  if (half > 0 && (odd * 10 >= half * 9 || even * 10 >= half * 9) && ascii * 10 >= half * 9) {
+    return say(odd > even ? "UTF-16LE text" : "UTF-16BE text", odd > even ? "UTF-16LE" : "UTF-16BE");
+  }
+  return "binary data (contains NUL bytes), not a text document";
+}
+
 }  // namespace
 
 Result<std::string> ReadFile(const std::string& path, uint64_t max_bytes) {
@@ -88,7 +113,7 @@ Result<LoadedDocument> FinishDocument(LoadedDocument doc, const std::string& raw
 Result<LoadedDocument> LoadBytes(const std::string& source, std::string bytes, const LoadOptions& options) {
   LoadedDocument doc;
   doc.source = source;
-  if (LooksBinary(bytes)) return Status::InvalidArgument(source + ": binary data (contains NUL bytes), not text");
+  if (LooksBinary(bytes)) return Status::InvalidArgument(source + ": " + NotText(bytes));
   if (text::FindInvalidUtf8(bytes) != std::string::npos) {
     doc.text = bytes;
     return FinishDocument(std::move(doc), bytes, options);  // reports the byte offset
@@ -123,7 +148,7 @@ Status LoadPath(const std::string& path, const LoadOptions& options, const Docum
     if (raw->compare(0, 5, "%PDF-") != 0) return Status::Corruption(path + ": not a PDF (starts with '" + Printable(*raw) + "')");
     QUARRY_RETURN_IF_ERROR(ExtractPdf(*raw, &doc));
   } else {
-    if (LooksBinary(*raw)) return Status::InvalidArgument(path + ": binary file (contains NUL bytes), not a text document");
+    if (LooksBinary(*raw)) return Status::InvalidArgument(path + ": " + NotText(*raw));
     const size_t bad = text::FindInvalidUtf8(*raw);
     if (bad != std::string::npos) {
       return Status::Corruption(path + ": invalid UTF-8 at byte " + std::to_string(bad) + "; convert it to UTF-8 first (e.g. iconv)");

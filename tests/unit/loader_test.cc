@@ -181,10 +181,22 @@ TEST(Loader, BadInputIsNamedWithItsReason) {
   test::WriteFile(d.str() + "/bin.txt", std::string("ELF\0\0\x01\x02", 7));
   test::WriteFile(d.str() + "/latin1.txt", "caf\xe9 au lait");
   test::WriteFile(d.str() + "/empty.txt", "  \n\n ");
+  // Regression: UTF-16 text was called "binary". With and without a byte-order mark.
+  auto utf16le = [](const std::string& ascii) {
+    std::string out;
+    for (char c : ascii) out += std::string(1, c) + std::string(1, '\0');
+    return out;
+  };
+  test::WriteFile(d.str() + "/bom16.txt", "\xFF\xFE" + utf16le("Hello, notes from Windows."));
+  test::WriteFile(d.str() + "/le16.txt", utf16le("Plain UTF-16LE without a mark, as some tools write it."));
   struct Case {
     const char* file;
     const char* reason;
-  } cases[] = {{"bin.txt", "binary"}, {"latin1.txt", "invalid UTF-8 at byte 3"}, {"empty.txt", "empty"}};
+  } cases[] = {{"bin.txt", "binary"},
+               {"latin1.txt", "invalid UTF-8 at byte 3"},
+               {"empty.txt", "empty"},
+               {"bom16.txt", "UTF-16 text; convert it to UTF-8 first (iconv -f UTF-16 -t UTF-8)"},
+               {"le16.txt", "UTF-16LE text"}};
   for (const auto& c : cases) {
     auto l = Load(d.str() + "/" + c.file);
     ASSERT_FALSE(l.status.ok()) << c.file;
