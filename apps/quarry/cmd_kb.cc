@@ -141,10 +141,22 @@ void RegisterKnowledgeBase(CLI::App& app, Registry& reg) {
                   {"seconds", {{"total", rep->total_s}, {"parse", rep->parse_s}, {"chunk", rep->chunk_s}, {"analyze", rep->analyze_s}, {"embed", rep->embed_s},
                                {"store", rep->store_s}, {"index", rep->index_s}}}};
         for (const auto& f : rep->failures) j["failures"].push_back({{"source", f.source}, {"reason", f.reason}});
+        j["skipped"] = rep->skipped;
         PrintJson(j);
       } else {
         std::printf("added %d, unchanged %d, replaced %d, failed %d (%lld chunks, %.1f s)\n", rep->added, rep->unchanged,
                     rep->replaced, rep->failed, static_cast<long long>(rep->chunks), rep->total_s);
+        if (!rep->skipped.empty()) {
+          // Not failures, but the user should know what a folder walk passed over.
+          int n = 0;
+          std::string kinds;
+          for (const auto& [ext, count] : rep->skipped) {
+            n += count;
+            kinds += (kinds.empty() ? "" : ", ") + std::to_string(count) + " " + (ext.empty() ? "without extension" : ext);
+          }
+          std::fprintf(stderr, "skipped %d file%s of types Quarry does not read (%s); --glob picks files by name\n", n,
+                       n == 1 ? "" : "s", kinds.c_str());
+        }
       }
       return rep->failed > 0 ? kExitFailed : kExitOk;
     };

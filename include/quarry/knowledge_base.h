@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -43,6 +44,9 @@ struct AddFailure {
 struct AddReport {
   int added = 0, unchanged = 0, replaced = 0, failed = 0;
   int64_t chunks = 0;                  // chunks written
+  // Files a folder walk passed over: their type is not one Quarry reads (or
+  // they match no --glob). Counted by extension, e.g. {".png": 3, "": 1}.
+  std::map<std::string, int> skipped;
   std::vector<AddFailure> failures;
   // Where the time went, seconds: loading and extracting text, chunking, BM25
   // analysis, embedding, writing to the catalog, bringing derived indexes up to date.

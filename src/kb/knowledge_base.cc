@@ -252,7 +252,11 @@ Result<AddReport> KnowledgeBase::Add(const std::vector<std::string>& paths, cons
         } else if (fs::is_regular_file(est)) {
           bool keep = ao.globs.empty() ? IsSupportedExtension(name) : false;
           for (const auto& g : ao.globs) keep = keep || fnmatch(g.c_str(), name.c_str(), 0) == 0 || fnmatch(g.c_str(), e->c_str(), 0) == 0;
-          if (keep) files.push_back(e->string());
+          if (keep) {
+            files.push_back(e->string());
+          } else {
+            ++rep.skipped[e->extension().string()];
+          }
         }
       }
     }

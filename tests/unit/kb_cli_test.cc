@@ -121,6 +121,23 @@ TEST_F(KbCli, OneBadFileNeverAbortsTheBatch) {
   EXPECT_EQ(hits["results"][0]["source"], docs_ + "/good.txt");
 }
 
+// Regression: files of types Quarry does not read were skipped without a word.
+TEST_F(KbCli, AFolderWalkSaysWhatItSkipped) {
+  Write("notes.md", "Water boils at 100 degrees.");
+  Write("photo.png", "not really a png");
+  Write("photo2.png", "nor this");
+  Write("Makefile", "all:");
+  auto text = Q("add " + docs_);
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.err.find("skipped 3 files of types Quarry does not read (1 without extension, 2 .png)"), std::string::npos)
+      << text.err;
+  Write("more.md", "Ice melts at 0 degrees.");
+  auto j = QJson("add " + docs_);
+  EXPECT_EQ(j["added"], 1);
+  EXPECT_EQ(j["skipped"][".png"], 2);
+  EXPECT_EQ(j["skipped"][""], 1);
+}
+
 TEST_F(KbCli, FilesOverTheDefaultLimitAreRefusedWithoutReadingThem) {
   Write("small.txt", "Water is wet.");
   Write("huge.txt", "");
