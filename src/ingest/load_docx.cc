@@ -54,11 +54,19 @@ std::string_view TagName(std::string_view xml, size_t i) {
 
 }  // namespace
 
-Status ExtractDocx(const std::string& path, LoadedDocument* doc) {
+Status ExtractDocx(const std::string& path, LoadedDocument* doc, uint64_t max_expanded_bytes) {
   auto zip = ZipReader::Open(path);
   if (!zip.ok()) return Status::Corruption(path + ": not a DOCX file (not a zip archive)");
-  auto xml = zip->Read("word/document.xml", 256u << 20);
-  if (!xml.ok()) return Status::Corruption(path + ": not a DOCX file (no word/document.xml)");
+  // The unpacked text counts against the size limit: a small archive can hold
+  // a huge document (or be a zip bomb).
+  auto xml = zip->Read("word/document.xml", max_expanded_bytes);
+  if (!xml.ok()) {
+    if (xml.status().code() == Status::Code::kNotFound) return Status::Corruption(path + ": not a DOCX file (no word/document.xml)");
+    if (xml.status().code() == Status::Code::kInvalidArgument) {
+      return Status::InvalidArgument(xml.status().message() + " (the limit applies unpacked; raise it with --max-file-size)");
+    }
+    return xml.status();
+  }
   std::string_view x = *xml;
   std::vector<std::string> heads;
   Section cur{0, 0, ""};

@@ -28,7 +28,7 @@ Status ExtractPdf(const std::string& bytes, LoadedDocument* doc) {
     doc->sections.push_back(s);
   }
   if (doc->text.find_first_not_of(" \t\r\n\f") == std::string::npos) {
-    return Status::InvalidArgument(doc->source + ": PDF has no extractable text (scanned images need OCR first)");
+    return Status::InvalidArgument(doc->source + ": PDF has no extractable text: its pages are images (a scan: run OCR first) or its text streams are damaged");
   }
   return Status::OK();
 }

@@ -134,7 +134,7 @@ Status LoadPath(const std::string& path, const LoadOptions& options, const Docum
     if (fs::file_size(path, ec) > options.max_file_bytes) {
       return Status::InvalidArgument(path + ": too large (raise the limit with --max-file-size)");
     }
-    QUARRY_RETURN_IF_ERROR(ExtractDocx(path, &doc));
+    QUARRY_RETURN_IF_ERROR(ExtractDocx(path, &doc, options.max_file_bytes));
     auto raw = ReadFile(path, options.max_file_bytes);
     if (!raw.ok()) return raw.status();
     auto d = FinishDocument(std::move(doc), *raw, options);

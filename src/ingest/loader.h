@@ -54,7 +54,7 @@ Result<LoadedDocument> FinishDocument(LoadedDocument doc, const std::string& raw
 Status ExtractMarkdown(std::string_view text, LoadedDocument* doc);
 Status ExtractHtml(std::string_view html, LoadedDocument* doc, size_t max_depth);
 Status ExtractPdf(const std::string& bytes, LoadedDocument* doc);
-Status ExtractDocx(const std::string& path, LoadedDocument* doc);
+Status ExtractDocx(const std::string& path, LoadedDocument* doc, uint64_t max_expanded_bytes);
 Status LoadJsonRecords(const std::string& path, const LoadOptions& options, const DocumentSink& sink);
 Status LoadCsvRecords(const std::string& path, const LoadOptions& options, const DocumentSink& sink);
 

@@ -40,7 +40,12 @@ std::vector<std::string> ZipReader::Names() const {
 Result<std::string> ZipReader::Read(const std::string& member, size_t max_bytes) const {
   zip_stat_t st;
   if (zip_stat(Z(zip_), member.c_str(), 0, &st) != 0) return Status::NotFound(path_ + ": no member " + member);
-  if (st.size > max_bytes) return Status::InvalidArgument(path_ + ": member " + member + " is too large");
+  if (st.size > max_bytes) {
+    char sizes[96];
+    std::snprintf(sizes, sizeof sizes, " expands to %.1f MiB, over the limit of %.1f MiB", static_cast<double>(st.size) / (1 << 20),
+                  static_cast<double>(max_bytes) / (1 << 20));
+    return Status::InvalidArgument(path_ + ": " + member + sizes);
+  }
   std::unique_ptr<zip_file_t, int (*)(zip_file_t*)> f(zip_fopen(Z(zip_), member.c_str(), 0), &zip_fclose);
   if (!f) return Status::Corruption(path_ + ": cannot open member " + member);
   std::string data(st.size, '\0');

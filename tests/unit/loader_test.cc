@@ -140,6 +140,27 @@ TEST(Loader, DocxParagraphsAndHeadings) {
   EXPECT_FALSE(Load(d.str() + "/bad.docx").status.ok());
 }
 
+// Regression: a 321 KB DOCX that unpacks to 90 MB was accepted although far
+// over --max-file-size unpacked, and one over the old fixed cap was called
+// "not a DOCX". The limit applies to the unpacked text, and says so.
+TEST(Loader, DocxIsLimitedByItsUnpackedSize) {
+  test::TempDir d;
+  std::vector<std::pair<std::string, std::string>> paras;
+  for (int i = 0; i < 2000; ++i) paras.push_back({"", std::string(600, 'a' + i % 26)});
+  test::WriteDocx(d.str() + "/big.docx", paras);
+  ASSERT_LT(std::filesystem::file_size(d.str() + "/big.docx"), 100u << 10);  // it compresses well
+  LoadOptions o;
+  o.max_file_bytes = 1 << 20;
+  auto l = Load(d.str() + "/big.docx", o);
+  ASSERT_EQ(l.status.code(), Status::Code::kInvalidArgument) << l.status.message();
+  EXPECT_NE(l.status.message().find("big.docx"), std::string::npos) << l.status.message();
+  EXPECT_NE(l.status.message().find("word/document.xml expands to 1.2 MiB, over the limit of 1.0 MiB"), std::string::npos)
+      << l.status.message();
+  EXPECT_NE(l.status.message().find("--max-file-size"), std::string::npos);
+  o.max_file_bytes = 8 << 20;
+  EXPECT_TRUE(Load(d.str() + "/big.docx", o).status.ok());
+}
+
 TEST(Loader, BeirJsonlRecords) {
   test::TempDir d;
   test::WriteFile(d.str() + "/c.jsonl",
