@@ -63,16 +63,14 @@ Result<Answer> Grounded(KnowledgeBase& kb, Generator& gen, const std::string& qu
         a.best_relevance = i == 0 ? d : std::max(a.best_relevance, d);
       }
     }
-    double threshold = 0;
     if (o.min_relevance) {
-      threshold = *o.min_relevance;
+      min_relevance = *o.min_relevance;
     } else {
       auto floor = kb.MinRelevance(query);
       if (!floor.ok()) return floor.status();
-      threshold = *floor;
+      min_relevance = *floor;
     }
-    relevant = a.best_relevance >= threshold;
-    min_relevance = threshold;
+    relevant = a.best_relevance >= min_relevance;
   }
   a.retrieve_ms = MsSince(t);
   if (!relevant) {
@@ -130,8 +128,7 @@ Result<Answer> Grounded(KnowledgeBase& kb, Generator& gen, const std::string& qu
   if (on_piece) attributed = [&](std::string_view piece) { return emit(stream.Feed(piece)); };
   QUARRY_RETURN_IF_ERROR(rag::GenerateAndSelect(gen, convs, o.generate, ev, weights, &kb, attributed, &a));
   if (on_piece) emit(stream.Finish());
-  const rag::CitationAttributor attributor(a.sources);
-  for (Candidate& c : a.candidates) c.text = attributor.Attribute(c.text);
+  for (Candidate& c : a.candidates) c.text = stream.Attribute(c.text);  // Attribute keeps no state
   if (!a.candidates.empty()) a.text = a.candidates[static_cast<size_t>(a.selected)].text;
   a.cited = rag::CitedNumbers(a.text, static_cast<int>(a.sources.size()));
   return a;
