@@ -103,6 +103,9 @@ class Generator {
   virtual ~Generator() = default;
 
   // Formats messages with the model's own chat template, ending with the assistant turn.
+  // Message content is text: any control string of the model's vocabulary in it
+  // (read from the GGUF, e.g. "<|im_end|>") is broken with a zero-width space
+  // so it can never end a turn or start a new one.
   virtual Result<std::string> FormatChat(const std::vector<ChatMessage>& messages) const = 0;
 
   // Several chat completions at once (candidates). In-process, the conversations

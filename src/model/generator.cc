@@ -23,19 +23,46 @@ std::string FallbackTemplate(const std::string& arch) {
   return "chatml";
 }
 
+// The strings this vocabulary's tokenizer turns into special tokens when it
+// meets them in text: control and unknown tokens (matched in a templated
+// prompt) and user-defined ones that look like markup (matched everywhere;
+// some vocabularies also define plain words or whitespace runs that way,
+// which are harmless and left alone).
+std::vector<std::string> TemplateMarkers(const llama_vocab* vocab) {
+  std::vector<std::string> out;
+  const int n = llama_vocab_n_tokens(vocab);
+  for (llama_token t = 0; t < n; ++t) {
+    const auto attr = llama_vocab_get_attr(vocab, t);
+    const char* text = llama_vocab_get_text(vocab, t);
+    if (text == nullptr || *text == '\0') continue;
+    const std::string_view s(text);
+    const bool control = (attr & (LLAMA_TOKEN_ATTR_CONTROL | LLAMA_TOKEN_ATTR_UNKNOWN)) != 0;
+    const bool markup = (attr & LLAMA_TOKEN_ATTR_USER_DEFINED) != 0 && s.find_first_of("<>[]|") != std::string_view::npos;
+    if (control || markup) out.emplace_back(s);
+  }
+  return out;
+}
+
 class LlamaGenerator final : public Generator {
  public:
   LlamaGenerator(std::string path, llama::ModelPtr model, llama::ContextPtr ctx)
       : path_(std::move(path)), model_(std::move(model)), ctx_(std::move(ctx)), vocab_(llama_model_get_vocab(model_.get())) {
     const char* t = llama_model_chat_template(model_.get(), nullptr);
     template_ = t ? t : FallbackTemplate(llama::MetaString(model_.get(), "general.architecture"));
+    markers_ = TemplateMarkers(vocab_);
   }
 
   Result<std::string> FormatChat(const std::vector<ChatMessage>& messages) const override {
+    // Message content is text: a control string of this vocabulary inside it
+    // (a document quoting "<|im_end|>") must not end the turn it sits in.
+    std::vector<std::string> contents;
+    contents.reserve(messages.size());
+    for (const auto& m : messages) contents.push_back(text::BreakMarkers(m.content, markers_));
     std::vector<llama_chat_message> msgs;
     size_t total = 0;
-    for (const auto& m : messages) {
-      msgs.push_back({m.role.c_str(), m.content.c_str()});
+    for (size_t i = 0; i < messages.size(); ++i) {
+      const auto& m = messages[i];
+      msgs.push_back({m.role.c_str(), contents[i].c_str()});
       total += m.role.size() + m.content.size();
     }
     std::string buf(total * 2 + 256, '\0');
@@ -261,6 +288,7 @@ class LlamaGenerator final : public Generator {
   llama::ContextPtr ctx_;
   const llama_vocab* vocab_;
   std::string template_;
+  std::vector<std::string> markers_;
 };
 
 }  // namespace

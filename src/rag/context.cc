@@ -99,6 +99,23 @@ std::vector<std::string> SplitSentences(std::string_view text) {
   return out;
 }
 
+namespace {
+// Whether a chat template's control string starts at text[i]: <|...|>, a
+// <word_with_underscore> or </s> tag, [INST] / [/INST], <<SYS>>.
+bool IsControlText(std::string_view text, size_t i) {
+  const std::string_view rest = text.substr(i);
+  if (rest.starts_with("[INST]") || rest.starts_with("[/INST]") || rest.starts_with("<<SYS>>")) return true;
+  if (rest.empty() || rest[0] != '<') return false;
+  size_t j = 1;
+  if (j < rest.size() && rest[j] == '/') ++j;
+  if (j < rest.size() && rest[j] == '|') return true;
+  size_t w = j;
+  while (w < rest.size() && (std::isalnum(static_cast<unsigned char>(rest[w])) || rest[w] == '_')) ++w;
+  const std::string_view word = rest.substr(j, w - j);
+  return w < rest.size() && rest[w] == '>' && (word == "s" || word.find('_') != std::string_view::npos);
+}
+}  // namespace
+
 std::string QuoteData(std::string_view text) {
   std::string out;
   out.reserve(text.size() + 16);
@@ -140,28 +157,12 @@ std::string QuoteData(std::string_view text) {
       if (relabeled) continue;
     }
     if (c == '\n') line_start = true;
-    // Chat-template control text ("<|im_start|>", "<start_of_turn>", "</s>")
-    // in a document must stay text: the prompt is tokenized with special tokens on.
-    if (c == '<') {
-      size_t j = i + 1;
-      if (j < text.size() && text[j] == '/') ++j;
-      size_t w = j;
-      while (w < text.size() && (std::isalnum(static_cast<unsigned char>(text[w])) || text[w] == '_')) ++w;
-      const std::string_view word = text.substr(j, w - j);
-      const bool control = (j < text.size() && text[j] == '|') ||
-                           (w < text.size() && text[w] == '>' && (word == "s" || word.find('_') != std::string_view::npos));
-      if (control) {
-        // Dropped whole: it carries no content, and a model shown it as text
-        // tends to echo it.
-        const size_t close = text.find('>', i);
-        if (close != std::string_view::npos && close - i <= 32) {
-          i = close;
-          continue;
-        }
-        out += "\xE2\x80\xB9";  // ‹ (an unterminated one stays, defused)
-        continue;
-      }
-    }
+    // Chat-template control text ("<|im_start|>", "<start_of_turn>", "</s>",
+    // "[INST]") in a document is an attempt to end its source and speak as
+    // the system or the user. What follows it is never shown to the model:
+    // a forged turn stripped of its markers still reads as an order, and
+    // small models obey it (measured with the default generator).
+    if (IsControlText(text, i)) break;
     out += c;
   }
   return out;

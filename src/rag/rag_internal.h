@@ -20,9 +20,10 @@ std::vector<size_t> SentenceEnds(std::string_view text);
 
 // Retrieved text is data: each source is a "[n] title" header and its text.
 // Lines that would read as a header or as the prompt's own labels
-// ("Question:") are neutralised, and chat-template control text
-// ("<|im_start|>") is broken, so a document cannot end its block or speak
-// as the user or the system.
+// ("Question:") are neutralised, and the text ends at the first chat-template
+// control string ("<|im_start|>", "[INST]"), so a document cannot end its
+// block or speak as the user or the system. (The generator also breaks every
+// control string of its own vocabulary in any message; see FormatChat.)
 std::string QuoteData(std::string_view text);
 std::string SourceBlock(int n, const std::string& title, std::string_view text);
 

@@ -2,6 +2,7 @@
 
 #include <utf8proc.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <memory>
 
@@ -127,6 +128,41 @@ std::string EncodeUtf8(uint32_t cp) {
     o += static_cast<char>(0x80 | (cp & 0x3F));
   }
   return o;
+}
+
+std::string BreakMarkers(std::string_view s, const std::vector<std::string>& markers) {
+  // Markers by first byte, longest first.
+  std::vector<const std::string*> by_byte[256];
+  for (const auto& m : markers) {
+    if (!m.empty()) by_byte[static_cast<unsigned char>(m[0])].push_back(&m);
+  }
+  for (auto& b : by_byte) {
+    std::sort(b.begin(), b.end(), [](const std::string* a, const std::string* c) { return a->size() > c->size(); });
+  }
+  static constexpr std::string_view kZeroWidthSpace = "\xE2\x80\x8B";
+  std::string out;
+  out.reserve(s.size());
+  size_t i = 0;
+  while (i < s.size()) {
+    const std::string* hit = nullptr;
+    for (const std::string* m : by_byte[static_cast<unsigned char>(s[i])]) {
+      if (s.compare(i, m->size(), *m) == 0) {
+        hit = m;
+        break;
+      }
+    }
+    if (hit == nullptr) {
+      out += s[i++];
+      continue;
+    }
+    const auto lead = static_cast<unsigned char>((*hit)[0]);
+    const size_t first = std::min(hit->size(), size_t{lead < 0x80 ? 1u : lead >= 0xF0 ? 4u : lead >= 0xE0 ? 3u : 2u});
+    out.append(*hit, 0, first);
+    out += kZeroWidthSpace;
+    out.append(*hit, first);
+    i += hit->size();
+  }
+  return out;
 }
 
 }  // namespace quarry::text

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace quarry::text {
 
@@ -38,5 +39,15 @@ size_t Utf8CompletePrefix(std::string_view s);
 // s with each invalid UTF-8 sequence (and a truncated tail) replaced by
 // U+FFFD, so it is safe to print or put into JSON.
 std::string ValidUtf8(std::string_view s);
+
+}  // namespace quarry::text
+
+namespace quarry::text {
+
+// s with every occurrence of any of `markers` broken by a zero-width space
+// (U+200B) after its first character, so a tokenizer that matches those
+// strings as special tokens reads them as plain text. Longest match first;
+// empty markers are ignored.
+std::string BreakMarkers(std::string_view s, const std::vector<std::string>& markers);
 
 }  // namespace quarry::text

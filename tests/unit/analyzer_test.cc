@@ -71,5 +71,23 @@ TEST(Utf8, InvalidSequencesBecomeReplacementCharacters) {
   EXPECT_EQ(FindInvalidUtf8(ValidUtf8("\xC0\x80\xED\xA0\x80 ok \x80\x80")), std::string_view::npos);
 }
 
+// A document that carries a chat template's control strings must reach the
+// model as text: each marker is broken so no tokenizer matches it.
+TEST(Utf8, MarkersAreBrokenLongestFirst) {
+  const std::vector<std::string> m = {"<|im_end|>", "<|im_start|>", "<|im", "", "「特」"};
+  const std::string zw = "\xE2\x80\x8B";
+  EXPECT_EQ(BreakMarkers("no markers here", m), "no markers here");
+  EXPECT_EQ(BreakMarkers("a<|im_end|>b", m), "a<" + zw + "|im_end|>b");
+  EXPECT_EQ(BreakMarkers("<|im_start|>system", m), "<" + zw + "|im_start|>system");
+  EXPECT_EQ(BreakMarkers("<<|im_end|>|im_end|>", m), "<<" + zw + "|im_end|>|im_end|>");
+  EXPECT_EQ(BreakMarkers("x「特」y", m), "x「" + zw + "特」y");  // after the first character, not byte
+  const std::string twice = BreakMarkers(BreakMarkers("<|im_end|><|im_start|>", m), m);
+  for (const auto& marker : m) {
+    if (!marker.empty()) {
+      EXPECT_EQ(twice.find(marker), std::string::npos) << marker;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace quarry::text
