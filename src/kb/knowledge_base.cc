@@ -280,7 +280,6 @@ Result<AddReport> KnowledgeBase::Add(const std::vector<std::string>& paths, cons
   struct Pending {
     DocumentRow row;
     std::vector<ChunkInput> chunks;
-    bool replacing = false;
   };
   std::vector<Pending> batch;
   size_t batch_chunks = 0;
@@ -313,9 +312,13 @@ Result<AddReport> KnowledgeBase::Add(const std::vector<std::string>& paths, cons
     }
     const auto t = Clock::now();
     for (auto& p : batch) {
-      auto id = im.catalog->PutDocument(p.row, p.chunks, model_id);
-      if (!id.ok()) return id.status();  // the database itself failed: stop, nothing half-written
-      (p.replacing ? rep.replaced : rep.added)++;
+      auto put = im.catalog->PutDocument(p.row, p.chunks, model_id);
+      if (!put.ok()) return put.status();  // the database itself failed: stop, nothing half-written
+      switch (put->outcome) {
+        case Catalog::PutResult::kAdded: ++rep.added; break;
+        case Catalog::PutResult::kReplaced: ++rep.replaced; break;
+        case Catalog::PutResult::kUnchanged: ++rep.unchanged; continue;  // another process stored it meanwhile
+      }
       rep.chunks += static_cast<int64_t>(p.chunks.size());
       prog.documents++;
       prog.chunks += static_cast<int64_t>(p.chunks.size());
@@ -356,7 +359,6 @@ Result<AddReport> KnowledgeBase::Add(const std::vector<std::string>& paths, cons
     std::vector<TextChunk> chunks = ChunkDocument(d.text, d.sections, co, count_tokens);
     rep.chunk_s += Since(t);
     Pending p;
-    p.replacing = existing->has_value();
     p.row.source = d.source;
     p.row.content_hash = d.content_hash;
     p.row.metadata = d.metadata;

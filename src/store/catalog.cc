@@ -126,16 +126,28 @@ Result<std::unique_ptr<Catalog>> Catalog::Open(const std::string& dir, bool crea
 }
 
 Status Catalog::Migrate() {
-  auto st = db_->Prepare("PRAGMA user_version");
-  if (!st.ok()) return st.status();
-  int64_t v = st->Step() ? st->Int(0) : 0;
+  auto version = [&]() -> Result<int64_t> {
+    auto st = db_->Prepare("PRAGMA user_version");
+    if (!st.ok()) return st.status();
+    const int64_t v = st->Step() ? st->Int(0) : 0;
+    QUARRY_RETURN_IF_ERROR(st->status());
+    return v;  // the statement is finalized here: no read transaction stays open
+  };
+  auto v0 = version();
+  if (!v0.ok()) return v0.status();
+  if (*v0 == kSchemaVersion) return Status::OK();
+  // Several processes may create the same base at once: the first to take the
+  // write lock migrates, the others wait for it and then find nothing to do.
+  sql::Transaction tx(db_.get());
+  QUARRY_RETURN_IF_ERROR(tx.status());
+  auto cur = version();
+  if (!cur.ok()) return cur.status();
+  const int64_t v = *cur;
   if (v > kSchemaVersion) {
     return Status::Unsupported(db_->path() + ": schema version " + std::to_string(v) +
                                " is newer than this quarry understands (" + std::to_string(kSchemaVersion) + "); upgrade quarry");
   }
   if (v == kSchemaVersion) return Status::OK();
-  sql::Transaction tx(db_.get());
-  QUARRY_RETURN_IF_ERROR(tx.status());
   if (v < 1) {
     QUARRY_RETURN_IF_ERROR(db_->Exec(kSchemaV1));
     QUARRY_RETURN_IF_ERROR(db_->Exec("INSERT OR REPLACE INTO meta VALUES('generation', '0')"));
@@ -206,16 +218,20 @@ Result<std::vector<ChunkRow>> Catalog::DocumentChunks(int64_t doc_id) {
   return out;
 }
 
-Result<int64_t> Catalog::PutDocument(const DocumentRow& doc, const std::vector<ChunkInput>& chunks, const std::string& model_id) {
+Result<Catalog::PutResult> Catalog::PutDocument(const DocumentRow& doc, const std::vector<ChunkInput>& chunks,
+                                                const std::string& model_id) {
   sql::Transaction tx(db_.get());
   QUARRY_RETURN_IF_ERROR(tx.status());
+  PutResult result;
   int64_t version = 1;
   std::string created;
   {
-    auto old = db_->Prepare("SELECT id, version, created_at FROM documents WHERE source = ?");
+    auto old = db_->Prepare("SELECT id, version, created_at, content_hash FROM documents WHERE source = ?");
     if (!old.ok()) return old.status();
     old->Bind(1, doc.source);
     if (old->Step()) {
+      if (old->Text(3) == doc.content_hash) return PutResult{old->Int(0), PutResult::kUnchanged};
+      result.outcome = PutResult::kReplaced;
       version = old->Int(1) + 1;
       created = old->Text(2);
       auto del = db_->Prepare("DELETE FROM documents WHERE id = ?");
@@ -233,6 +249,7 @@ Result<int64_t> Catalog::PutDocument(const DocumentRow& doc, const std::vector<C
   if (created.empty()) ins->BindNull(7); else ins->Bind(7, created);
   QUARRY_RETURN_IF_ERROR(ins->Exec());
   const int64_t doc_id = db_->LastInsertId();
+  result.doc_id = doc_id;
 
   auto ic = db_->Prepare("INSERT INTO chunks(doc_id, seq, text, start_char, end_char, heading, tokens) VALUES(?,?,?,?,?,?,?)");
   auto ie = db_->Prepare("INSERT INTO embeddings(chunk_id, model, vector) VALUES(?,?,?)");
@@ -258,7 +275,7 @@ Result<int64_t> Catalog::PutDocument(const DocumentRow& doc, const std::vector<C
   }
   QUARRY_RETURN_IF_ERROR(db_->Exec("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'"));
   QUARRY_RETURN_IF_ERROR(tx.Commit());
-  return doc_id;
+  return result;
 }
 
 Status Catalog::DeleteDocument(int64_t id) {

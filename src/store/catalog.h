@@ -71,7 +71,15 @@ class Catalog {
   Result<std::vector<ChunkRow>> DocumentChunks(int64_t doc_id);
 
   // Inserts the document or atomically replaces one with the same source.
-  Result<int64_t> PutDocument(const DocumentRow& doc, const std::vector<ChunkInput>& chunks, const std::string& model_id);
+  // Decided inside the write transaction, so concurrent writers each report
+  // what they really did: a source another process stored meanwhile with the
+  // same content is left alone (kUnchanged).
+  struct PutResult {
+    enum Outcome { kAdded, kReplaced, kUnchanged };
+    int64_t doc_id = 0;
+    Outcome outcome = kAdded;
+  };
+  Result<PutResult> PutDocument(const DocumentRow& doc, const std::vector<ChunkInput>& chunks, const std::string& model_id);
   Status DeleteDocument(int64_t id);
 
   Result<std::string> GetMeta(const std::string& key);

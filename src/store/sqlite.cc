@@ -1,11 +1,30 @@
 #include "store/sqlite.h"
 
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
 namespace quarry::sql {
+namespace {
+
+constexpr int kBusyTimeoutMs = 10000;
+
+// A damaged database says what to do about it.
+Status Error(int rc, const std::string& path, const std::string& msg) {
+  if ((rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB) {
+    return Status::Corruption(path + ": " + msg +
+                              "; the catalog is damaged: restore quarry.db from a backup, or move the folder aside "
+                              "and add the source documents again");
+  }
+  return Status::IOError(path + ": " + msg);
+}
+
+}  // namespace
 
 bool Stmt::Step() {
   int rc = sqlite3_step(s_);
   if (rc == SQLITE_ROW) return true;
-  if (rc != SQLITE_DONE) status_ = Status::IOError(std::string("sqlite: ") + sqlite3_errmsg(db_));
+  if (rc != SQLITE_DONE) status_ = Error(rc, sqlite3_db_filename(db_, "main") ? sqlite3_db_filename(db_, "main") : "sqlite", sqlite3_errmsg(db_));
   return false;
 }
 
@@ -26,7 +45,7 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& path, bool read_only) {
     sqlite3_close(db);
     return Status::IOError(path + ": cannot open database: " + msg);
   }
-  sqlite3_busy_timeout(db, 10000);
+  sqlite3_busy_timeout(db, kBusyTimeoutMs);
   sqlite3_extended_result_codes(db, 1);
   return std::unique_ptr<Db>(new Db(db, path));
 }
@@ -42,17 +61,22 @@ Result<Stmt> Db::Prepare(std::string_view sql) {
 }
 
 Status Db::Exec(const std::string& sql) {
-  char* err = nullptr;
-  int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err);
-  if (rc != SQLITE_OK) {
+  // SQLite answers SQLITE_BUSY without waiting where waiting could deadlock
+  // (a journal-mode change, a lock upgrade racing another writer). Outside a
+  // transaction the statement can simply run again, until the busy timeout.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kBusyTimeoutMs);
+  for (int backoff_ms = 1;; backoff_ms = std::min(backoff_ms * 2, 100)) {
+    char* err = nullptr;
+    const int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err);
+    if (rc == SQLITE_OK) return Status::OK();
     std::string msg = err ? err : sqlite3_errmsg(db_);
     sqlite3_free(err);
-    if ((rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB) {
-      return Status::Corruption(path_ + ": " + msg);
+    if ((rc & 0xff) == SQLITE_BUSY && sqlite3_get_autocommit(db_) && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
+      continue;
     }
-    return Status::IOError(path_ + ": " + msg);
+    return Error(rc, path_, msg);
   }
-  return Status::OK();
 }
 
 }  // namespace quarry::sql
