@@ -255,6 +255,26 @@ TEST_F(KbCli, ConcurrentWritersAllSucceedAndReportWhatTheyDid) {
   for (int i = 2; i < 10; ++i) EXPECT_EQ(sources.count(docs_ + "/f" + std::to_string(i) + ".txt"), 1u) << i;
 }
 
+// The catalog itself damaged: commands stop with an error that says what to
+// do, and nothing tries to "repair" it by writing over it.
+TEST_F(KbCli, ADamagedCatalogSaysHowToRecover) {
+  Write("a.txt", "apple water");
+  ASSERT_EQ(test::RunCmd(test::Quarry() + " add " + docs_ + " --no-embed --db " + db_).exit_code, 0);
+  {
+    std::fstream f(db_ + "/quarry.db", std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(0);
+    f.write("garbage garbage garbage garbage!", 32);  // the SQLite header
+  }
+  const auto size = fs::file_size(db_ + "/quarry.db");
+  for (const char* cmd : {" search water --mode bm25", " ls", " add "}) {
+    auto r = test::RunCmd(test::Quarry() + cmd + (std::string(cmd) == " add " ? docs_ + " --no-embed" : "") + " --db " + db_);
+    EXPECT_NE(r.exit_code, 0) << cmd;
+    EXPECT_NE(r.err.find("quarry.db"), std::string::npos) << cmd << ": " << r.err;
+    EXPECT_NE(r.err.find("restore"), std::string::npos) << cmd << ": " << r.err;
+  }
+  EXPECT_EQ(fs::file_size(db_ + "/quarry.db"), size);
+}
+
 TEST_F(KbCli, RemoveByIdPathAndGlob) {
   Write("one.txt", "apple");
   Write("two.md", "banana");
