@@ -126,8 +126,10 @@ int Bm25Synthetic(const std::string& dir, size_t n, size_t words, size_t nq, siz
     d.source = "s" + std::to_string(i);
     d.content_hash = d.source;
     ChunkInput c;
-    for (size_t w = 0; w < words; ++w) c.terms.push_back(word());
-    c.row.text = d.source;
+    std::vector<std::string> terms;
+    for (size_t w = 0; w < words; ++w) terms.push_back(word());
+    c.encoded_terms = Catalog::EncodeTerms(terms);
+    c.text = d.source;
     auto id = (*cat)->PutDocument(d, {c}, "");
     if (!id.ok()) return std::cerr << id.status().message() << "\n", 1;
   }
@@ -186,7 +188,7 @@ int Ann(const std::string& dir, size_t n, size_t dim, size_t nq, size_t k, int b
     d.source = "v" + std::to_string(i);
     d.content_hash = d.source;
     ChunkInput c;
-    c.row.text = d.source;
+    c.text = d.source;
     c.vector.assign(base.begin() + static_cast<std::ptrdiff_t>(i * dim), base.begin() + static_cast<std::ptrdiff_t>((i + 1) * dim));
     auto id = (*cat)->PutDocument(d, {c}, "synthetic");
     if (!id.ok()) return std::cerr << id.status().message() << "\n", 1;

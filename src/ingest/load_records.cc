@@ -48,7 +48,7 @@ Result<LoadedDocument> FromRecord(const std::string& path, const std::string& wh
   json meta = rec.contains("metadata") && rec["metadata"].is_object() ? rec["metadata"] : json::object();
   meta["_id"] = id;
   doc.metadata = meta.dump();
-  return FinishDocument(std::move(doc), raw, options);
+  return FinishDocument(std::move(doc), &raw, options);
 }
 
 // RFC 4180 CSV: quoted fields may hold commas, quotes ("") and newlines.

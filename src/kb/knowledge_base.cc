@@ -35,13 +35,17 @@ Chunk ToChunk(const ChunkRow& r) { return Chunk{r.id, r.doc_id, r.seq, r.text, r
 class CharCounter {
  public:
   explicit CharCounter(std::string_view s) : s_(s) {}
+  // Moves from the last position, forward or back (chunks overlap), so a
+  // whole document costs one pass, not one per chunk.
   int64_t At(size_t byte) {
-    if (byte < byte_) byte_ = 0, chars_ = 0;
-    for (; byte_ < byte && byte_ < s_.size(); ++byte_) chars_ += (static_cast<unsigned char>(s_[byte_]) & 0xC0) != 0x80;
+    byte = std::min(byte, s_.size());
+    for (; byte_ < byte; ++byte_) chars_ += IsLead(s_[byte_]);
+    while (byte_ > byte) chars_ -= IsLead(s_[--byte_]);
     return chars_;
   }
 
  private:
+  static bool IsLead(char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }
   std::string_view s_;
   size_t byte_ = 0;
   int64_t chars_ = 0;
@@ -279,6 +283,7 @@ Result<AddReport> KnowledgeBase::Add(const std::vector<std::string>& paths, cons
 
   struct Pending {
     DocumentRow row;
+    std::unique_ptr<const std::string> text;  // the chunks' text is views into it
     std::vector<ChunkInput> chunks;
   };
   std::vector<Pending> batch;
@@ -291,7 +296,9 @@ Result<AddReport> KnowledgeBase::Add(const std::vector<std::string>& paths, cons
     if (im.embedder) {
       std::vector<std::string> texts;
       for (const auto& p : batch) {
-        for (const auto& c : p.chunks) texts.push_back(c.row.heading.empty() ? c.row.text : c.row.heading + "\n" + c.row.text);
+        for (const auto& c : p.chunks) {
+          texts.push_back(c.row.heading.empty() ? std::string(c.text) : c.row.heading + "\n" + std::string(c.text));
+        }
       }
       const auto t = Clock::now();
       auto vecs = im.embedder->Embed(texts);
@@ -364,19 +371,28 @@ Result<AddReport> KnowledgeBase::Add(const std::vector<std::string>& paths, cons
     p.row.metadata = d.metadata;
     p.row.title = d.title;
     p.row.bytes = static_cast<int64_t>(d.text.size());
+    p.text = std::make_unique<const std::string>(std::move(d.text));
+    const std::string_view text = *p.text;
     t = Clock::now();
-    CharCounter cc(d.text);
+    CharCounter cc(text);
+    std::vector<std::string> terms;
     int seq = 0;
     for (const TextChunk& c : chunks) {
       ChunkInput in;
       in.row.seq = seq++;
-      in.row.text = d.text.substr(c.start, c.end - c.start);
+      in.text = text.substr(c.start, c.end - c.start);
       in.row.start = cc.At(c.start);
       in.row.end = cc.At(c.end);
       in.row.heading = c.heading;
       in.row.tokens = c.tokens;
       // The heading path is part of what a chunk is about.
-      im.analyzer->Analyze(c.heading.empty() ? in.row.text : c.heading + "\n" + in.row.text, &in.terms);
+      terms.clear();
+      if (c.heading.empty()) {
+        im.analyzer->Analyze(in.text, &terms);
+      } else {
+        im.analyzer->Analyze(c.heading + "\n" + std::string(in.text), &terms);
+      }
+      in.encoded_terms = Catalog::EncodeTerms(terms);
       p.chunks.push_back(std::move(in));
     }
     rep.analyze_s += Since(t);

@@ -259,7 +259,7 @@ Result<Catalog::PutResult> Catalog::PutDocument(const DocumentRow& doc, const st
   if (!it.ok()) return it.status();
   for (const ChunkInput& c : chunks) {
     ic->Reset();
-    ic->Bind(1, doc_id).Bind(2, c.row.seq).Bind(3, c.row.text).Bind(4, c.row.start).Bind(5, c.row.end)
+    ic->Bind(1, doc_id).Bind(2, c.row.seq).Bind(3, c.text).Bind(4, c.row.start).Bind(5, c.row.end)
         .Bind(6, c.row.heading).Bind(7, c.row.tokens);
     QUARRY_RETURN_IF_ERROR(ic->Exec());
     const int64_t chunk_id = db_->LastInsertId();
@@ -269,8 +269,7 @@ Result<Catalog::PutResult> Catalog::PutDocument(const DocumentRow& doc, const st
       QUARRY_RETURN_IF_ERROR(ie->Exec());
     }
     it->Reset();
-    const std::string blob = EncodeTerms(c.terms);
-    it->Bind(1, chunk_id).BindBlob(2, blob.data(), blob.size());
+    it->Bind(1, chunk_id).BindBlob(2, c.encoded_terms.data(), c.encoded_terms.size());
     QUARRY_RETURN_IF_ERROR(it->Exec());
   }
   QUARRY_RETURN_IF_ERROR(db_->Exec("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'"));

@@ -39,9 +39,12 @@ struct ChunkRow {
 };
 
 struct ChunkInput {
-  ChunkRow row;
+  ChunkRow row;                        // seq, offsets, heading, tokens; row.text is not read
+  std::string_view text;               // the chunk's text, valid until PutDocument returns (a view
+                                       // into the document: a large one is not held twice)
   std::vector<float> vector;           // empty when not embedded
-  std::vector<std::string> terms;      // analyzed BM25 terms, in order
+  std::string encoded_terms;           // analyzed BM25 terms, Catalog::EncodeTerms (compact: a document's
+                                       // terms as strings would take many times its size)
 };
 
 struct CatalogStats {

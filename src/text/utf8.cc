@@ -37,19 +37,41 @@ std::string Map(std::string_view s, int options) {
 }  // namespace
 
 std::string NormalizeText(std::string_view s) {
-  std::string nfc = Map(s, UTF8PROC_STABLE | UTF8PROC_COMPOSE);
+  // In pieces of about 64 KiB, cut before an ASCII byte (nothing composes
+  // with a following ASCII character), so memory stays near the text's size
+  // (utf8proc decodes a whole input to 4 bytes per character), and ASCII
+  // pieces skip utf8proc.
+  constexpr size_t kPiece = 64 * 1024;
   std::string out;
-  out.reserve(nfc.size());
-  for (size_t i = 0; i < nfc.size(); ++i) {
-    char c = nfc[i];
-    if (c == '\r') {
-      out += '\n';
-      if (i + 1 < nfc.size() && nfc[i + 1] == '\n') ++i;
-    } else if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t') {
-      out += ' ';
-    } else {
-      out += c;
+  out.reserve(s.size());
+  bool after_cr = false;
+  auto emit = [&](std::string_view nfc) {
+    for (char c : nfc) {
+      if (after_cr && c == '\n') {
+        after_cr = false;
+        continue;
+      }
+      after_cr = c == '\r';
+      if (c == '\r') {
+        out += '\n';
+      } else if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t') {
+        out += ' ';
+      } else {
+        out += c;
+      }
     }
+  };
+  size_t at = 0;
+  while (at < s.size()) {
+    size_t end = std::min(s.size(), at + kPiece);
+    while (end < s.size() && static_cast<unsigned char>(s[end]) >= 0x80) ++end;
+    const std::string_view piece = s.substr(at, end - at);
+    if (std::all_of(piece.begin(), piece.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; })) {
+      emit(piece);
+    } else {
+      emit(Map(piece, UTF8PROC_STABLE | UTF8PROC_COMPOSE));
+    }
+    at = end;
   }
   return out;
 }

@@ -41,6 +41,16 @@ Result<std::string> Sha256File(const std::string& path) {
   return Hex(md, len);
 }
 
+std::string Sha256Hex(std::initializer_list<std::string_view> parts) {
+  std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> ctx(EVP_MD_CTX_new());
+  EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
+  for (std::string_view p : parts) EVP_DigestUpdate(ctx.get(), p.data(), p.size());
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(ctx.get(), md, &len);
+  return Hex(md, len);
+}
+
 std::string Sha256Hex(const std::string& data) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned len = 0;

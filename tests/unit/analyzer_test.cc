@@ -89,5 +89,19 @@ TEST(Utf8, MarkersAreBrokenLongestFirst) {
   }
 }
 
+// Normalised in pieces (bounded memory), the result is the whole text's:
+// a combining mark or an LF right at a piece boundary still joins its base.
+TEST(Utf8, NormalizeTextIsTheSameAcrossPieceBoundaries) {
+  const std::string acute = "\xCC\x81", e_acute = "\xC3\xA9";
+  std::string in(65535, 'a');
+  in += "e" + acute;  // 'e' ends the first 64 KiB piece
+  std::string want(65535, 'a');
+  want += e_acute;
+  in += std::string(65535, 'b') + "\r\n" + "x\x01y\rz";  // CR last in a piece, LF first in the next
+  want += std::string(65535, 'b') + "\n" + "x y\nz";
+  EXPECT_EQ(NormalizeText(in), want);
+  EXPECT_EQ(NormalizeText("Cafe" + acute + "\r\n"), "Caf" + e_acute + "\n");
+}
+
 }  // namespace
 }  // namespace quarry::text

@@ -20,8 +20,8 @@ namespace {
 
 ChunkInput Chunk(std::vector<std::string> terms, std::vector<float> v = {}) {
   ChunkInput c;
-  c.row.text = "x";
-  c.terms = std::move(terms);
+  c.text = "x";
+  c.encoded_terms = Catalog::EncodeTerms(terms);
   c.vector = std::move(v);
   return c;
 }
