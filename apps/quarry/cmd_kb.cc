@@ -96,6 +96,12 @@ void RegisterKnowledgeBase(CLI::App& app, Registry& reg) {
   add->add_option("--chunk-tokens", ao.chunk_tokens, "Most embedding-model tokens per chunk")->check(CLI::Range(16, 8192))->capture_default_str();
   add->add_option("--overlap", ao.overlap_tokens, "Tokens of context repeated between consecutive chunks")->check(CLI::Range(0, 4096))->capture_default_str();
   add->add_option("--max-file-size", max_mb, "Largest file read whole, in MiB (JSONL/CSV stream at any size)")->check(CLI::PositiveNumber)->capture_default_str();
+  static double max_record_mb = static_cast<double>(ao.max_record_bytes >> 20);
+  add->add_option("--max-record-size", max_record_mb, "Longest JSONL line or CSV record, in MiB")->check(CLI::PositiveNumber)->capture_default_str();
+  add->add_option("--max-html-depth", ao.max_html_depth, "Deepest HTML element nesting")->check(CLI::PositiveNumber)->capture_default_str();
+  add->add_option("--max-html-nodes", ao.max_html_nodes, "Most HTML elements in one file")->check(CLI::PositiveNumber)->capture_default_str();
+  add->add_option("--max-zip-ratio", ao.max_zip_ratio, "Largest unpacked/packed size ratio of a DOCX's text (zip bombs)")->check(CLI::PositiveNumber)->capture_default_str();
+  add->add_option("--max-chunks", ao.max_chunks, "Most chunks one document may split into")->check(CLI::PositiveNumber)->capture_default_str();
   add->add_flag("--no-embed", no_embed, "Index for BM25 only (no embeddings; fast)");
   add->add_flag("--json", add_json, "Print the report as JSON");
   AddKbFlags(add, &add_flags);
@@ -113,6 +119,7 @@ void RegisterKnowledgeBase(CLI::App& app, Registry& reg) {
       ao.globs = globs;
       ao.embed = !no_embed;
       ao.max_file_bytes = static_cast<uint64_t>(max_mb * 1024 * 1024);
+      ao.max_record_bytes = static_cast<uint64_t>(max_record_mb * 1024 * 1024);
       auto kb = OpenKb(add_flags, true);
       if (!kb.ok()) return Fail(kb.status());
       ProgressLine line;

@@ -30,7 +30,14 @@ struct AddOptions {
   std::vector<std::string> globs;     // directory walks keep files whose name matches one (default: known types)
   std::string metadata = "{}";        // JSON object added to every document's metadata
   std::string text_column = "text";   // CSV
-  uint64_t max_file_bytes = 100ull << 20;
+  // Limits on hostile or broken input; a file over one fails alone, with an
+  // error that names the limit.
+  uint64_t max_file_bytes = 100ull << 20;    // a file read whole; for DOCX, its unpacked text
+  uint64_t max_record_bytes = 16ull << 20;   // one JSONL line or CSV record
+  size_t max_html_depth = 1024;              // HTML element nesting
+  size_t max_html_nodes = 500000;            // HTML elements (the parse tree takes ~400 bytes each)
+  double max_zip_ratio = 200;                // DOCX: unpacked size / packed size of its text
+  int64_t max_chunks = 100000;               // chunks of one document
   int chunk_tokens = 256;
   int overlap_tokens = 32;
   bool embed = true;                  // false: BM25 only (dense search will not see these chunks)

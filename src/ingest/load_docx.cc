@@ -54,16 +54,19 @@ std::string_view TagName(std::string_view xml, size_t i) {
 
 }  // namespace
 
-Status ExtractDocx(const std::string& path, LoadedDocument* doc, uint64_t max_expanded_bytes) {
+Status ExtractDocx(const std::string& path, LoadedDocument* doc, const LoadOptions& options) {
   auto zip = ZipReader::Open(path);
   if (!zip.ok()) return Status::Corruption(path + ": not a DOCX file (not a zip archive)");
   // The unpacked text counts against the size limit: a small archive can hold
   // a huge document (or be a zip bomb).
-  auto xml = zip->Read("word/document.xml", max_expanded_bytes);
+  auto xml = zip->Read("word/document.xml", options.max_file_bytes, options.max_zip_ratio);
   if (!xml.ok()) {
     if (xml.status().code() == Status::Code::kNotFound) return Status::Corruption(path + ": not a DOCX file (no word/document.xml)");
     if (xml.status().code() == Status::Code::kInvalidArgument) {
-      return Status::InvalidArgument(xml.status().message() + " (the limit applies unpacked; raise it with --max-file-size)");
+      const bool ratio = xml.status().message().find("packed size") != std::string::npos;
+      return Status::InvalidArgument(xml.status().message() +
+                                     (ratio ? " (a zip bomb, or very repetitive text; raise it with --max-zip-ratio if it is genuine)"
+                                            : " (the limit applies unpacked; raise it with --max-file-size)"));
     }
     return xml.status();
   }

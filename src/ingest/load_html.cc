@@ -150,10 +150,14 @@ struct Walker {
 // Deepest element nesting the markup asks for, from its tags alone (void
 // elements and self-closing tags do not nest). Cheap, and run before gumbo,
 // whose tree (and memory) grows far faster than the file with depth.
-size_t TagDepth(std::string_view html) {
+struct TagCounts {
+  size_t deepest = 0;
+  size_t elements = 0;
+};
+TagCounts CountTags(std::string_view html) {
   static const char* kVoid[] = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
                                 "source", "track", "wbr", "!", "?"};
-  size_t depth = 0, deepest = 0;
+  size_t depth = 0, deepest = 0, elements = 0;
   for (size_t i = html.find('<'); i != std::string_view::npos && i + 1 < html.size(); i = html.find('<', i + 1)) {
     const bool closing = html[i + 1] == '/';
     size_t a = i + (closing ? 2 : 1), b = a;
@@ -184,15 +188,23 @@ size_t TagDepth(std::string_view html) {
       depth -= depth > 0 ? 1 : 0;
     } else {
       deepest = std::max(deepest, ++depth);
+      ++elements;
     }
   }
-  return deepest;
+  return {deepest, elements};
 }
 
-Status ExtractHtml(std::string_view html, LoadedDocument* doc, size_t max_depth) {
-  if (const size_t depth = TagDepth(html); depth > max_depth) {
-    return Status::InvalidArgument(doc->source + ": HTML nests elements " + std::to_string(depth) + " deep, over the limit of " +
-                                   std::to_string(max_depth) + " (a real page stays far below it; raise the limit if this one is genuine)");
+Status ExtractHtml(std::string_view html, LoadedDocument* doc, const LoadOptions& options) {
+  const TagCounts tags = CountTags(html);
+  if (tags.deepest > options.max_html_depth) {
+    return Status::InvalidArgument(doc->source + ": HTML nests elements " + std::to_string(tags.deepest) + " deep, over the limit of " +
+                                   std::to_string(options.max_html_depth) +
+                                   " (a real page stays far below it; raise it with --max-html-depth if this one is genuine)");
+  }
+  if (tags.elements > options.max_html_nodes) {
+    return Status::InvalidArgument(doc->source + ": HTML has " + std::to_string(tags.elements) + " elements, over the limit of " +
+                                   std::to_string(options.max_html_nodes) +
+                                   " (parsing takes ~400 bytes of memory per element; raise it with --max-html-nodes)");
   }
   std::unique_ptr<GumboOutput, void (*)(GumboOutput*)> out(
       gumbo_parse_with_options(&kGumboDefaultOptions, html.data(), html.size()),

@@ -3,7 +3,9 @@
 //  - CSV with a header row; --text-column names the text (default "text"),
 //    "_id"/"id" and "title" columns are used when present, the rest is metadata.
 #include <filesystem>
+#include <cstdio>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "ingest/loader.h"
@@ -51,14 +53,50 @@ Result<LoadedDocument> FromRecord(const std::string& path, const std::string& wh
   return FinishDocument(std::move(doc), &raw, options);
 }
 
+std::string MiB(uint64_t n) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.1f MiB", static_cast<double>(n) / (1 << 20));
+  return b;
+}
+
+// One line into *line, without its '\n'. false at the end of the input. A
+// line longer than max is skipped to its end and *too_long set.
+bool ReadLine(std::istream& in, std::string* line, uint64_t max, bool* too_long) {
+  line->clear();
+  *too_long = false;
+  int c;
+  bool any = false;
+  while ((c = in.get()) != EOF) {
+    any = true;
+    if (c == '\n') return true;
+    if (line->size() >= max) {
+      *too_long = true;
+      line->clear();
+      line->shrink_to_fit();
+      in.ignore(std::numeric_limits<std::streamsize>::max(), '\n');
+      return true;
+    }
+    *line += static_cast<char>(c);
+  }
+  return any;
+}
+
 // RFC 4180 CSV: quoted fields may hold commas, quotes ("") and newlines.
-bool ReadCsvRow(std::istream& in, std::vector<std::string>* row, size_t* line) {
+// A row over max bytes stops the read (*too_long): without its end, where the
+// next row starts cannot be known (an unclosed quote).
+bool ReadCsvRow(std::istream& in, std::vector<std::string>* row, size_t* line, uint64_t max, bool* too_long) {
   row->clear();
+  *too_long = false;
   std::string field;
   bool quoted = false, any = false;
+  uint64_t bytes = 0;
   int c;
   while ((c = in.get()) != EOF) {
     any = true;
+    if (++bytes > max) {
+      *too_long = true;
+      return true;
+    }
     if (quoted) {
       if (c == '"') {
         if (in.peek() == '"') {
@@ -111,10 +149,16 @@ Status LoadJsonRecords(const std::string& path, const LoadOptions& options, cons
   }
   std::string line;
   size_t n = 0;
-  while (std::getline(in, line)) {
+  bool too_long = false;
+  while (ReadLine(in, &line, options.max_record_bytes, &too_long)) {
     ++n;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     const std::string where = Where(":", n, "");
+    if (too_long) {
+      sink(Status::InvalidArgument(path + where + ": line is longer than the limit of " + MiB(options.max_record_bytes) +
+                                   "; raise it with --max-record-size"));
+      continue;
+    }
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     if (text::FindInvalidUtf8(line) != std::string::npos) {
       sink(Status::Corruption(path + where + ": invalid UTF-8"));
       continue;
@@ -136,7 +180,12 @@ Status LoadCsvRecords(const std::string& path, const LoadOptions& options, const
   if (!in) return Status::IOError(path + ": cannot read");
   std::vector<std::string> header, row;
   size_t line = 1;
-  if (!ReadCsvRow(in, &header, &line)) return Status::InvalidArgument(path + ": empty file");
+  bool too_long = false;
+  if (!ReadCsvRow(in, &header, &line, options.max_record_bytes, &too_long)) return Status::InvalidArgument(path + ": empty file");
+  if (too_long) {
+    return Status::InvalidArgument(path + ": the header row is longer than the limit of " + MiB(options.max_record_bytes) +
+                                   " (not a CSV file?); raise it with --max-record-size");
+  }
   if (!header.empty() && header[0].rfind("\xEF\xBB\xBF", 0) == 0) header[0] = header[0].substr(3);  // BOM
   int text_col = -1, id_col = -1, title_col = -1;
   for (size_t i = 0; i < header.size(); ++i) {
@@ -152,8 +201,13 @@ Status LoadCsvRecords(const std::string& path, const LoadOptions& options, const
   size_t rowno = 0;
   while (true) {
     const size_t start_line = line + 0;
-    if (!ReadCsvRow(in, &row, &line)) break;
+    if (!ReadCsvRow(in, &row, &line, options.max_record_bytes, &too_long)) break;
     ++rowno;
+    if (too_long) {
+      return Status::InvalidArgument(path + Where(":", start_line, "") + ": record is longer than the limit of " +
+                                     MiB(options.max_record_bytes) +
+                                     " (an unclosed quote?); the rest of the file was not read; raise it with --max-record-size");
+    }
     if (row.size() == 1 && row[0].empty()) continue;
     const std::string where = Where(":", start_line, "");
     if (row.size() != header.size()) {

@@ -136,7 +136,7 @@ Status LoadPath(const std::string& path, const LoadOptions& options, const Docum
     if (fs::file_size(path, ec) > options.max_file_bytes) {
       return Status::InvalidArgument(path + ": too large (raise the limit with --max-file-size)");
     }
-    QUARRY_RETURN_IF_ERROR(ExtractDocx(path, &doc, options.max_file_bytes));
+    QUARRY_RETURN_IF_ERROR(ExtractDocx(path, &doc, options));
     auto raw = ReadFile(path, options.max_file_bytes);
     if (!raw.ok()) return raw.status();
     auto d = FinishDocument(std::move(doc), &*raw, options);
@@ -156,7 +156,7 @@ Status LoadPath(const std::string& path, const LoadOptions& options, const Docum
       return Status::Corruption(path + ": invalid UTF-8 at byte " + std::to_string(bad) + "; convert it to UTF-8 first (e.g. iconv)");
     }
     if (ext == ".html" || ext == ".htm") {
-      QUARRY_RETURN_IF_ERROR(ExtractHtml(*raw, &doc, options.max_html_depth));
+      QUARRY_RETURN_IF_ERROR(ExtractHtml(*raw, &doc, options));
     } else if (ext == ".md" || ext == ".markdown") {
       QUARRY_RETURN_IF_ERROR(ExtractMarkdown(*raw, &doc));
     } else {

@@ -30,7 +30,10 @@ struct LoadOptions {
   uint64_t max_file_bytes = 100ull << 20;  // larger files are refused unread (JSONL/CSV stream instead)
   std::string text_column = "text";        // CSV
   std::string metadata = "{}";             // JSON object merged into every document's metadata
+  uint64_t max_record_bytes = 16ull << 20; // a JSONL line or CSV record
   size_t max_html_depth = 1024;            // deeper element nesting is refused before parsing
+  size_t max_html_nodes = 500000;          // more elements are refused before parsing
+  double max_zip_ratio = 200;              // DOCX text: unpacked / packed
 };
 
 // Receives each document of a file, or the failure of one record (its source
@@ -54,9 +57,9 @@ Result<LoadedDocument> FinishDocument(LoadedDocument doc, const std::string* raw
 
 // Format-specific extraction (ingest/load_*.cc).
 Status ExtractMarkdown(std::string_view text, LoadedDocument* doc);
-Status ExtractHtml(std::string_view html, LoadedDocument* doc, size_t max_depth);
+Status ExtractHtml(std::string_view html, LoadedDocument* doc, const LoadOptions& options);
 Status ExtractPdf(const std::string& bytes, LoadedDocument* doc);
-Status ExtractDocx(const std::string& path, LoadedDocument* doc, uint64_t max_expanded_bytes);
+Status ExtractDocx(const std::string& path, LoadedDocument* doc, const LoadOptions& options);
 Status LoadJsonRecords(const std::string& path, const LoadOptions& options, const DocumentSink& sink);
 Status LoadCsvRecords(const std::string& path, const LoadOptions& options, const DocumentSink& sink);
 

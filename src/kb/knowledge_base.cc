@@ -278,6 +278,10 @@ Result<AddReport> KnowledgeBase::Add(const std::vector<std::string>& paths, cons
   ChunkerOptions co{ao.chunk_tokens, ao.overlap_tokens};
   LoadOptions lo;
   lo.max_file_bytes = ao.max_file_bytes;
+  lo.max_record_bytes = ao.max_record_bytes;
+  lo.max_html_depth = ao.max_html_depth;
+  lo.max_html_nodes = ao.max_html_nodes;
+  lo.max_zip_ratio = ao.max_zip_ratio;
   lo.text_column = ao.text_column;
   lo.metadata = ao.metadata;
 
@@ -365,6 +369,11 @@ Result<AddReport> KnowledgeBase::Add(const std::vector<std::string>& paths, cons
     auto t = Clock::now();
     std::vector<TextChunk> chunks = ChunkDocument(d.text, d.sections, co, count_tokens);
     rep.chunk_s += Since(t);
+    if (static_cast<int64_t>(chunks.size()) > ao.max_chunks) {
+      fail(d.source, "splits into " + std::to_string(chunks.size()) + " chunks, over the limit of " + std::to_string(ao.max_chunks) +
+                         " per document; raise it with --max-chunks, or split the document");
+      return;
+    }
     Pending p;
     p.row.source = d.source;
     p.row.content_hash = d.content_hash;

@@ -2,6 +2,7 @@
 
 #include <zip.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <vector>
@@ -37,7 +38,7 @@ std::vector<std::string> ZipReader::Names() const {
   return out;
 }
 
-Result<std::string> ZipReader::Read(const std::string& member, size_t max_bytes) const {
+Result<std::string> ZipReader::Read(const std::string& member, size_t max_bytes, double max_ratio) const {
   zip_stat_t st;
   if (zip_stat(Z(zip_), member.c_str(), 0, &st) != 0) return Status::NotFound(path_ + ": no member " + member);
   if (st.size > max_bytes) {
@@ -45,6 +46,12 @@ Result<std::string> ZipReader::Read(const std::string& member, size_t max_bytes)
     std::snprintf(sizes, sizeof sizes, " expands to %.1f MiB, over the limit of %.1f MiB", static_cast<double>(st.size) / (1 << 20),
                   static_cast<double>(max_bytes) / (1 << 20));
     return Status::InvalidArgument(path_ + ": " + member + sizes);
+  }
+  if (max_ratio > 0 && static_cast<double>(st.size) > max_ratio * static_cast<double>(std::max<zip_uint64_t>(st.comp_size, 1))) {
+    char ratio[96];
+    std::snprintf(ratio, sizeof ratio, " unpacks %.0f times its packed size, over the limit of %.0f", static_cast<double>(st.size) /
+                  static_cast<double>(std::max<zip_uint64_t>(st.comp_size, 1)), max_ratio);
+    return Status::InvalidArgument(path_ + ": " + member + ratio);
   }
   std::unique_ptr<zip_file_t, int (*)(zip_file_t*)> f(zip_fopen(Z(zip_), member.c_str(), 0), &zip_fclose);
   if (!f) return Status::Corruption(path_ + ": cannot open member " + member);

@@ -16,7 +16,9 @@ class ZipReader {
   ~ZipReader();
 
   std::vector<std::string> Names() const;
-  Result<std::string> Read(const std::string& member, size_t max_bytes = 64u << 20) const;
+  // A member's bytes. Refused (InvalidArgument) when it unpacks to more than
+  // max_bytes or, with max_ratio > 0, more than max_ratio times its packed size.
+  Result<std::string> Read(const std::string& member, size_t max_bytes = 64u << 20, double max_ratio = 0) const;
   // Streams a member to a file (written to dest + ".part", then renamed).
   Status ExtractTo(const std::string& member, const std::string& dest) const;
 

@@ -140,6 +140,28 @@ TEST_F(KbCli, AFolderWalkSaysWhatItSkipped) {
   EXPECT_EQ(j["skipped"][""], 1);
 }
 
+// Every input limit is the user's to set from the command line, and a file
+// over one fails alone.
+TEST_F(KbCli, InputLimitsAreFlagsAndFailOneFileEach) {
+  std::string words;
+  for (int i = 0; i < 3000; ++i) words += "word" + std::to_string(i) + " ";
+  Write("long.txt", words);
+  Write("short.txt", "short water note");
+  std::string page = "<html><body>";
+  for (int i = 0; i < 50; ++i) page += "<p>water</p>";
+  Write("page.html", page + "</body></html>");
+  Write("r.jsonl", "{\"_id\": 1, \"text\": \"" + std::string(3 << 20, 'x') + "\"}\n{\"_id\": 2, \"text\": \"water\"}\n");
+  auto r = test::RunCmd(test::Quarry() + " add " + docs_ + " --no-embed --json --max-chunks 3 --max-html-nodes 20 --max-record-size 1 --db " + db_);
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  auto j = json::parse(r.out);
+  EXPECT_EQ(j["added"], 2) << j.dump();  // short.txt, r.jsonl#2
+  std::map<std::string, std::string> why;
+  for (const auto& f : j["failures"]) why[fs::path(f["source"].get<std::string>()).filename().string()] = f["reason"];
+  EXPECT_NE(why["long.txt"].find("over the limit of 3 per document; raise it with --max-chunks"), std::string::npos) << why["long.txt"];
+  EXPECT_NE(why["page.html"].find("--max-html-nodes"), std::string::npos) << why["page.html"];
+  EXPECT_NE(why["r.jsonl:1"].find("--max-record-size"), std::string::npos) << j.dump();
+}
+
 TEST_F(KbCli, FilesOverTheDefaultLimitAreRefusedWithoutReadingThem) {
   Write("small.txt", "Water is wet.");
   Write("huge.txt", "");

@@ -158,7 +158,63 @@ TEST(Loader, DocxIsLimitedByItsUnpackedSize) {
       << l.status.message();
   EXPECT_NE(l.status.message().find("--max-file-size"), std::string::npos);
   o.max_file_bytes = 8 << 20;
+  o.max_zip_ratio = 1e6;  // this text is very repetitive: the ratio limit is tested below
   EXPECT_TRUE(Load(d.str() + "/big.docx", o).status.ok());
+}
+
+// A zip bomb: text that unpacks hundreds of times its packed size is refused
+// by ratio, before it is unpacked, whatever the size limit.
+TEST(Loader, DocxIsLimitedByItsCompressionRatio) {
+  test::TempDir d;
+  std::vector<std::pair<std::string, std::string>> paras(4000, {"", std::string(1000, 'z')});
+  test::WriteDocx(d.str() + "/bomb.docx", paras);
+  auto l = Load(d.str() + "/bomb.docx");
+  ASSERT_EQ(l.status.code(), Status::Code::kInvalidArgument) << l.status.message();
+  EXPECT_NE(l.status.message().find("times its packed size, over the limit of 200"), std::string::npos) << l.status.message();
+  EXPECT_NE(l.status.message().find("--max-zip-ratio"), std::string::npos);
+  LoadOptions o;
+  o.max_zip_ratio = 1e6;
+  EXPECT_TRUE(Load(d.str() + "/bomb.docx", o).status.ok());
+}
+
+// Too many elements for the parse tree's memory: refused before parsing.
+TEST(Loader, HtmlWithTooManyElementsIsRefusedBeforeParsing) {
+  test::TempDir d;
+  std::string page = "<html><body>";
+  for (int i = 0; i < 3000; ++i) page += "<p>x</p>";
+  test::WriteFile(d.str() + "/many.html", page + "</body></html>");
+  LoadOptions o;
+  o.max_html_nodes = 2000;
+  auto l = Load(d.str() + "/many.html", o);
+  ASSERT_EQ(l.status.code(), Status::Code::kInvalidArgument) << l.status.message();
+  EXPECT_NE(l.status.message().find("3002 elements, over the limit of 2000"), std::string::npos) << l.status.message();
+  EXPECT_NE(l.status.message().find("--max-html-nodes"), std::string::npos);
+  EXPECT_TRUE(Load(d.str() + "/many.html").status.ok());
+}
+
+// An overlong record line is one bad record: the rest of the file is read.
+// A CSV record that never ends (an unclosed quote) stops the file there.
+TEST(Loader, OverlongRecordsAreRefusedAlone) {
+  test::TempDir d;
+  const std::string big(5000, 'w');
+  test::WriteFile(d.str() + "/r.jsonl", "{\"_id\": 1, \"text\": \"short\"}\n{\"_id\": 2, \"text\": \"" + big +
+                                            "\"}\n{\"_id\": 3, \"text\": \"after\"}\n");
+  LoadOptions o;
+  o.max_record_bytes = 1024;
+  auto l = Load(d.str() + "/r.jsonl", o);
+  ASSERT_TRUE(l.status.ok()) << l.status.message();
+  ASSERT_EQ(l.docs.size(), 2u);
+  EXPECT_EQ(l.docs[1].text, "after");
+  ASSERT_EQ(l.record_errors.size(), 1u);
+  EXPECT_NE(l.record_errors[0].message().find("r.jsonl:2: line is longer than the limit of 0.0 MiB"), std::string::npos)
+      << l.record_errors[0].message();
+  test::WriteFile(d.str() + "/r.csv", "id,text\n1,fine\n2,\"unclosed " + big + "\n3,never read\n");
+  auto c = Load(d.str() + "/r.csv", o);
+  ASSERT_EQ(c.status.code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(c.status.message().find("r.csv:3: record is longer than the limit"), std::string::npos) << c.status.message();
+  EXPECT_NE(c.status.message().find("--max-record-size"), std::string::npos);
+  ASSERT_EQ(c.docs.size(), 1u);
+  EXPECT_EQ(c.docs[0].text, "fine");
 }
 
 TEST(Loader, BeirJsonlRecords) {
