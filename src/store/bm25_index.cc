@@ -152,31 +152,48 @@ Result<std::unique_ptr<Bm25Index>> Bm25Index::Open(Catalog& catalog, const Bm25P
   const std::string path = catalog.dir() + "/bm25.idx";
   {
     std::ifstream in(path, std::ios::binary);
-    Header h{};
-    if (in && in.read(reinterpret_cast<char*>(&h), sizeof h) && std::memcmp(h.magic, kMagic, 8) == 0 &&
-        h.generation == *gen && h.k1 == p.k1 && h.b == p.b) {
-      std::error_code ec;
-      const uint64_t size = std::filesystem::file_size(path, ec);
-      const uint64_t want = sizeof h + h.n_docs * 8ull + (h.n_terms + 1ull) * 8 * 2 + (h.term_blob_bytes + 7) / 8 * 8 +
-                            h.n_postings * 8;
-      if (!ec && size == want) {
-        std::unique_ptr<Bm25Index> idx(new Bm25Index());
-        idx->storage_.resize(size);
-        in.seekg(0);
-        if (in.read(idx->storage_.data(), static_cast<std::streamsize>(size)) &&
-            Checksum(idx->storage_.data() + sizeof h, size - sizeof h) == h.checksum) {
-          idx->PointInto(h.n_docs, h.n_terms, h.term_blob_bytes, h.n_postings);
-          if (idx->Valid(h.term_blob_bytes, h.n_postings)) return idx;
-        }
-        // Damaged (or written by something else): rebuilt from the catalog below.
+    std::error_code ec;
+    const uint64_t size = std::filesystem::file_size(path, ec);
+    if (in && !ec && size >= sizeof(Header)) {
+      std::string bytes(size, '\0');
+      if (in.read(bytes.data(), static_cast<std::streamsize>(size))) {
+        if (auto idx = FromFileBytes(std::move(bytes), *gen, p)) return idx;
       }
     }
+    // Missing, stale or damaged (or written by something else): rebuilt from the catalog.
   }
   auto idx = Build(catalog, p);
   if (!idx.ok()) return idx.status();
   // A read-only location only costs the rebuild next time; not an error.
   (void)(*idx)->Save(path, *gen, p);
   return idx;
+}
+
+std::unique_ptr<Bm25Index> Bm25Index::FromFileBytes(std::string bytes, int64_t generation, const Bm25Params& p) {
+  Header h{};
+  if (bytes.size() < sizeof h) return nullptr;
+  std::memcpy(&h, bytes.data(), sizeof h);
+  if (std::memcmp(h.magic, kMagic, 8) != 0 || h.generation != generation || h.k1 != p.k1 || h.b != p.b) return nullptr;
+  // Sizes from the header are checked against the file before any arithmetic
+  // on them can overflow.
+  const uint64_t size = bytes.size();
+  if (h.term_blob_bytes > size || h.n_postings > size / 8) return nullptr;
+  const uint64_t want = sizeof h + h.n_docs * 8ull + (h.n_terms + 1ull) * 8 * 2 + (h.term_blob_bytes + 7) / 8 * 8 + h.n_postings * 8;
+  if (size != want) return nullptr;
+  if (Checksum(bytes.data() + sizeof h, size - sizeof h) != h.checksum) return nullptr;
+  std::unique_ptr<Bm25Index> idx(new Bm25Index());
+  idx->storage_ = std::move(bytes);
+  idx->PointInto(h.n_docs, h.n_terms, h.term_blob_bytes, h.n_postings);
+  if (!idx->Valid(h.term_blob_bytes, h.n_postings)) return nullptr;
+  return idx;
+}
+
+void Bm25Index::ResealForTesting(std::string* bytes) {
+  Header h{};
+  if (bytes->size() < sizeof h) return;
+  std::memcpy(&h, bytes->data(), sizeof h);
+  h.checksum = Checksum(bytes->data() + sizeof h, bytes->size() - sizeof h);
+  std::memcpy(bytes->data(), &h, sizeof h);
 }
 
 Status Bm25Index::Save(const std::string& path, int64_t, const Bm25Params&) const {

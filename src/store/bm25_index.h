@@ -32,6 +32,15 @@ class Bm25Index {
   // Loads dir/bm25.idx if it reflects the catalog's current generation and
   // params, else rebuilds it from the catalog (and saves it when possible).
   static Result<std::unique_ptr<Bm25Index>> Open(Catalog& catalog, const Bm25Params& params);
+  // An index from the bytes of a bm25.idx file, or null when they are not a
+  // valid one for this generation and these parameters: bad magic, sizes,
+  // checksum, or any offset out of bounds. Never trusts the bytes.
+  static std::unique_ptr<Bm25Index> FromFileBytes(std::string bytes, int64_t generation, const Bm25Params& params);
+  // Recomputes the checksum of bm25.idx bytes, so tests and fuzzers can reach
+  // the checks behind it with damage the checksum would otherwise catch.
+  static void ResealForTesting(std::string* bytes);
+  // The bytes Save writes (tests and fuzzers).
+  const std::string& file_bytes() const { return storage_; }
   // Builds in memory only.
   static Result<std::unique_ptr<Bm25Index>> Build(Catalog& catalog, const Bm25Params& params);
   ~Bm25Index();

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -179,6 +180,42 @@ TEST(DerivedFiles, DamagedBm25IndexIsRebuiltNeverTrusted) {
     ASSERT_TRUE(idx.ok());
     EXPECT_EQ((*idx)->Search(query, 10), expected);
   }
+}
+
+// Behind the checksum: damage that passes it (resealed) still never reaches a
+// search, including header sizes whose arithmetic would overflow.
+TEST(DerivedFiles, Bm25BoundsHoldWhenTheChecksumPasses) {
+  test::TempDir d;
+  auto cat = Catalog::Open(d.str(), true);
+  for (int i = 0; i < 50; ++i) ASSERT_TRUE((*cat)->PutDocument(Doc("d" + std::to_string(i)), {Chunk({"w" + std::to_string(i % 7), "common"})}, "").ok());
+  auto clean = Bm25Index::Build(**cat, {});
+  ASSERT_TRUE(clean.ok());
+  const std::string good = (*clean)->file_bytes();
+  auto generation = (*cat)->Generation();
+  ASSERT_TRUE(generation.ok());
+  const int64_t gen = *generation;
+  ASSERT_NE(Bm25Index::FromFileBytes(good, gen, {}), nullptr);
+  EXPECT_EQ(Bm25Index::FromFileBytes(good, gen + 1, {}), nullptr);  // stale
+  // n_postings (header bytes 40..47) so large that 8 * n wraps around to the file's size.
+  std::string wrap = good;
+  uint64_t n_postings = 0;
+  std::memcpy(&n_postings, wrap.data() + 40, 8);
+  const uint64_t huge = (uint64_t{1} << 61) + n_postings;  // 8 * huge == 8 * n_postings (mod 2^64)
+  std::memcpy(wrap.data() + 40, &huge, 8);
+  Bm25Index::ResealForTesting(&wrap);
+  EXPECT_EQ(Bm25Index::FromFileBytes(wrap, gen, {}), nullptr);
+  std::mt19937 rng(11);
+  int accepted = 0;
+  for (int trial = 0; trial < 2000; ++trial) {
+    std::string bad = good;
+    for (int f = 0; f < 1 + trial % 3; ++f) bad[48 + rng() % (bad.size() - 48)] ^= static_cast<char>(1 << (rng() % 8));
+    Bm25Index::ResealForTesting(&bad);
+    auto idx = Bm25Index::FromFileBytes(bad, gen, {});
+    if (idx == nullptr) continue;
+    ++accepted;  // damage to ids or impacts within bounds: wrong scores at worst, never a bad read
+    for (const auto& [id, score] : idx->Search({"w3", "common", "absent"}, 10)) EXPECT_TRUE(std::isfinite(score)) << id;
+  }
+  EXPECT_LT(accepted, 2000);
 }
 
 TEST(DerivedFiles, DamagedHnswGraphIsRebuiltNeverTrusted) {
