@@ -187,6 +187,13 @@ Status LoadCsvRecords(const std::string& path, const LoadOptions& options, const
                                    " (not a CSV file?); raise it with --max-record-size");
   }
   if (!header.empty() && header[0].rfind("\xEF\xBB\xBF", 0) == 0) header[0] = header[0].substr(3);  // BOM
+  // Column names become metadata keys: they must be text (found by fuzzing:
+  // an invalid byte here aborted the whole add when the metadata was written).
+  for (const auto& h : header) {
+    if (text::FindInvalidUtf8(h) != std::string::npos) {
+      return Status::Corruption(path + ":1: the header row is not valid UTF-8; convert the file to UTF-8 first (e.g. iconv)");
+    }
+  }
   int text_col = -1, id_col = -1, title_col = -1;
   for (size_t i = 0; i < header.size(); ++i) {
     if (header[i] == options.text_column) text_col = static_cast<int>(i);

@@ -253,6 +253,17 @@ TEST(Loader, CsvWithTextColumn) {
   EXPECT_NE(missing.status.message().find("--text-column"), std::string::npos);
 }
 
+// Found by fuzz_load_csv: a header that is not UTF-8 became a metadata key and
+// aborted the process when the metadata was serialised.
+TEST(Loader, CsvHeaderThatIsNotUtf8IsAnError) {
+  test::TempDir d;
+  test::WriteFile(d.str() + "/h.csv", "i\x99,text\n1,hello\n");
+  auto l = Load(d.str() + "/h.csv");
+  EXPECT_EQ(l.status.code(), Status::Code::kCorruption);
+  EXPECT_NE(l.status.message().find("h.csv:1: the header row is not valid UTF-8"), std::string::npos) << l.status.message();
+  EXPECT_TRUE(l.docs.empty());
+}
+
 TEST(Loader, BadInputIsNamedWithItsReason) {
   test::TempDir d;
   test::WriteFile(d.str() + "/bin.txt", std::string("ELF\0\0\x01\x02", 7));
