@@ -140,6 +140,7 @@ int Report(const std::string& task, const json& header, const std::vector<eval::
       for (size_t i = 0; i < r.predictions.size(); ++i) out << JsonText(json{{"mode", r.mode}, {"i", i}, {"prediction", r.predictions[i]}}) << "\n";
     }
   }
+  const std::vector<eval::ModeDifference> diffs = eval::CompareModes(results);
   if (as_json) {
     json j = header;
     j["task"] = task;
@@ -150,6 +151,11 @@ int Report(const std::string& task, const json& header, const std::vector<eval::
       m["seconds"] = r.seconds;
       m["seconds_per_example"] = r.examples ? r.seconds / static_cast<double>(r.examples) : 0.0;
       j["modes"][r.mode] = m;
+    }
+    j["differences"] = json::array();
+    for (const auto& d : diffs) {
+      j["differences"].push_back({{"mode", d.mode}, {"baseline", d.baseline}, {"metric", d.metric}, {"difference", d.difference},
+                                  {"ci95", {d.low, d.high}}, {"examples", d.examples}, {"significant", d.significant()}});
     }
     PrintJson(j);
     return kExitOk;
@@ -168,6 +174,15 @@ int Report(const std::string& task, const json& header, const std::vector<eval::
       }
     }
     std::printf(" %10.2f\n", r.examples ? r.seconds / static_cast<double>(r.examples) : 0.0);
+  }
+  if (!diffs.empty()) {
+    std::printf("\ndifferences (paired bootstrap, 1000 resamples of the %zu examples, 95%% interval):\n", diffs[0].examples);
+    for (const auto& d : diffs) {
+      const bool pct = d.metric != "chrf" && d.metric != "bleu";  // the rest are fractions
+      const double s = pct ? 100.0 : 1.0;
+      std::printf("  %-34s %-18s %+7.1f [%+6.1f, %+6.1f]%s  %s\n", (d.mode + " - " + d.baseline).c_str(), d.metric.c_str(),
+                  s * d.difference, s * d.low, s * d.high, pct ? " points" : "", d.significant() ? "" : "(no significant difference)");
+    }
   }
   return kExitOk;
 }
@@ -193,7 +208,8 @@ void RegisterEvalTasks(CLI::App* ev, Registry& reg) {
   static KbFlags flags;
   static GenFlags qa_gen, su_gen, tr_gen;
   static std::string qa_modes, su_modes, tr_modes;
-  static std::string data, predictions, from = "eng_Latn", to, split = "devtest", tm_data;
+  static std::string data, predictions, from = "eng_Latn", to, split = "devtest", tm_data, src_file;
+  static std::vector<std::string> ref_files;
   static size_t limit = 50;
   static int candidates = 4;
   static size_t k = 5;
@@ -287,12 +303,18 @@ void RegisterEvalTasks(CLI::App* ev, Registry& reg) {
     };
   });
 
-  auto* tr = ev->add_subcommand("translate", "chrF and BLEU on FLORES-200: zero-shot vs translation-memory examples vs + candidates");
+  auto* tr = ev->add_subcommand(
+      "translate",
+      "chrF and BLEU as sacreBLEU scores them (13a tokens, every reference) on FLORES-200 or plain parallel text (--src/--ref): "
+      "zero-shot vs translation-memory examples vs + candidates");
   common(tr, tr_modes, tr_gen, "zero-shot,tm,tm+candidates", 128,
          "FLORES-200 directory (SPLIT/LANG.SPLIT files, one sentence per line)");
-  tr->add_option("--from", from, "FLORES source language code")->capture_default_str();
-  tr->add_option("--to", to, "FLORES target language code: fra_Latn, deu_Latn, zho_Hans, ...")->required();
+  tr->add_option("--from", from, "Source language: a FLORES code (eng_Latn) or a name")->capture_default_str();
+  tr->add_option("--to", to, "Target language: a FLORES code (fra_Latn, deu_Latn, zho_Hans, ...) or a name (French)")->required();
   tr->add_option("--split", split, "FLORES split to translate")->check(CLI::IsMember({"dev", "devtest"}))->capture_default_str();
+  tr->add_option("--src", src_file, "Instead of --data: plain text, one source sentence per line (WMT/sacreBLEU style)");
+  tr->add_option("--ref", ref_files, "With --src: a reference file, line for line (repeat for several references)");
+  tr->get_option("--data")->required(false);
   tr->add_option("--tm-data", tm_data,
                  "Translation memory source: an NTREX-128 directory (newstest2019-src.eng.txt + ref files), "
                  "or a FLORES directory (its other split)");
@@ -300,14 +322,29 @@ void RegisterEvalTasks(CLI::App* ev, Registry& reg) {
     reg.run = [] {
       const GenFlags& gf = tr_gen;
       const std::string& modes = tr_modes;
-      auto src = eval::ReadLines(data + "/" + split + "/" + from + "." + split, limit);
+      if (src_file.empty() == data.empty()) {
+        return Fail(Status::InvalidArgument("give either --data (a FLORES-200 directory) or --src with --ref (plain text files)"));
+      }
+      if (!src_file.empty() && ref_files.empty()) return Fail(Status::InvalidArgument("--src needs at least one --ref file"));
+      if (src_file.empty() && !ref_files.empty()) return Fail(Status::InvalidArgument("--ref goes with --src"));
+      if (!src_file.empty() && !tm_data.empty()) {
+        return Fail(Status::InvalidArgument("--tm-data reads FLORES/NTREX directories; with --src, build a memory with `quarry tm import`"));
+      }
+      const std::string src_path = src_file.empty() ? data + "/" + split + "/" + from + "." + split : src_file;
+      std::vector<std::string> ref_paths = ref_files;
+      if (src_file.empty()) ref_paths = {data + "/" + split + "/" + to + "." + split};
+      auto src = eval::ReadLines(src_path, limit);
       if (!src.ok()) return Fail(src.status());
-      auto ref = eval::ReadLines(data + "/" + split + "/" + to + "." + split, limit);
-      if (!ref.ok()) return Fail(ref.status());
-      if (src->empty()) return Fail(Status::NotFound(data + "/" + split + "/" + from + "." + split + ": no sentence to translate"));
-      if (ref->size() != src->size()) {
-        return Fail(Status::Corruption(data + "/" + split + "/" + to + "." + split + " has " + std::to_string(ref->size()) +
-                                       " lines for " + std::to_string(src->size()) + " source sentences"));
+      if (src->empty()) return Fail(Status::NotFound(src_path + ": no sentence to translate"));
+      std::vector<std::vector<std::string>> refs(src->size());
+      for (const std::string& rp : ref_paths) {
+        auto ref = eval::ReadLines(rp, limit);
+        if (!ref.ok()) return Fail(ref.status());
+        if (ref->size() != src->size()) {
+          return Fail(Status::Corruption(rp + " has " + std::to_string(ref->size()) + " lines for " + std::to_string(src->size()) +
+                                         " source sentences in " + src_path + " (references go line for line)"));
+        }
+        for (size_t i = 0; i < src->size(); ++i) refs[i].push_back((*ref)[i]);
       }
       auto b = OpenBackend(gf, candidates, flags.threads);
       if (!b.ok()) return Fail(b.status());
@@ -360,12 +397,13 @@ void RegisterEvalTasks(CLI::App* ev, Registry& reg) {
       o.translate.source_lang = LanguageName(from);
       o.translate.generate = b->options;
       ProgressLine line;
-      auto r = eval::EvaluateTranslation(*b->gen, tm.get(), *src, *ref, o, [&](const std::string& m, size_t done, size_t total) {
+      auto r = eval::EvaluateTranslation(*b->gen, tm.get(), *src, refs, o, [&](const std::string& m, size_t done, size_t total) {
         line.Update("  " + m + ": " + std::to_string(done) + "/" + std::to_string(total));
       });
       line.Done();
       if (!r.ok()) return Fail(r.status());
-      json header = {{"dataset", "flores200 " + split}, {"from", from}, {"to", to}, {"examples", src->size()},
+      json header = {{"dataset", src_file.empty() ? "flores200 " + split : src_path}, {"references", ref_paths.size()},
+                     {"from", from}, {"to", to}, {"examples", src->size()},
                      {"model", b->gen->model_id()}, {"memory", tm_desc}, {"candidates", candidates}, {"select", gf.select}};
       return Report("translate", header, *r, {"chrf", "bleu"}, gf.as_json, predictions);
     };

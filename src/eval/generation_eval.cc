@@ -7,6 +7,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <numeric>
+#include <random>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -17,6 +19,13 @@
 
 namespace quarry::eval {
 namespace {
+
+// Every example once: the sample a metric's own value is computed on.
+std::vector<size_t> AllOf(size_t n) {
+  std::vector<size_t> all(n);
+  std::iota(all.begin(), all.end(), size_t{0});
+  return all;
+}
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -101,8 +110,13 @@ Result<QaDataset> ReadQaDataset(const std::string& path_in, size_t limit) {
           for (const auto& a : qa.value("answers", json::array())) {
             if (a.is_object()) Flatten(a.value("text", json()), &ex.answers);
           }
+          ex.unanswerable = qa.value("is_impossible", false);  // SQuAD v2
+          if (ex.unanswerable) ex.answers.clear();
           ex.passages.push_back(p);
-          if (!ex.question.empty() && !ex.answers.empty()) ds.examples.push_back(std::move(ex));
+          if (!ex.question.empty() && (!ex.answers.empty() || ex.unanswerable)) {
+            ds.has_unanswerable = ds.has_unanswerable || ex.unanswerable;
+            ds.examples.push_back(std::move(ex));
+          }
         }
       }
     }
@@ -136,9 +150,19 @@ Result<QaDataset> ReadQaDataset(const std::string& path_in, size_t limit) {
       Flatten(r["positive"], &texts);
       if (r.contains("negative")) Flatten(r["negative"], &texts);
       for (auto& t : texts) ex.passages.push_back({"", std::move(t)});
+    } else if (r.contains("question") && r.contains("answers")) {
+      // A user's own set: {question, answers, contexts?}.
+      ex.id = r.contains("id") ? IdOf(r["id"]) : std::to_string(n);
+      ex.question = r.value("question", "");
+      Flatten(r["answers"], &ex.answers);
+      for (const auto& c : r.value("contexts", json::array())) {
+        if (c.is_string()) ex.passages.push_back({"", c.get<std::string>()});
+        if (c.is_object()) ex.passages.push_back({c.value("title", ""), c.value("text", "")});
+      }
     } else {
       return Status::InvalidArgument(path + ":" + std::to_string(n) +
-                                     ": unknown QA record (expected nq-open {question, answers, ctxs} or RGB {query, answer, positive})");
+                                     ": unknown QA record (expected {question, answers, contexts?}, nq-open {question, "
+                                     "answers, ctxs} or RGB {query, answer, positive})");
     }
     if (ex.question.empty() || ex.answers.empty()) {
       return Status::Corruption(path + ":" + std::to_string(n) + ": " +
@@ -148,6 +172,18 @@ Result<QaDataset> ReadQaDataset(const std::string& path_in, size_t limit) {
     ds.examples.push_back(std::move(ex));
   }
   return ds;
+}
+
+bool IsRefusal(std::string_view answer) {
+  std::string a(answer.substr(0, 400));
+  std::transform(a.begin(), a.end(), a.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  for (const char* p : {"don't know", "do not know", "don’t know", "cannot answer", "can't answer", "unable to answer",
+                        "do not answer", "does not answer", "don't answer", "do not mention", "does not mention",
+                        "do not say", "does not say", "not mentioned", "no information", "not provided", "do not provide",
+                        "does not provide", "do not contain", "does not contain", "不知道", "无法回答", "没有提到", "未提及", "没有相关"}) {
+    if (a.find(p) != std::string::npos) return true;
+  }
+  return false;
 }
 
 Result<std::vector<std::string>> ReadLines(const std::string& path, size_t limit) {
@@ -266,13 +302,13 @@ Result<std::vector<TaskModeResult>> EvaluateQa(KnowledgeBase& kb, Generator& gen
     }
     TaskModeResult r;
     r.mode = mode;
-    double em = 0, f1 = 0, contains = 0;
+    std::vector<double> em, f1, contains, cited_n, cited_gold_n, refused_unanswerable, refused_answerable;
     // Citations, judged by the data: a passage that contains a gold answer
     // supports it. Precision over every citation made; recall over the
     // answers whose sources held such a passage.
-    double cited = 0, cited_gold = 0, with_gold = 0, citing_gold = 0;
+    double with_gold = 0, citing_gold = 0;
     struct Tally {
-      double em = 0, f1 = 0, contains = 0;
+      std::vector<double> em, f1, contains;
       std::vector<std::string> predictions;
     };
     std::map<std::string, Tally> by_selector;
@@ -280,57 +316,89 @@ Result<std::vector<TaskModeResult>> EvaluateQa(KnowledgeBase& kb, Generator& gen
     for (size_t i = 0; i < data.examples.size(); ++i) {
       const QaExample& ex = data.examples[i];
       AskOptions ao = o.ask;
-      ao.min_relevance = -2;  // always answer: accuracy is measured, not abstention
+      // Always answer (accuracy is measured, not abstention), unless the data
+      // has unanswerable questions: then the gate is part of what is measured.
+      if (!data.has_unanswerable) ao.min_relevance = -2;
       ao.generate.candidates = mode == "rag+candidates" ? o.candidates : 1;
       if (data.per_question_pool) ao.search.where.push_back("qid=" + ex.id);
       if (mode == "rag+candidates") ao.generate.sampling.logprobs = true;  // for the likelihood row
       Result<Answer> a = mode == "closed-book" ? AskClosedBook(gen, ex.question, ao.generate, &kb) : Ask(kb, gen, ex.question, ao);
       if (!a.ok()) return a.status();
-      em += ExactMatch(a->text, ex.answers);
-      f1 += TokenF1(a->text, ex.answers);
-      contains += AnswerContains(a->text, ex.answers) ? 1 : 0;
+      // An unanswerable question is answered right by a refusal, and only by one.
+      struct Score {
+        double em, f1, contains;
+      };
+      auto score = [&](const std::string& text, bool refused) -> Score {
+        if (ex.unanswerable) return {refused ? 1.0 : 0.0, refused ? 1.0 : 0.0, refused ? 1.0 : 0.0};
+        return {ExactMatch(text, ex.answers), TokenF1(text, ex.answers), AnswerContains(text, ex.answers) ? 1.0 : 0.0};
+      };
+      const bool refused = !a->grounded || (data.has_unanswerable && IsRefusal(a->text));
+      if (data.has_unanswerable) (ex.unanswerable ? refused_unanswerable : refused_answerable).push_back(refused ? 1 : 0);
+      const Score sc = score(a->text, refused);
+      em.push_back(sc.em);
+      f1.push_back(sc.f1);
+      contains.push_back(sc.contains);
       if (mode == "rag+candidates") {
         rag::Evidence ev;
         ev.query = ex.question;
         for (const Source& src : a->sources) ev.texts.push_back(src.text);
-        bool any_right = false;
-        for (const auto& c : a->candidates) any_right = any_right || AnswerContains(c.text, ex.answers);
-        by_selector["oracle"].contains += any_right ? 1 : 0;
+        bool any_right = a->candidates.empty() && sc.contains > 0;  // the gate refused: no candidates
+        for (const auto& c : a->candidates) any_right = any_right || score(c.text, IsRefusal(c.text)).contains > 0;
+        by_selector["oracle"].contains.push_back(any_right ? 1 : 0);
         for (const auto& [name, weights] : kSelectors) {
-          std::vector<Candidate> cands = a->candidates;
-          QUARRY_RETURN_IF_ERROR(rag::ScoreCandidates(weights, ev, &kb, nullptr, &cands));
-          size_t best = 0;
-          for (size_t c = 1; c < cands.size(); ++c) best = cands[c].score > cands[best].score ? c : best;
           Tally& tally = by_selector[name];
-          tally.em += ExactMatch(cands[best].text, ex.answers);
-          tally.f1 += TokenF1(cands[best].text, ex.answers);
-          tally.contains += AnswerContains(cands[best].text, ex.answers) ? 1 : 0;
-          tally.predictions.push_back(cands[best].text);
+          std::string chosen = a->text;
+          Score s = sc;
+          if (!a->candidates.empty()) {
+            std::vector<Candidate> cands = a->candidates;
+            QUARRY_RETURN_IF_ERROR(rag::ScoreCandidates(weights, ev, &kb, nullptr, &cands));
+            size_t best = 0;
+            for (size_t c = 1; c < cands.size(); ++c) best = cands[c].score > cands[best].score ? c : best;
+            chosen = cands[best].text;
+            s = score(chosen, data.has_unanswerable && IsRefusal(chosen));
+          }
+          tally.em.push_back(s.em);
+          tally.f1.push_back(s.f1);
+          tally.contains.push_back(s.contains);
+          tally.predictions.push_back(std::move(chosen));
         }
       }
       if (mode != "closed-book") {
         bool any_gold = false, cites_gold = false;
+        double cited_here = 0, cited_gold_here = 0;
         for (const Source& src : a->sources) {
           const bool gold = AnswerContains(src.text, ex.answers);
           const bool is_cited = std::find(a->cited.begin(), a->cited.end(), src.n) != a->cited.end();
           any_gold = any_gold || gold;
-          cited += is_cited ? 1 : 0;
-          cited_gold += is_cited && gold ? 1 : 0;
+          cited_here += is_cited ? 1 : 0;
+          cited_gold_here += is_cited && gold ? 1 : 0;
           cites_gold = cites_gold || (is_cited && gold);
         }
         with_gold += any_gold ? 1 : 0;
         citing_gold += cites_gold ? 1 : 0;
+        cited_n.push_back(cited_here);
+        cited_gold_n.push_back(cited_gold_here);
       }
       r.predictions.push_back(a->text);
       if (progress) progress(mode, i + 1, data.examples.size());
     }
     r.seconds = Since(t);
     r.examples = data.examples.size();
-    const double n = std::max<double>(1, static_cast<double>(r.examples));
-    r.metrics = {{"exact_match", em / n}, {"f1", f1 / n}, {"contains", contains / n}};
+    r.resample = {{"exact_match", MeanOf(em)}, {"f1", MeanOf(f1)}, {"contains", MeanOf(contains)}};
     if (mode != "closed-book") {
-      r.metrics["citation_precision"] = cited > 0 ? cited_gold / cited : 0.0;
+      r.resample["citation_precision"] = [cited_n, cited_gold_n](const std::vector<size_t>& sample) {
+        double c = 0, g = 0;
+        for (size_t i : sample) c += cited_n[i], g += cited_gold_n[i];
+        return c > 0 ? g / c : 0.0;
+      };
       r.metrics["citation_recall"] = with_gold > 0 ? citing_gold / with_gold : 0.0;
+    }
+    for (const auto& [name, metric] : r.resample) r.metrics[name] = metric(AllOf(r.examples));
+    if (data.has_unanswerable) {
+      // The gate's two errors: unanswerable questions answered, answerable ones refused.
+      auto mean = [](const std::vector<double>& v) { return v.empty() ? 0.0 : std::accumulate(v.begin(), v.end(), 0.0) / v.size(); };
+      r.metrics["refused_unanswerable"] = mean(refused_unanswerable);
+      r.metrics["refused_answerable"] = mean(refused_answerable);
     }
     const size_t examples = r.examples;
     const double seconds = r.seconds;
@@ -340,16 +408,77 @@ Result<std::vector<TaskModeResult>> EvaluateQa(KnowledgeBase& kb, Generator& gen
       s.mode = mode + ":" + name;
       s.examples = examples;
       s.seconds = seconds;  // the same generation pass
-      s.metrics = {{"contains", tally.contains / n}};
+      s.resample = {{"contains", MeanOf(tally.contains)}};
       if (name != "oracle") {
-        s.metrics["exact_match"] = tally.em / n;
-        s.metrics["f1"] = tally.f1 / n;
+        s.resample["exact_match"] = MeanOf(tally.em);
+        s.resample["f1"] = MeanOf(tally.f1);
       }
+      for (const auto& [metric_name, metric] : s.resample) s.metrics[metric_name] = metric(AllOf(examples));
       s.predictions = std::move(tally.predictions);
       results.push_back(std::move(s));
     }
   }
   return results;
+}
+
+SampleMetric MeanOf(std::vector<double> per_example) {
+  return [v = std::move(per_example)](const std::vector<size_t>& sample) {
+    double sum = 0;
+    for (size_t i : sample) sum += v[i];
+    return sample.empty() ? 0.0 : sum / static_cast<double>(sample.size());
+  };
+}
+
+std::vector<ModeDifference> CompareModes(const std::vector<TaskModeResult>& results, int iterations, uint32_t seed) {
+  std::vector<ModeDifference> out;
+  if (results.empty()) return out;
+  auto find = [&](const std::string& mode) -> const TaskModeResult* {
+    for (const auto& r : results) {
+      if (r.mode == mode) return &r;
+    }
+    return nullptr;
+  };
+  std::vector<std::pair<const TaskModeResult*, const TaskModeResult*>> pairs;  // (mode, baseline)
+  for (size_t i = 1; i < results.size(); ++i) {
+    const std::string& m = results[i].mode;
+    std::string base = results[0].mode;
+    if (const size_t colon = m.find(':'); colon != std::string::npos) {
+      base = m.substr(0, colon);
+    } else if (m.size() > 11 && m.compare(m.size() - 11, 11, "+candidates") == 0 && find(m.substr(0, m.size() - 11))) {
+      base = m.substr(0, m.size() - 11);
+    }
+    if (const TaskModeResult* b = find(base); b && b != &results[i]) pairs.push_back({&results[i], b});
+    if (base != results[0].mode && m.find(':') == std::string::npos) pairs.push_back({&results[i], &results[0]});
+  }
+  for (const auto& [a, b] : pairs) {
+    if (a->examples != b->examples || a->examples == 0) continue;
+    const size_t n = a->examples;
+    for (const auto& [metric, score_a] : a->resample) {
+      auto it = b->resample.find(metric);
+      if (it == b->resample.end()) continue;
+      const SampleMetric& score_b = it->second;
+      std::mt19937 rng(seed);
+      std::uniform_int_distribution<size_t> pick(0, n - 1);
+      std::vector<double> diffs;
+      diffs.reserve(static_cast<size_t>(iterations));
+      std::vector<size_t> sample(n);
+      for (int k = 0; k < iterations; ++k) {
+        for (auto& s : sample) s = pick(rng);
+        diffs.push_back(score_a(sample) - score_b(sample));
+      }
+      std::sort(diffs.begin(), diffs.end());
+      ModeDifference d;
+      d.mode = a->mode;
+      d.baseline = b->mode;
+      d.metric = metric;
+      d.examples = n;
+      d.difference = a->metrics.at(metric) - b->metrics.at(metric);
+      d.low = diffs[static_cast<size_t>(0.025 * (diffs.size() - 1))];
+      d.high = diffs[static_cast<size_t>(0.975 * (diffs.size() - 1))];
+      out.push_back(d);
+    }
+  }
+  return out;
 }
 
 Result<std::vector<TaskModeResult>> EvaluateSummaries(Generator& gen, KnowledgeBase* kb, const std::vector<SummaryExample>& data,
@@ -361,7 +490,7 @@ Result<std::vector<TaskModeResult>> EvaluateSummaries(Generator& gen, KnowledgeB
     }
     TaskModeResult r;
     r.mode = mode;
-    double rouge = 0;
+    std::vector<double> rouge;
     const auto t = Clock::now();
     for (size_t i = 0; i < data.size(); ++i) {
       std::string pred;
@@ -378,20 +507,21 @@ Result<std::vector<TaskModeResult>> EvaluateSummaries(Generator& gen, KnowledgeB
       }
       double best = 0;
       for (const auto& ref : data[i].references) best = std::max(best, RougeL(pred, ref));
-      rouge += best;
+      rouge.push_back(best);
       r.predictions.push_back(std::move(pred));
       if (progress) progress(mode, i + 1, data.size());
     }
     r.seconds = Since(t);
     r.examples = data.size();
-    r.metrics = {{"rouge_l", rouge / std::max<double>(1, static_cast<double>(data.size()))}};
+    r.resample = {{"rouge_l", MeanOf(std::move(rouge))}};
+    r.metrics = {{"rouge_l", r.resample["rouge_l"](AllOf(r.examples))}};
     results.push_back(std::move(r));
   }
   return results;
 }
 
 Result<std::vector<TaskModeResult>> EvaluateTranslation(Generator& gen, KnowledgeBase* tm, const std::vector<std::string>& sources,
-                                                        const std::vector<std::string>& refs, const TranslateEvalOptions& o,
+                                                        const std::vector<std::vector<std::string>>& refs, const TranslateEvalOptions& o,
                                                         const EvalProgress& progress) {
   std::vector<TaskModeResult> results;
   for (const std::string& mode : o.modes) {
@@ -415,7 +545,23 @@ Result<std::vector<TaskModeResult>> EvaluateTranslation(Generator& gen, Knowledg
     }
     r.seconds = Since(t);
     r.examples = sources.size();
-    r.metrics = {{"chrf", CorpusChrF(r.predictions, refs)}, {"bleu", CorpusBleu(r.predictions, refs)}};
+    // Corpus metrics are sums of sentence statistics: resampled by summing.
+    std::vector<std::vector<double>> chrf, bleu;
+    for (size_t i = 0; i < r.predictions.size(); ++i) {
+      chrf.push_back(ChrFSentenceStats(r.predictions[i], refs[i]));
+      bleu.push_back(BleuSentenceStats(r.predictions[i], refs[i]));
+    }
+    auto summed = [](std::vector<std::vector<double>> stats, double (*score)(const std::vector<double>&)) -> SampleMetric {
+      return [stats = std::move(stats), score](const std::vector<size_t>& sample) {
+        std::vector<double> total(stats.empty() ? 0 : stats[0].size(), 0.0);
+        for (size_t i : sample) {
+          for (size_t j = 0; j < total.size(); ++j) total[j] += stats[i][j];
+        }
+        return score(total);
+      };
+    };
+    r.resample = {{"chrf", summed(std::move(chrf), &ChrFFromStats)}, {"bleu", summed(std::move(bleu), &BleuFromStats)}};
+    for (const auto& [name, metric] : r.resample) r.metrics[name] = metric(AllOf(r.examples));
     results.push_back(std::move(r));
   }
   return results;

@@ -20,19 +20,24 @@ struct Passage {
 
 struct QaExample {
   std::string id, question;
-  std::vector<std::string> answers;  // any one is right
+  std::vector<std::string> answers;  // any one is right; empty when unanswerable
+  bool unanswerable = false;         // SQuAD v2 is_impossible: only a refusal is right
   std::vector<Passage> passages;     // the dataset's own retrieval pool for this question
 };
 
 struct QaDataset {
   std::string name;
   bool per_question_pool = false;  // RGB: each question retrieves from its own passages (noise included)
+  bool has_unanswerable = false;   // then the "I don't know" gate stays on and refusals are scored
   std::vector<QaExample> examples;
 };
 
 // nq-open-oracle (.jsonl or .jsonl.gz: question, answers, ctxs), RGB (.json
-// lines: query, answer, positive, negative) or SQuAD/CMRC 2018 (.json: data,
-// paragraphs, qas). A directory holding exactly one such file works too.
+// lines: query, answer, positive, negative), SQuAD v1/v2 and CMRC 2018 (.json:
+// data, paragraphs, qas; v2's is_impossible questions are kept as
+// unanswerable), or a user's own JSON lines {question, answers, contexts?}
+// (answers: a string or a list; contexts: strings or {title, text}). A
+// directory holding exactly one such file works too.
 Result<QaDataset> ReadQaDataset(const std::string& path, size_t limit);
 
 struct SummaryExample {
@@ -46,18 +51,43 @@ struct SummaryExample {
 // silent zero.
 Result<std::vector<SummaryExample>> ReadSummaryDataset(const std::string& path, size_t limit, std::string* name);
 
+// Whether an answer declines: the gate's "I don't know", or the model saying
+// it does not know or that the sources do not say (English and Chinese).
+bool IsRefusal(std::string_view answer);
+
 // Lines of a text file, at most limit (0: all).
 Result<std::vector<std::string>> ReadLines(const std::string& path, size_t limit);
 
 using EvalProgress = std::function<void(const std::string& mode, size_t done, size_t total)>;
 
+// A metric over any sample of the examples (indices may repeat): what the
+// bootstrap recomputes.
+using SampleMetric = std::function<double(const std::vector<size_t>& sample)>;
+// The mean over the sample of per-example values.
+SampleMetric MeanOf(std::vector<double> per_example);
+
 struct TaskModeResult {
   std::string mode;
   std::map<std::string, double> metrics;
+  std::map<std::string, SampleMetric> resample;  // the metrics that can be resampled
   size_t examples = 0;
   double seconds = 0;
   std::vector<std::string> predictions;
 };
+
+// A difference between two modes' scores on the same examples, with its
+// paired bootstrap 95% interval (Koehn 2004; sacreBLEU's paired-bs): the
+// examples are resampled with replacement, the same sample for both modes.
+struct ModeDifference {
+  std::string mode, baseline, metric;
+  double difference = 0, low = 0, high = 0;
+  size_t examples = 0;
+  bool significant() const { return low > 0 || high < 0; }
+};
+// Each mode against the first (the baseline), and each "X+candidates" or
+// "X:selector" row against X.
+std::vector<ModeDifference> CompareModes(const std::vector<TaskModeResult>& results, int iterations = 1000,
+                                         uint32_t seed = 12345);
 
 struct QaEvalOptions {
   std::vector<std::string> modes = {"closed-book", "rag", "rag+candidates"};
@@ -83,8 +113,10 @@ struct TranslateEvalOptions {
   TranslateOptions translate;  // target language; tm is set for the tm modes
   int candidates = 4;
 };
+// references[i] holds one or more references for sources[i] (sacreBLEU's
+// multi-reference BLEU and chrF).
 Result<std::vector<TaskModeResult>> EvaluateTranslation(Generator& gen, KnowledgeBase* tm, const std::vector<std::string>& sources,
-                                                        const std::vector<std::string>& references,
+                                                        const std::vector<std::vector<std::string>>& references,
                                                         const TranslateEvalOptions& options, const EvalProgress& progress = nullptr);
 
 }  // namespace quarry::eval

@@ -1,6 +1,7 @@
 #include "eval/metrics.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cctype>
 #include <cstdint>
@@ -90,22 +91,34 @@ double F1Of(const std::vector<std::string>& p, const std::vector<std::string>& g
   return 2 * prec * rec / (prec + rec);
 }
 
-// BLEU tokens: CJK characters and ASCII punctuation alone, the rest split on whitespace.
+// BLEU tokens as sacreBLEU makes them: mteval-v13a rules (ASCII symbols
+// split off; '.' and ',' too unless between digits; '-' after a digit;
+// apostrophes stay in words), with CJK characters and CJK punctuation alone
+// (its "zh" tokenizer).
 std::vector<std::string> BleuTokens(std::string_view s) {
   std::vector<std::string> out;
   std::string w;
   auto flush = [&] {
     if (!w.empty()) out.push_back(std::move(w)), w.clear();
   };
+  auto digit_at = [&](size_t at) { return at < s.size() && std::isdigit(static_cast<unsigned char>(s[at])); };
   for (size_t i = 0; i < s.size();) {
     size_t len = 1;
     const uint32_t cp = NextCodePoint(s, &i, &len);
     const std::string ch(s.substr(i, len));
+    bool alone = false;
+    if (cp < 0x80) {
+      const char c = static_cast<char>(cp);
+      alone = (c >= '{' && c <= '~') || (c >= '[' && c <= '`') || (c >= '!' && c <= '&') || (c >= '(' && c <= '+') ||
+              (c >= ':' && c <= '@') || c == '/' ||
+              ((c == '.' || c == ',') && !(i > 0 && digit_at(i - 1) && digit_at(i + 1))) || (c == '-' && i > 0 && digit_at(i - 1));
+    } else {
+      alone = IsCjk(cp) || (cp >= 0x3000 && cp <= 0x303F) || (cp >= 0xFF00 && cp <= 0xFF65 && IsPunctOrSpace(cp));
+    }
     i += len;
     if (cp == ' ' || cp == '\t' || cp == '\n' || cp == '\r') {
       flush();
-    } else if (IsCjk(cp) || (cp < 0x80 && std::ispunct(static_cast<int>(cp))) || (cp >= 0x3000 && cp <= 0x303F) ||
-               (cp >= 0xFF00 && cp <= 0xFF65 && IsPunctOrSpace(cp))) {
+    } else if (alone) {
       flush();
       out.push_back(ch);
     } else {
@@ -178,91 +191,173 @@ double RougeL(std::string_view prediction, std::string_view reference) {
   return 2 * prec * rec / (prec + rec);
 }
 
-double CorpusChrF(const std::vector<std::string>& hyps, const std::vector<std::string>& refs) {
-  constexpr int kOrder = 6;
-  constexpr double kBeta = 2.0;
-  double match[kOrder] = {}, hyp_total[kOrder] = {}, ref_total[kOrder] = {};
-  auto chars = [](std::string_view s) {
-    std::vector<std::string> c;
-    for (size_t i = 0; i < s.size();) {
-      size_t len = 1;
-      const uint32_t cp = NextCodePoint(s, &i, &len);
-      if (cp != ' ' && cp != '\t' && cp != '\n' && cp != '\r') c.emplace_back(s.substr(i, len));
-      i += len;
-    }
-    return c;
-  };
-  for (size_t k = 0; k < hyps.size() && k < refs.size(); ++k) {
-    const auto h = chars(hyps[k]), r = chars(refs[k]);
-    for (int n = 1; n <= kOrder; ++n) {
-      std::map<std::string, int> hc, rc;
-      for (size_t i = 0; i + n <= h.size(); ++i) {
-        std::string g;
-        for (int j = 0; j < n; ++j) g += h[i + j];
-        ++hc[g];
-      }
-      for (size_t i = 0; i + n <= r.size(); ++i) {
-        std::string g;
-        for (int j = 0; j < n; ++j) g += r[i + j];
-        ++rc[g];
-      }
-      for (const auto& [g, c] : hc) {
-        auto it = rc.find(g);
-        if (it != rc.end()) match[n - 1] += std::min(c, it->second);
-      }
-      hyp_total[n - 1] += h.size() >= static_cast<size_t>(n) ? h.size() - n + 1 : 0;
-      ref_total[n - 1] += r.size() >= static_cast<size_t>(n) ? r.size() - n + 1 : 0;
-    }
+namespace {
+
+std::vector<std::string> ChrFChars(std::string_view s) {
+  std::vector<std::string> c;
+  for (size_t i = 0; i < s.size();) {
+    size_t len = 1;
+    const uint32_t cp = NextCodePoint(s, &i, &len);
+    if (cp != ' ' && cp != '\t' && cp != '\n' && cp != '\r') c.emplace_back(s.substr(i, len));
+    i += len;
   }
+  return c;
+}
+
+constexpr int kChrFOrder = 6;
+// Per order n: hypothesis n-grams, reference n-grams, matches.
+using ChrFStats = std::array<double, 3 * kChrFOrder>;
+
+ChrFStats ChrFSentence(const std::vector<std::string>& h, const std::vector<std::string>& r) {
+  ChrFStats st{};
+  for (int n = 1; n <= kChrFOrder; ++n) {
+    std::map<std::string, int> hc, rc;
+    for (size_t i = 0; i + n <= h.size(); ++i) {
+      std::string g;
+      for (int j = 0; j < n; ++j) g += h[i + j];
+      ++hc[g];
+    }
+    for (size_t i = 0; i + n <= r.size(); ++i) {
+      std::string g;
+      for (int j = 0; j < n; ++j) g += r[i + j];
+      ++rc[g];
+    }
+    double match = 0;
+    for (const auto& [g, c] : hc) {
+      auto it = rc.find(g);
+      if (it != rc.end()) match += std::min(c, it->second);
+    }
+    st[3 * (n - 1)] = h.size() >= static_cast<size_t>(n) ? static_cast<double>(h.size() - n + 1) : 0;
+    st[3 * (n - 1) + 1] = r.size() >= static_cast<size_t>(n) ? static_cast<double>(r.size() - n + 1) : 0;
+    st[3 * (n - 1) + 2] = match;
+  }
+  return st;
+}
+
+// sacreBLEU's chrF (eps_smoothing off): precision and recall averaged over the
+// orders both sides have, then F-beta with beta 2.
+double ChrFScore(const ChrFStats& st) {
+  constexpr double kB2 = 4.0;
   double prec = 0, rec = 0;
   int orders = 0;
-  for (int n = 0; n < kOrder; ++n) {
-    if (hyp_total[n] == 0 || ref_total[n] == 0) continue;
-    prec += match[n] / hyp_total[n];
-    rec += match[n] / ref_total[n];
+  for (int n = 0; n < kChrFOrder; ++n) {
+    const double hyp = st[3 * n], ref = st[3 * n + 1], match = st[3 * n + 2];
+    if (hyp == 0 || ref == 0) continue;
+    prec += match / hyp;
+    rec += match / ref;
     ++orders;
   }
   if (orders == 0) return 0.0;
   prec /= orders;
   rec /= orders;
   if (prec + rec == 0) return 0.0;
-  const double b2 = kBeta * kBeta;
-  return 100.0 * (1 + b2) * prec * rec / (b2 * prec + rec);
+  return 100.0 * (1 + kB2) * prec * rec / (kB2 * prec + rec);
 }
 
-double CorpusBleu(const std::vector<std::string>& hyps, const std::vector<std::string>& refs) {
-  double correct[4] = {}, total[4] = {};
-  double hyp_len = 0, ref_len = 0;
-  for (size_t k = 0; k < hyps.size() && k < refs.size(); ++k) {
-    const auto h = BleuTokens(hyps[k]), r = BleuTokens(refs[k]);
-    hyp_len += static_cast<double>(h.size());
-    ref_len += static_cast<double>(r.size());
-    for (int n = 1; n <= 4; ++n) {
-      std::map<std::vector<std::string>, int> hc, rc;
-      for (size_t i = 0; i + n <= h.size(); ++i) ++hc[std::vector<std::string>(h.begin() + i, h.begin() + i + n)];
-      for (size_t i = 0; i + n <= r.size(); ++i) ++rc[std::vector<std::string>(r.begin() + i, r.begin() + i + n)];
-      for (const auto& [g, c] : hc) {
-        auto it = rc.find(g);
-        if (it != rc.end()) correct[n - 1] += std::min(c, it->second);
-      }
-      total[n - 1] += h.size() >= static_cast<size_t>(n) ? h.size() - n + 1 : 0;
-    }
+std::vector<std::vector<std::string>> OneEach(const std::vector<std::string>& refs) {
+  std::vector<std::vector<std::string>> out;
+  out.reserve(refs.size());
+  for (const auto& r : refs) out.push_back({r});
+  return out;
+}
+
+}  // namespace
+
+std::vector<double> ChrFSentenceStats(std::string_view hyp, const std::vector<std::string>& refs) {
+  const auto h = ChrFChars(hyp);
+  // Several references: the statistics of the one this hypothesis matches best.
+  ChrFStats best{};
+  double best_f = -1;
+  for (const auto& ref : refs) {
+    const ChrFStats st = ChrFSentence(h, ChrFChars(ref));
+    const double f = ChrFScore(st);
+    if (f > best_f) best_f = f, best = st;
   }
-  if (hyp_len == 0) return 0.0;
+  return std::vector<double>(best.begin(), best.end());
+}
+
+double ChrFFromStats(const std::vector<double>& summed) {
+  ChrFStats st{};
+  for (size_t i = 0; i < st.size() && i < summed.size(); ++i) st[i] = summed[i];
+  return ChrFScore(st);
+}
+
+double CorpusChrF(const std::vector<std::string>& hyps, const std::vector<std::vector<std::string>>& refs) {
+  std::vector<double> total(3 * kChrFOrder, 0.0);
+  for (size_t k = 0; k < hyps.size() && k < refs.size(); ++k) {
+    const auto st = ChrFSentenceStats(hyps[k], refs[k]);
+    for (size_t i = 0; i < total.size(); ++i) total[i] += st[i];
+  }
+  return ChrFFromStats(total);
+}
+
+double CorpusChrF(const std::vector<std::string>& hyps, const std::vector<std::string>& refs) {
+  return CorpusChrF(hyps, OneEach(refs));
+}
+
+std::vector<double> BleuSentenceStats(std::string_view hyp, const std::vector<std::string>& refs) {
+  std::vector<double> st(10, 0.0);  // correct[4], total[4], hypothesis length, reference length
+  if (refs.empty()) return st;
+  const auto h = BleuTokens(hyp);
+  std::vector<std::vector<std::string>> rs;
+  for (const auto& r : refs) rs.push_back(BleuTokens(r));
+  // The reference length closest to the hypothesis's (ties: the shorter).
+  size_t closest = rs[0].size();
+  const auto dist = [&](size_t len) { return len > h.size() ? len - h.size() : h.size() - len; };
+  for (const auto& r : rs) {
+    if (dist(r.size()) < dist(closest) || (dist(r.size()) == dist(closest) && r.size() < closest)) closest = r.size();
+  }
+  st[8] = static_cast<double>(h.size());
+  st[9] = static_cast<double>(closest);
+  for (int n = 1; n <= 4; ++n) {
+    std::map<std::vector<std::string>, int> hc, max_rc;
+    for (size_t i = 0; i + n <= h.size(); ++i) ++hc[std::vector<std::string>(h.begin() + i, h.begin() + i + n)];
+    // Each n-gram is clipped by its largest count in any one reference.
+    for (const auto& r : rs) {
+      std::map<std::vector<std::string>, int> rc;
+      for (size_t i = 0; i + n <= r.size(); ++i) ++rc[std::vector<std::string>(r.begin() + i, r.begin() + i + n)];
+      for (const auto& [g, c] : rc) max_rc[g] = std::max(max_rc[g], c);
+    }
+    for (const auto& [g, c] : hc) {
+      auto it = max_rc.find(g);
+      if (it != max_rc.end()) st[n - 1] += std::min(c, it->second);
+    }
+    st[4 + n - 1] = h.size() >= static_cast<size_t>(n) ? static_cast<double>(h.size() - n + 1) : 0;
+  }
+  return st;
+}
+
+double BleuFromStats(const std::vector<double>& st) {
+  if (st.size() < 10 || st[8] == 0) return 0.0;
   double log_sum = 0, smooth = 1;
   for (int n = 0; n < 4; ++n) {
-    if (total[n] == 0) return 0.0;
+    const double correct = st[n], total = st[4 + n];
+    if (total == 0) return 0.0;
     double p;
-    if (correct[n] == 0) {
+    if (correct == 0) {
       smooth *= 2;
-      p = 1.0 / (smooth * total[n]);
+      p = 1.0 / (smooth * total);
     } else {
-      p = correct[n] / total[n];
+      p = correct / total;
     }
     log_sum += std::log(p) / 4;
   }
+  const double hyp_len = st[8], ref_len = st[9];
   const double bp = hyp_len < ref_len ? std::exp(1 - ref_len / hyp_len) : 1.0;
   return 100.0 * bp * std::exp(log_sum);
+}
+
+double CorpusBleu(const std::vector<std::string>& hyps, const std::vector<std::vector<std::string>>& refs) {
+  std::vector<double> total(10, 0.0);
+  for (size_t k = 0; k < hyps.size() && k < refs.size(); ++k) {
+    const auto st = BleuSentenceStats(hyps[k], refs[k]);
+    for (size_t i = 0; i < total.size(); ++i) total[i] += st[i];
+  }
+  return BleuFromStats(total);
+}
+
+double CorpusBleu(const std::vector<std::string>& hyps, const std::vector<std::string>& refs) {
+  return CorpusBleu(hyps, OneEach(refs));
 }
 
 }  // namespace quarry::eval

@@ -36,5 +36,18 @@ double RougeL(std::string_view prediction, std::string_view reference);
 // CJK characters as tokens), both on a 0-100 scale as sacreBLEU reports them.
 double CorpusChrF(const std::vector<std::string>& hypotheses, const std::vector<std::string>& references);
 double CorpusBleu(const std::vector<std::string>& hypotheses, const std::vector<std::string>& references);
+// Several references per hypothesis (references[k] holds hypothesis k's), as
+// sacreBLEU scores them: BLEU clips each n-gram by its largest count in any one
+// reference and takes the reference length closest to the hypothesis's (ties:
+// the shorter); chrF takes each hypothesis's statistics against the reference
+// it scores best with.
+double CorpusChrF(const std::vector<std::string>& hypotheses, const std::vector<std::vector<std::string>>& references);
+double CorpusBleu(const std::vector<std::string>& hypotheses, const std::vector<std::vector<std::string>>& references);
+// The corpus scores are sums of per-sentence statistics: these give one
+// sentence's, and the score of summed ones (for resampling: the bootstrap).
+std::vector<double> BleuSentenceStats(std::string_view hypothesis, const std::vector<std::string>& references);
+double BleuFromStats(const std::vector<double>& summed);
+std::vector<double> ChrFSentenceStats(std::string_view hypothesis, const std::vector<std::string>& references);
+double ChrFFromStats(const std::vector<double>& summed);
 
 }  // namespace quarry::eval

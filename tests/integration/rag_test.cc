@@ -302,6 +302,46 @@ TEST_F(Rag, TranslateUsesTheNearestMemoryPairs) {
   EXPECT_NE(missing.err.find("tm import"), std::string::npos) << missing.err;
 }
 
+// quarry eval on a user's own files: a QA set as JSON lines with its
+// contexts, and plain parallel text with two references; each mode-vs-mode
+// difference comes with its bootstrap interval.
+TEST(EvalCommands, OwnQaSetAndPlainParallelTextWithIntervals) {
+  setenv("QUARRY_LLM", kSmallGenerator, 1);
+  TempDir d;
+  std::ofstream(d.path() / "qa.jsonl")
+      << R"({"question": "What colour is the sky on Zorblax?", "answers": ["green"], "contexts": ["On the planet Zorblax the sky is green."]})" "\n"
+      << R"({"question": "Who founded Quarryville?", "answers": "Ada Stone", "contexts": ["Quarryville was founded by Ada Stone in 1801."]})" "\n"
+      << R"({"question": "How many moons does Zorblax have?", "answers": ["three", "3"], "contexts": ["Zorblax has three moons."]})" "\n";
+  auto qa = RunCmd(Quarry() + " eval qa --data " + (d.path() / "qa.jsonl").string() + " --db " + (d.path() / "kb").string() +
+                   " --modes closed-book,rag --json");
+  ASSERT_EQ(qa.exit_code, 0) << qa.err;
+  json q = json::parse(qa.out);
+  EXPECT_EQ(q["modes"]["rag"]["examples"], 3);
+  ASSERT_FALSE(q["differences"].empty()) << q.dump();
+  bool found = false;
+  for (const auto& diff : q["differences"]) {
+    if (diff["mode"] != "rag" || diff["baseline"] != "closed-book" || diff["metric"] != "contains") continue;
+    found = true;
+    EXPECT_EQ(diff["examples"], 3);
+    EXPECT_NEAR(diff["difference"].get<double>(), q["modes"]["rag"]["contains"].get<double>() - q["modes"]["closed-book"]["contains"].get<double>(), 1e-9);
+    EXPECT_LE(diff["ci95"][0].get<double>(), diff["difference"].get<double>());
+    EXPECT_GE(diff["ci95"][1].get<double>(), diff["difference"].get<double>());
+  }
+  EXPECT_TRUE(found) << q["differences"].dump();
+
+  std::ofstream(d.path() / "src.txt") << "Good morning.\nThank you.\n";
+  std::ofstream(d.path() / "ref1.txt") << "Bonjour.\nMerci.\n";
+  std::ofstream(d.path() / "ref2.txt") << "Bon matin.\nMerci beaucoup.\n";
+  auto tr = RunCmd(Quarry() + " eval translate --src " + (d.path() / "src.txt").string() + " --ref " + (d.path() / "ref1.txt").string() +
+                   " --ref " + (d.path() / "ref2.txt").string() + " --from English --to French --modes zero-shot --json");
+  ASSERT_EQ(tr.exit_code, 0) << tr.err;
+  json t = json::parse(tr.out);
+  EXPECT_EQ(t["references"], 2);
+  EXPECT_EQ(t["examples"], 2);
+  EXPECT_GE(t["modes"]["zero-shot"]["chrf"].get<double>(), 0.0);
+  EXPECT_LE(t["modes"]["zero-shot"]["chrf"].get<double>(), 100.0);
+}
+
 TEST_F(Rag, BadInputGetsClearErrors) {
   TempDir d;
   auto none = RunCmd(Quarry() + " ask --db " + (d.path() / "nothing").string() + " \"q\"");

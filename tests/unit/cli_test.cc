@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "test_util.h"
+#include "unit/fixtures.h"
 
 namespace quarry {
 namespace {
@@ -94,6 +95,25 @@ TEST(Cli, ModelListOnEmptyCacheOffersKnownModels) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("\"models\": []"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("smollm2-135m"), std::string::npos);
+}
+
+// eval translate on plain parallel text: the references go line for line,
+// and a mismatch is named before any model is loaded.
+TEST(Cli, EvalTranslateChecksItsPlainTextFiles) {
+  test::TempDir d;
+  test::WriteFile(d.str() + "/src.txt", "one\ntwo\n");
+  test::WriteFile(d.str() + "/ref1.txt", "un\ndeux\n");
+  test::WriteFile(d.str() + "/ref2.txt", "un\n");
+  auto r = test::RunCmd(test::Quarry() + " eval translate --src " + d.str() + "/src.txt --ref " + d.str() + "/ref1.txt --ref " + d.str() +
+                        "/ref2.txt --to French");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("ref2.txt has 1 lines for 2 source sentences"), std::string::npos) << r.err;
+  auto no_ref = test::RunCmd(test::Quarry() + " eval translate --src " + d.str() + "/src.txt --to French");
+  EXPECT_NE(no_ref.exit_code, 0);
+  EXPECT_NE(no_ref.err.find("--src needs at least one --ref"), std::string::npos) << no_ref.err;
+  auto neither = test::RunCmd(test::Quarry() + " eval translate --to French");
+  EXPECT_NE(neither.exit_code, 0);
+  EXPECT_NE(neither.err.find("either --data"), std::string::npos) << neither.err;
 }
 
 }  // namespace

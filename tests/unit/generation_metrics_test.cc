@@ -57,5 +57,28 @@ TEST(TranslationMetrics, BleuMatchesSacreBleu) {
   EXPECT_EQ(CorpusBleu({""}, {"something"}), 0.0);
 }
 
+// Several references per sentence, as WMT and FLORES-style sets have them.
+// Values from sacrebleu 2.4.3: corpus_bleu / corpus_chrf(hyps, [refs1, refs2]).
+TEST(TranslationMetrics, MultipleReferencesMatchSacreBleu) {
+  const std::vector<std::string> hyps = {"The cat sat on the mat.", "A quick brown fox jumps over the lazy dog!", "It is raining today."};
+  const std::vector<std::vector<std::string>> refs = {{"The cat is sitting on the mat.", "A cat sat on the mat."},
+                                                      {"The quick brown fox jumped over the lazy dog.", "A fast brown fox leaps over a lazy dog!"},
+                                                      {"Today it rains.", "It is raining."}};
+  EXPECT_NEAR(CorpusBleu(hyps, refs), 58.35193051865707, 0.01);
+  EXPECT_NEAR(CorpusChrF(hyps, refs), 80.4585879244123, 0.01);
+  std::vector<std::string> first;
+  for (const auto& r : refs) first.push_back(r[0]);
+  EXPECT_NEAR(CorpusBleu(hyps, first), 34.696265473465715, 0.01);
+  EXPECT_NEAR(CorpusChrF(hyps, first), 60.61830693098022, 0.01);
+}
+
+// sacreBLEU's default 13a tokenisation: numbers keep their inner '.' and ','
+// and apostrophes stay in words. sacrebleu 2.4.3: 34.98761149110957.
+TEST(TranslationMetrics, BleuTokenisesLike13a) {
+  EXPECT_NEAR(CorpusBleu({"It costs 3.5 dollars, (roughly) 1,000 yen - don't worry."},
+                         {"It costs 3.5 dollars , roughly 1,000 yen; don't worry!"}),
+              34.98761149110957, 0.01);
+}
+
 }  // namespace
 }  // namespace quarry::eval

@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <numeric>
 
 #include "eval/generation_eval.h"
 #include "model/openai.h"
@@ -298,6 +300,72 @@ TEST(QaDatasets, ReadsNqRgbAndSquadShapes) {
   ASSERT_FALSE(noans.ok());
   EXPECT_NE(noans.status().message().find("noans.jsonl:2"), std::string::npos) << noans.status().message();
   EXPECT_NE(noans.status().message().find("answers"), std::string::npos) << noans.status().message();
+}
+
+// A user's own QA set, and SQuAD v2's unanswerable questions (kept: a
+// refusal is their right answer, so the "I don't know" gate is measured).
+TEST(QaDatasets, ReadsGenericJsonlAndSquadV2) {
+  TempDir d;
+  Write(d.path() / "mine.jsonl",
+        R"({"question": "Who?", "answers": "Ada", "contexts": ["Ada wrote it.", {"title": "T", "text": "More."}]})" "\n"
+        R"({"id": "x", "question": "When?", "answers": ["1843", "in 1843"]})" "\n");
+  auto mine = eval::ReadQaDataset((d.path() / "mine.jsonl").string(), 0);
+  ASSERT_TRUE(mine.ok()) << mine.status().message();
+  ASSERT_EQ(mine->examples.size(), 2u);
+  EXPECT_EQ(mine->examples[0].answers, (std::vector<std::string>{"Ada"}));
+  ASSERT_EQ(mine->examples[0].passages.size(), 2u);
+  EXPECT_EQ(mine->examples[0].passages[1].title, "T");
+  EXPECT_EQ(mine->examples[1].id, "x");
+  EXPECT_TRUE(mine->examples[1].passages.empty());
+  EXPECT_FALSE(mine->has_unanswerable);
+
+  Write(d.path() / "v2.json",
+        R"({"version": "v2.0", "data": [{"title": "A", "paragraphs": [{"context": "ctx", "qas": [)"
+        R"({"id": "a", "question": "q1?", "answers": [{"text": "ans", "answer_start": 0}], "is_impossible": false},)"
+        R"({"id": "b", "question": "q2?", "answers": [], "plausible_answers": [{"text": "ctx", "answer_start": 0}], "is_impossible": true}]}]}]})");
+  auto v2 = eval::ReadQaDataset((d.path() / "v2.json").string(), 0);
+  ASSERT_TRUE(v2.ok()) << v2.status().message();
+  ASSERT_EQ(v2->examples.size(), 2u);
+  EXPECT_TRUE(v2->has_unanswerable);
+  EXPECT_FALSE(v2->examples[0].unanswerable);
+  EXPECT_TRUE(v2->examples[1].unanswerable);
+  EXPECT_TRUE(v2->examples[1].answers.empty());  // plausible answers are not answers
+}
+
+TEST(QaScoring, RefusalsAreRecognised) {
+  EXPECT_TRUE(eval::IsRefusal("I don't know: nothing in the knowledge base is relevant enough."));
+  EXPECT_TRUE(eval::IsRefusal("The sources do not mention when it was built."));
+  EXPECT_TRUE(eval::IsRefusal("资料中没有提到这个问题。"));
+  EXPECT_FALSE(eval::IsRefusal("Gutenberg built it around 1440 [1]."));
+}
+
+// Paired bootstrap: a difference every resample agrees on is significant, an
+// identical pair is not, and a couple of flips in thirty stay within noise.
+TEST(EvalConfidence, PairedBootstrapIntervals) {
+  auto mode = [](const std::string& name, std::vector<double> v) {
+    eval::TaskModeResult r;
+    r.mode = name;
+    r.examples = v.size();
+    r.metrics["contains"] = std::accumulate(v.begin(), v.end(), 0.0) / v.size();
+    r.resample["contains"] = eval::MeanOf(std::move(v));
+    return r;
+  };
+  std::vector<double> zeros(30, 0.0), ones(30, 1.0), some(30, 0.0);
+  some[3] = some[17] = 1;
+  auto diffs = eval::CompareModes({mode("closed-book", zeros), mode("rag", ones), mode("rag+candidates", ones), mode("other", some)});
+  ASSERT_EQ(diffs.size(), 4u);  // rag, rag+candidates vs closed-book; rag+candidates vs rag; other vs closed-book
+  std::map<std::string, eval::ModeDifference> by;
+  for (const auto& d : diffs) by[d.mode + " - " + d.baseline] = d;
+  EXPECT_DOUBLE_EQ(by["rag - closed-book"].difference, 1.0);
+  EXPECT_DOUBLE_EQ(by["rag - closed-book"].low, 1.0);
+  EXPECT_TRUE(by["rag - closed-book"].significant());
+  EXPECT_EQ(by["rag - closed-book"].examples, 30u);
+  EXPECT_DOUBLE_EQ(by["rag+candidates - rag"].difference, 0.0);
+  EXPECT_FALSE(by["rag+candidates - rag"].significant());
+  EXPECT_NEAR(by["other - closed-book"].difference, 2.0 / 30, 1e-12);
+  EXPECT_FALSE(by["other - closed-book"].significant());
+  EXPECT_LE(by["other - closed-book"].low, 0.0);
+  EXPECT_GT(by["other - closed-book"].high, 0.0);
 }
 
 TEST(SummaryDatasets, ReadsDialogSumAndLcstsPairs) {
