@@ -50,7 +50,8 @@ Result<LoadedDocument> FromRecord(const std::string& path, const std::string& wh
   json meta = rec.contains("metadata") && rec["metadata"].is_object() ? rec["metadata"] : json::object();
   meta["_id"] = id;
   doc.metadata = meta.dump();
-  return FinishDocument(std::move(doc), &raw, options);
+  StampDocument(&doc, raw, options);
+  return FinishDocument(std::move(doc));
 }
 
 std::string MiB(uint64_t n) {

@@ -77,16 +77,17 @@ bool IsSupportedExtension(const std::string& path) {
   return std::any_of(std::begin(exts), std::end(exts), [&](const char* x) { return e == x; });
 }
 
-Result<LoadedDocument> FinishDocument(LoadedDocument doc, const std::string* raw_for_hash, const LoadOptions& options) {
+void StampDocument(LoadedDocument* doc, std::string_view raw, const LoadOptions& options) {
   // Merge --meta into the document's own metadata.
-  nlohmann::json meta = nlohmann::json::parse(doc.metadata.empty() ? "{}" : doc.metadata, nullptr, false);
+  nlohmann::json meta = nlohmann::json::parse(doc->metadata.empty() ? "{}" : doc->metadata, nullptr, false);
   if (!meta.is_object()) meta = nlohmann::json::object();
   nlohmann::json extra = nlohmann::json::parse(options.metadata, nullptr, false);
   if (extra.is_object()) meta.update(extra);
-  doc.metadata = meta.dump();
-  // Hashed before normalising: the stored hash is of the bytes the user has.
-  doc.content_hash = Sha256Hex({raw_for_hash ? std::string_view(*raw_for_hash) : std::string_view(doc.text),
-                                std::string_view("\0", 1), doc.metadata});
+  doc->metadata = meta.dump();
+  doc->content_hash = Sha256Hex({raw, std::string_view("\0", 1), doc->metadata});
+}
+
+Result<LoadedDocument> FinishDocument(LoadedDocument doc) {
   const size_t bad = text::FindInvalidUtf8(doc.text);
   if (bad != std::string::npos) {
     return Status::Corruption(doc.source + ": invalid UTF-8 at byte " + std::to_string(bad) + "; convert it to UTF-8 first (e.g. iconv)");
@@ -118,10 +119,12 @@ Result<LoadedDocument> LoadBytes(const std::string& source, std::string bytes, c
   if (LooksBinary(bytes)) return Status::InvalidArgument(source + ": " + NotText(bytes));
   if (text::FindInvalidUtf8(bytes) != std::string::npos) {
     doc.text = bytes;
-    return FinishDocument(std::move(doc), &bytes, options);  // reports the byte offset
+    StampDocument(&doc, bytes, options);
+    return FinishDocument(std::move(doc));  // reports the byte offset
   }
   QUARRY_RETURN_IF_ERROR(ExtractMarkdown(bytes, &doc));
-  return FinishDocument(std::move(doc), &bytes, options);
+  StampDocument(&doc, bytes, options);
+  return FinishDocument(std::move(doc));
 }
 
 Status LoadPath(const std::string& path, const LoadOptions& options, const DocumentSink& sink) {
@@ -137,9 +140,12 @@ Status LoadPath(const std::string& path, const LoadOptions& options, const Docum
       return Status::InvalidArgument(path + ": too large (raise the limit with --max-file-size)");
     }
     QUARRY_RETURN_IF_ERROR(ExtractDocx(path, &doc, options));
-    auto raw = ReadFile(path, options.max_file_bytes);
-    if (!raw.ok()) return raw.status();
-    auto d = FinishDocument(std::move(doc), &*raw, options);
+    {
+      auto raw = ReadFile(path, options.max_file_bytes);
+      if (!raw.ok()) return raw.status();
+      StampDocument(&doc, *raw, options);
+    }
+    auto d = FinishDocument(std::move(doc));
     if (!d.ok()) return d.status();
     sink(std::move(d));
     return Status::OK();
@@ -160,11 +166,15 @@ Status LoadPath(const std::string& path, const LoadOptions& options, const Docum
     } else if (ext == ".md" || ext == ".markdown") {
       QUARRY_RETURN_IF_ERROR(ExtractMarkdown(*raw, &doc));
     } else {
-      doc.text = std::move(*raw);  // plain text: the raw bytes are the text (and hashed as such)
+      doc.text = std::move(*raw);  // plain text: the raw bytes are the text
       raw->clear();
     }
   }
-  auto d = FinishDocument(std::move(doc), raw->empty() ? nullptr : &*raw, options);
+  StampDocument(&doc, raw->empty() ? std::string_view(doc.text) : std::string_view(*raw), options);
+  // The raw bytes are not needed past the hash: free them before normalising
+  // makes another copy of the text.
+  *raw = std::string();
+  auto d = FinishDocument(std::move(doc));
   if (!d.ok()) return d.status();
   sink(std::move(d));
   return Status::OK();

@@ -50,10 +50,12 @@ Status LoadPath(const std::string& path, const LoadOptions& options, const Docum
 // In-memory content (stdin) treated as plain text or Markdown.
 Result<LoadedDocument> LoadBytes(const std::string& source, std::string bytes, const LoadOptions& options);
 
-// Shared by the loaders: merges --meta, hashes the raw bytes (raw_for_hash,
-// or doc.text when null: plain text is its own raw form), checks UTF-8 and
-// emptiness, normalises.
-Result<LoadedDocument> FinishDocument(LoadedDocument doc, const std::string* raw_for_hash, const LoadOptions& options);
+// Shared by the loaders. StampDocument merges --meta into the document's
+// metadata and sets its content hash from the raw bytes (so the caller can
+// free them before FinishDocument); FinishDocument checks UTF-8 and
+// emptiness and normalises the text.
+void StampDocument(LoadedDocument* doc, std::string_view raw, const LoadOptions& options);
+Result<LoadedDocument> FinishDocument(LoadedDocument doc);
 
 // Format-specific extraction (ingest/load_*.cc).
 Status ExtractMarkdown(std::string_view text, LoadedDocument* doc);
