@@ -100,6 +100,7 @@ Result<LoadedDocument> FinishDocument(LoadedDocument doc) {
     doc.text = text::NormalizeText(doc.text);
   } else {
     std::string norm;
+    norm.reserve(doc.text.size() + doc.text.size() / 16);  // one allocation, not a doubling's slack
     std::vector<Section> secs;
     for (const Section& s : doc.sections) {
       Section n{norm.size(), 0, s.heading};
