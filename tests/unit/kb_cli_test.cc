@@ -297,6 +297,39 @@ TEST_F(KbCli, ADamagedCatalogSaysHowToRecover) {
   EXPECT_EQ(fs::file_size(db_ + "/quarry.db"), size);
 }
 
+// Chunk offsets are code points into the document, right for overlapping
+// chunks of multi-byte text (they are counted in one pass that moves back as
+// well as forward; recounting from the start made ingest quadratic).
+TEST_F(KbCli, ChunkOffsetsAreCodePointsIntoTheDocument) {
+  std::string text;
+  for (int i = 0; i < 300; ++i) text += "第" + std::to_string(i) + "段：活字印刷术 café naïve text number " + std::to_string(i) + ". ";
+  Write("doc.txt", text);
+  ASSERT_EQ(test::RunCmd(test::Quarry() + " add " + docs_ + " --no-embed --chunk-tokens 32 --overlap 8 --db " + db_).exit_code, 0);
+  auto shown = test::RunCmd(test::Quarry() + " show 1 --json --db " + db_);
+  ASSERT_EQ(shown.exit_code, 0) << shown.err;
+  std::vector<std::string> cps;  // the text's code points
+  for (size_t i = 0; i < text.size();) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    const size_t len = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+    cps.push_back(text.substr(i, len));
+    i += len;
+  }
+  auto chunks = json::parse(shown.out)["chunk_list"];
+  ASSERT_GT(chunks.size(), 20u);
+  int64_t prev_end = 0;
+  bool overlapped = false;
+  for (const auto& c : chunks) {
+    const int64_t start = c["start"], end = c["end"];
+    ASSERT_LE(end, static_cast<int64_t>(cps.size()));
+    std::string slice;
+    for (int64_t k = start; k < end; ++k) slice += cps[static_cast<size_t>(k)];
+    EXPECT_EQ(slice, c["text"].get<std::string>()) << "chunk " << c["seq"];
+    overlapped = overlapped || start < prev_end;
+    prev_end = end;
+  }
+  EXPECT_TRUE(overlapped);
+}
+
 TEST_F(KbCli, RemoveByIdPathAndGlob) {
   Write("one.txt", "apple");
   Write("two.md", "banana");
