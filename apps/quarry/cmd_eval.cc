@@ -131,6 +131,24 @@ std::vector<std::string> SplitCommas(const std::string& s) {
   return out;
 }
 
+// The generator for an eval: with --batch N > 1, opened with room for N
+// examples' prompts side by side; *eb says what one example may use.
+Result<Backend> OpenEvalBackend(const GenFlags& gf, int candidates, int batch, int threads, eval::EvalBatch* eb) {
+  *eb = eval::EvalBatch{};
+  if (batch <= 1) return OpenBackend(gf, candidates, threads);
+  {
+    // The context one example gets on its own (the model's, capped, or --ctx).
+    auto alone = OpenBackend(gf, candidates, threads);
+    if (!alone.ok()) return alone.status();
+    eb->context = alone->gen->context_size();
+  }
+  eb->examples = batch;
+  eb->sequences = std::max(candidates, 1);
+  GenFlags wide = gf;
+  wide.context = eb->context * batch;
+  return OpenBackend(wide, std::max(candidates, batch), threads);
+}
+
 // The JSON report and the table every generation eval prints.
 int Report(const std::string& task, const json& header, const std::vector<eval::TaskModeResult>& results,
            const std::vector<std::string>& metric_order, bool as_json, const std::string& predictions_file) {
@@ -212,6 +230,7 @@ void RegisterEvalTasks(CLI::App* ev, Registry& reg) {
   static std::vector<std::string> ref_files;
   static size_t limit = 50;
   static int candidates = 4;
+  static int batch = 1;
   static size_t k = 5;
   static std::string summary_language;
 
@@ -223,6 +242,11 @@ void RegisterEvalTasks(CLI::App* ev, Registry& reg) {
     modes = default_modes;
     c->add_option("--eval-candidates", candidates, "N for the +candidates mode")->check(CLI::Range(2, 16))->capture_default_str();
     c->add_option("--predictions", predictions, "Write every prediction as JSON lines to this file");
+    c->add_option("--batch", batch,
+                  "Examples decoded together as parallel sequences of one context (each sees the context and "
+                  "sequences it would have alone; greedy answers can differ in a rare token from one-at-a-time)")
+        ->check(CLI::Range(1, 32))
+        ->capture_default_str();
     AddGenFlags(c, &gf, "support");
     gf.max_tokens = max_tokens;
     AddKbFlags(c, &flags);
@@ -247,9 +271,11 @@ void RegisterEvalTasks(CLI::App* ev, Registry& reg) {
       if (f.db.empty()) f.db = EvalDb("qa", data, EvalKey(f));
       auto kb = KnowledgeBase::Open(ToOptions(f), true);
       if (!kb.ok()) return Fail(kb.status());
-      auto b = OpenBackend(gf, candidates, f.threads);
+      eval::EvalBatch eb;
+      auto b = OpenEvalBackend(gf, candidates, batch, f.threads, &eb);
       if (!b.ok()) return Fail(b.status());
       eval::QaEvalOptions o;
+      o.batch = eb;
       o.modes = SplitCommas(modes);
       o.candidates = candidates;
       o.ask.search.k = k;
@@ -260,7 +286,7 @@ void RegisterEvalTasks(CLI::App* ev, Registry& reg) {
       });
       line.Done();
       if (!r.ok()) return Fail(r.status());
-      json header = {{"dataset", ds->name}, {"examples", ds->examples.size()}, {"model", b->gen->model_id()},
+      json header = {{"dataset", ds->name}, {"examples", ds->examples.size()}, {"model", b->gen->model_id()}, {"batch", batch},
                      {"top_k", k}, {"candidates", candidates}, {"select", gf.select}, {"db", f.db}};
       return Report("qa", header, *r, {"exact_match", "f1", "contains", "citation_precision", "citation_recall"}, gf.as_json,
                     predictions);
@@ -279,7 +305,8 @@ void RegisterEvalTasks(CLI::App* ev, Registry& reg) {
       auto ds = eval::ReadSummaryDataset(data, limit, &name);
       if (!ds.ok()) return Fail(ds.status());
       if (ds->empty()) return Fail(Status::NotFound(data + ": no example to score"));
-      auto b = OpenBackend(gf, candidates, flags.threads);
+      eval::EvalBatch eb;
+      auto b = OpenEvalBackend(gf, candidates, batch, flags.threads, &eb);
       if (!b.ok()) return Fail(b.status());
       // Embeddings for the support selector come from a knowledge base handle (empty is fine).
       KbFlags f = flags;
@@ -287,6 +314,7 @@ void RegisterEvalTasks(CLI::App* ev, Registry& reg) {
       auto kb = KnowledgeBase::Open(ToOptions(f), true);
       if (!kb.ok()) return Fail(kb.status());
       eval::SummarizeEvalOptions o;
+      o.batch = eb;
       o.modes = SplitCommas(modes);
       o.candidates = candidates;
       o.summarize.generate = b->options;
@@ -297,7 +325,7 @@ void RegisterEvalTasks(CLI::App* ev, Registry& reg) {
       });
       line.Done();
       if (!r.ok()) return Fail(r.status());
-      json header = {{"dataset", name}, {"examples", ds->size()}, {"model", b->gen->model_id()}, {"candidates", candidates},
+      json header = {{"dataset", name}, {"examples", ds->size()}, {"model", b->gen->model_id()}, {"batch", batch}, {"candidates", candidates},
                      {"select", gf.select}, {"language", summary_language}};
       return Report("summarize", header, *r, {"rouge_l"}, gf.as_json, predictions);
     };
@@ -346,7 +374,8 @@ void RegisterEvalTasks(CLI::App* ev, Registry& reg) {
         }
         for (size_t i = 0; i < src->size(); ++i) refs[i].push_back((*ref)[i]);
       }
-      auto b = OpenBackend(gf, candidates, flags.threads);
+      eval::EvalBatch eb;
+      auto b = OpenEvalBackend(gf, candidates, batch, flags.threads, &eb);
       if (!b.ok()) return Fail(b.status());
       std::unique_ptr<KnowledgeBase> tm;
       std::string tm_desc;
@@ -390,6 +419,7 @@ void RegisterEvalTasks(CLI::App* ev, Registry& reg) {
         tm = std::move(*kb);
       }
       eval::TranslateEvalOptions o;
+      o.batch = eb;
       o.modes = SplitCommas(modes);
       if (!tm) o.modes.erase(std::remove_if(o.modes.begin(), o.modes.end(), [](const std::string& m) { return m != "zero-shot"; }), o.modes.end());
       o.candidates = candidates;
@@ -402,7 +432,7 @@ void RegisterEvalTasks(CLI::App* ev, Registry& reg) {
       });
       line.Done();
       if (!r.ok()) return Fail(r.status());
-      json header = {{"dataset", src_file.empty() ? "flores200 " + split : src_path}, {"references", ref_paths.size()},
+      json header = {{"dataset", src_file.empty() ? "flores200 " + split : src_path}, {"references", ref_paths.size()}, {"batch", batch},
                      {"from", from}, {"to", to}, {"examples", src->size()},
                      {"model", b->gen->model_id()}, {"memory", tm_desc}, {"candidates", candidates}, {"select", gf.select}};
       return Report("translate", header, *r, {"chrf", "bleu"}, gf.as_json, predictions);

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "eval/batching.h"
 #include "eval/metrics.h"
 #include "ingest/loader.h"
 #include "rag/rag_internal.h"
@@ -313,17 +314,26 @@ Result<std::vector<TaskModeResult>> EvaluateQa(KnowledgeBase& kb, Generator& gen
     };
     std::map<std::string, Tally> by_selector;
     const auto t = Clock::now();
+    auto answers = RunBatched(
+        gen, data.examples.size(), o.batch.examples, o.batch.context, o.batch.sequences,
+        [&](size_t i, Generator& g) -> Result<Answer> {
+          const QaExample& ex = data.examples[i];
+          AskOptions ao = o.ask;
+          // Always answer (accuracy is measured, not abstention), unless the data
+          // has unanswerable questions: then the gate is part of what is measured.
+          if (!data.has_unanswerable) ao.min_relevance = -2;
+          ao.generate.candidates = mode == "rag+candidates" ? o.candidates : 1;
+          if (data.per_question_pool) ao.search.where.push_back("qid=" + ex.id);
+          if (mode == "rag+candidates") ao.generate.sampling.logprobs = true;  // for the likelihood row
+          return mode == "closed-book" ? AskClosedBook(g, ex.question, ao.generate, &kb) : Ask(kb, g, ex.question, ao);
+        },
+        [&](size_t done) {
+          if (progress) progress(mode, done, data.examples.size());
+        });
+    if (!answers.ok()) return answers.status();
     for (size_t i = 0; i < data.examples.size(); ++i) {
       const QaExample& ex = data.examples[i];
-      AskOptions ao = o.ask;
-      // Always answer (accuracy is measured, not abstention), unless the data
-      // has unanswerable questions: then the gate is part of what is measured.
-      if (!data.has_unanswerable) ao.min_relevance = -2;
-      ao.generate.candidates = mode == "rag+candidates" ? o.candidates : 1;
-      if (data.per_question_pool) ao.search.where.push_back("qid=" + ex.id);
-      if (mode == "rag+candidates") ao.generate.sampling.logprobs = true;  // for the likelihood row
-      Result<Answer> a = mode == "closed-book" ? AskClosedBook(gen, ex.question, ao.generate, &kb) : Ask(kb, gen, ex.question, ao);
-      if (!a.ok()) return a.status();
+      const Answer* a = &(*answers)[i];
       // An unanswerable question is answered right by a refusal, and only by one.
       struct Score {
         double em, f1, contains;
@@ -380,7 +390,6 @@ Result<std::vector<TaskModeResult>> EvaluateQa(KnowledgeBase& kb, Generator& gen
         cited_gold_n.push_back(cited_gold_here);
       }
       r.predictions.push_back(a->text);
-      if (progress) progress(mode, i + 1, data.examples.size());
     }
     r.seconds = Since(t);
     r.examples = data.examples.size();
@@ -492,24 +501,30 @@ Result<std::vector<TaskModeResult>> EvaluateSummaries(Generator& gen, KnowledgeB
     r.mode = mode;
     std::vector<double> rouge;
     const auto t = Clock::now();
+    auto answers = RunBatched(
+        gen, data.size(), mode == "lead" ? 1 : o.batch.examples, o.batch.context, o.batch.sequences,
+        [&](size_t i, Generator& g) -> Result<Answer> {
+          if (mode == "lead") {
+            // The first sentence: the classic extractive baseline.
+            auto sents = rag::SplitSentences(data[i].text);
+            Answer a;
+            a.text = sents.empty() ? std::string() : sents[0];
+            return a;
+          }
+          SummarizeOptions so = o.summarize;
+          so.generate.candidates = mode == "summary+candidates" ? o.candidates : 1;
+          return SummarizeText(g, data[i].text, so, kb);
+        },
+        [&](size_t done) {
+          if (progress) progress(mode, done, data.size());
+        });
+    if (!answers.ok()) return answers.status();
     for (size_t i = 0; i < data.size(); ++i) {
-      std::string pred;
-      if (mode == "lead") {
-        // The first sentence: the classic extractive baseline.
-        auto sents = rag::SplitSentences(data[i].text);
-        pred = sents.empty() ? std::string() : sents[0];
-      } else {
-        SummarizeOptions so = o.summarize;
-        so.generate.candidates = mode == "summary+candidates" ? o.candidates : 1;
-        auto a = SummarizeText(gen, data[i].text, so, kb);
-        if (!a.ok()) return a.status();
-        pred = a->text;
-      }
+      std::string pred = (*answers)[i].text;
       double best = 0;
       for (const auto& ref : data[i].references) best = std::max(best, RougeL(pred, ref));
       rouge.push_back(best);
       r.predictions.push_back(std::move(pred));
-      if (progress) progress(mode, i + 1, data.size());
     }
     r.seconds = Since(t);
     r.examples = data.size();
@@ -532,16 +547,21 @@ Result<std::vector<TaskModeResult>> EvaluateTranslation(Generator& gen, Knowledg
     TaskModeResult r;
     r.mode = mode;
     const auto t = Clock::now();
-    for (size_t i = 0; i < sources.size(); ++i) {
-      TranslateOptions to = o.translate;
-      to.tm = mode == "zero-shot" ? nullptr : tm;
-      to.generate.candidates = mode == "tm+candidates" ? o.candidates : 1;
-      auto a = Translate(gen, sources[i], to);
-      if (!a.ok()) return a.status();
+    auto answers = RunBatched(
+        gen, sources.size(), o.batch.examples, o.batch.context, o.batch.sequences,
+        [&](size_t i, Generator& g) {
+          TranslateOptions to = o.translate;
+          to.tm = mode == "zero-shot" ? nullptr : tm;
+          to.generate.candidates = mode == "tm+candidates" ? o.candidates : 1;
+          return Translate(g, sources[i], to);
+        },
+        [&](size_t done) {
+          if (progress) progress(mode, done, sources.size());
+        });
+    if (!answers.ok()) return answers.status();
+    for (const Answer& a : *answers) {
       // One line per segment: the first line of the output is the translation.
-      std::string pred = a->text.substr(0, a->text.find('\n'));
-      r.predictions.push_back(std::move(pred));
-      if (progress) progress(mode, i + 1, sources.size());
+      r.predictions.push_back(a.text.substr(0, a.text.find('\n')));
     }
     r.seconds = Since(t);
     r.examples = sources.size();

@@ -89,10 +89,21 @@ struct ModeDifference {
 std::vector<ModeDifference> CompareModes(const std::vector<TaskModeResult>& results, int iterations = 1000,
                                          uint32_t seed = 12345);
 
+// Decoding several examples together (eval/batching.h): the generator was
+// opened with room for `examples` prompts as parallel sequences; each
+// example's pipeline sees `context` tokens and `sequences` sequences, what it
+// would have alone. examples 1: one example at a time.
+struct EvalBatch {
+  int examples = 1;
+  int context = 0;
+  int sequences = 1;
+};
+
 struct QaEvalOptions {
   std::vector<std::string> modes = {"closed-book", "rag", "rag+candidates"};
   AskOptions ask;   // k, selector, sampling; candidates applies to rag+candidates only
   int candidates = 4;
+  EvalBatch batch;
 };
 
 // The dataset's passages are added to kb first (a no-op when already there).
@@ -103,6 +114,7 @@ struct SummarizeEvalOptions {
   std::vector<std::string> modes = {"lead", "summary", "summary+candidates"};
   SummarizeOptions summarize;
   int candidates = 4;
+  EvalBatch batch;
 };
 // kb (may be null) supplies embeddings for the support selector.
 Result<std::vector<TaskModeResult>> EvaluateSummaries(Generator& gen, KnowledgeBase* kb, const std::vector<SummaryExample>& data,
@@ -112,6 +124,7 @@ struct TranslateEvalOptions {
   std::vector<std::string> modes = {"zero-shot", "tm", "tm+candidates"};
   TranslateOptions translate;  // target language; tm is set for the tm modes
   int candidates = 4;
+  EvalBatch batch;
 };
 // references[i] holds one or more references for sources[i] (sacreBLEU's
 // multi-reference BLEU and chrF).

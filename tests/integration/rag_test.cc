@@ -340,6 +340,24 @@ TEST(EvalCommands, OwnQaSetAndPlainParallelTextWithIntervals) {
   EXPECT_EQ(t["examples"], 2);
   EXPECT_GE(t["modes"]["zero-shot"]["chrf"].get<double>(), 0.0);
   EXPECT_LE(t["modes"]["zero-shot"]["chrf"].get<double>(), 100.0);
+
+  // --batch: the examples decoded together; every example still answered,
+  // each prediction in its example's place.
+  const std::string preds = (d.path() / "preds.jsonl").string();
+  auto batched = RunCmd(Quarry() + " eval qa --data " + (d.path() / "qa.jsonl").string() + " --db " + (d.path() / "kb").string() +
+                        " --modes closed-book,rag --batch 3 --json --predictions " + preds);
+  ASSERT_EQ(batched.exit_code, 0) << batched.err;
+  json bj = json::parse(batched.out);
+  EXPECT_EQ(bj["batch"], 3);
+  EXPECT_EQ(bj["modes"]["rag"]["examples"], 3);
+  std::ifstream in(preds);
+  int lines = 0;
+  for (std::string line; std::getline(in, line);) {
+    json p = json::parse(line);
+    EXPECT_FALSE(p["prediction"].get<std::string>().empty()) << line;
+    ++lines;
+  }
+  EXPECT_EQ(lines, 6);  // 3 questions x 2 modes
 }
 
 TEST_F(Rag, BadInputGetsClearErrors) {

@@ -1,0 +1,105 @@
+#include "eval/batching.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace quarry::eval {
+
+std::string ReplayGenerator::Key(const std::vector<std::vector<ChatMessage>>& conversations, const SamplingOptions& s) {
+  std::string k;
+  auto add = [&](const void* p, size_t n) { k.append(static_cast<const char*>(p), n); };
+  auto str = [&](const std::string& v) {
+    const size_t n = v.size();
+    add(&n, sizeof n);
+    k += v;
+  };
+  for (const auto& c : conversations) {
+    k += '\x1e';
+    for (const auto& m : c) str(m.role), str(m.content);
+  }
+  add(&s.max_tokens, sizeof s.max_tokens);
+  add(&s.temperature, sizeof s.temperature);
+  add(&s.top_p, sizeof s.top_p);
+  add(&s.top_k, sizeof s.top_k);
+  add(&s.seed, sizeof s.seed);
+  add(&s.repeat_penalty, sizeof s.repeat_penalty);
+  k += static_cast<char>(s.logprobs) + static_cast<char>(2 * s.greedy_first) + static_cast<char>(4 * s.ignore_eos);
+  return k;
+}
+
+Result<std::vector<Generation>> ReplayGenerator::ChatBatch(const std::vector<std::vector<ChatMessage>>& conversations,
+                                                           const SamplingOptions& sampling, const TokenCallback&) {
+  const std::string key = Key(conversations, sampling);
+  if (auto it = done_.find(key); it != done_.end()) return it->second;
+  pending_.emplace(key, Request{conversations, sampling});
+  deferred_ = true;
+  return Status::Unavailable("deferred to a batch");
+}
+
+Status ReplayGenerator::Flush() {
+  // Groups of single conversations that can share one decode (same sampling).
+  std::map<std::string, std::vector<std::string>> groups;  // sampling key -> request keys
+  for (const auto& [key, req] : pending_) {
+    if (req.conversations.size() == 1 && !req.sampling.greedy_first) {
+      groups[Key({}, req.sampling)].push_back(key);
+    } else {
+      auto g = real_.ChatBatch(req.conversations, req.sampling, nullptr);  // candidates: their own decode
+      if (!g.ok()) return g.status();
+      done_[key] = std::move(*g);
+    }
+  }
+  const size_t width = static_cast<size_t>(std::max(real_.max_sequences(), 1));
+  for (const auto& [skey, keys] : groups) {
+    for (size_t at = 0; at < keys.size(); at += width) {
+      const size_t end = std::min(keys.size(), at + width);
+      std::vector<std::vector<ChatMessage>> convs;
+      for (size_t i = at; i < end; ++i) convs.push_back(pending_.at(keys[i]).conversations[0]);
+      auto g = real_.ChatBatch(convs, pending_.at(keys[at]).sampling, nullptr);
+      if (!g.ok()) return g.status();
+      for (size_t i = at; i < end; ++i) done_[keys[i]] = {std::move((*g)[i - at])};
+    }
+  }
+  pending_.clear();
+  return Status::OK();
+}
+
+Result<std::vector<Answer>> RunBatched(Generator& real, size_t n, int batch, int per_example_context, int per_example_sequences,
+                                       const std::function<Result<Answer>(size_t, Generator&)>& fn,
+                                       const std::function<void(size_t)>& progress) {
+  std::vector<Answer> out(n);
+  size_t done = 0;
+  if (batch <= 1) {
+    for (size_t i = 0; i < n; ++i) {
+      auto a = fn(i, real);
+      if (!a.ok()) return a.status();
+      out[i] = std::move(*a);
+      if (progress) progress(++done);
+    }
+    return out;
+  }
+  for (size_t b0 = 0; b0 < n; b0 += static_cast<size_t>(batch)) {
+    ReplayGenerator rg(real, per_example_context, per_example_sequences);
+    std::vector<size_t> pending;
+    for (size_t i = b0; i < std::min(n, b0 + static_cast<size_t>(batch)); ++i) pending.push_back(i);
+    while (!pending.empty()) {
+      std::vector<size_t> again;
+      for (size_t i : pending) {
+        rg.clear_deferred();
+        auto a = fn(i, rg);
+        if (a.ok()) {
+          out[i] = std::move(*a);
+          if (progress) progress(++done);
+        } else if (rg.deferred()) {
+          again.push_back(i);
+        } else {
+          return a.status();
+        }
+      }
+      if (!again.empty()) QUARRY_RETURN_IF_ERROR(rg.Flush());
+      pending = std::move(again);
+    }
+  }
+  return out;
+}
+
+}  // namespace quarry::eval
