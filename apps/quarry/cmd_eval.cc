@@ -39,7 +39,7 @@ void RegisterEval(CLI::App& app, Registry& reg) {
   static AddOptions ao;
   auto* r = ev->add_subcommand("retrieval", "nDCG@10, Recall@100 and MRR@10 on a BEIR-format dataset, per mode");
   r->add_option("--beir", beir, "Dataset directory (corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv)")->required()->check(CLI::ExistingDirectory);
-  r->add_option("--split", split, "Judgment split: test, train or dev")->capture_default_str();
+  r->add_option("--split", split, "Judgment split: any qrels/SPLIT.tsv of the dataset (test, train, dev, ...)")->capture_default_str();
   r->add_option("--mode", modes, "Comma-separated modes: bm25, dense, hybrid")->capture_default_str();
   r->add_option("--fusion", fusion, "Hybrid fusion: rrf or weighted")->check(CLI::IsMember({"rrf", "weighted"}))->capture_default_str();
   r->add_option("--limit", limit, "Evaluate only the first N queries");
