@@ -194,6 +194,14 @@ TagCounts CountTags(std::string_view html) {
   return {deepest, elements};
 }
 
+// Gumbo's defaults, but parse errors are not kept: nothing reads them, and a
+// malformed page can have one per tag.
+const GumboOptions kParseOptions = [] {
+  GumboOptions o = kGumboDefaultOptions;
+  o.max_errors = 0;
+  return o;
+}();
+
 Status ExtractHtml(std::string_view html, LoadedDocument* doc, const LoadOptions& options) {
   const TagCounts tags = CountTags(html);
   if (tags.deepest > options.max_html_depth) {
@@ -207,8 +215,8 @@ Status ExtractHtml(std::string_view html, LoadedDocument* doc, const LoadOptions
                                    " (parsing takes ~400 bytes of memory per element; raise it with --max-html-nodes)");
   }
   std::unique_ptr<GumboOutput, void (*)(GumboOutput*)> out(
-      gumbo_parse_with_options(&kGumboDefaultOptions, html.data(), html.size()),
-      [](GumboOutput* o) { gumbo_destroy_output(&kGumboDefaultOptions, o); });
+      gumbo_parse_with_options(&kParseOptions, html.data(), html.size()),
+      [](GumboOutput* o) { gumbo_destroy_output(&kParseOptions, o); });
   if (!out) return Status::Corruption(doc->source + ": HTML could not be parsed");
   Walker w{doc, {}, {}};
   // <title> lives in <head>, which Walk skips: read it first.
