@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <iterator>
 #include <memory>
 #include <vector>
 
@@ -150,11 +151,32 @@ struct Walker {
 // Deepest element nesting the markup asks for, from its tags alone (void
 // elements and self-closing tags do not nest). Cheap, and run before gumbo,
 // whose tree (and memory) grows far faster than the file with depth.
+//
+// With piece_bytes > 0 it also finds where a large page can be cut into pieces
+// that gumbo parses one at a time (its tree takes ~400 bytes an element, far
+// more than the page): after a block's closing tag, at least piece_bytes after
+// the last cut, shallow in the tree, and outside any element whose text is
+// dropped or whose structure spans the cut (tables, pre, head, nav, ...).
 struct TagCounts {
   size_t deepest = 0;
   size_t elements = 0;
+  std::vector<size_t> cuts;  // piece ends, ascending (the last piece ends at the page's end)
 };
-TagCounts CountTags(std::string_view html) {
+bool Unsplittable(const std::string& name) {
+  static const char* kNames[] = {"script", "style", "nav", "header", "footer", "aside", "form", "noscript", "template", "svg",
+                                 "iframe", "button", "select", "head", "table", "pre", "title", "textarea", "math", "dl"};
+  return std::any_of(std::begin(kNames), std::end(kNames), [&](const char* n) { return name == n; });
+}
+bool CutAfter(const std::string& name) {
+  static const char* kNames[] = {"p", "div", "li", "ul", "ol", "section", "article", "main", "blockquote", "figure",
+                                 "h1", "h2", "h3", "h4", "h5", "h6", "dd", "dt"};
+  return std::any_of(std::begin(kNames), std::end(kNames), [&](const char* n) { return name == n; });
+}
+TagCounts CountTags(std::string_view html, size_t piece_bytes = 0) {
+  TagCounts out;
+  const bool cut = piece_bytes > 0 && html.size() > piece_bytes;
+  std::vector<std::string> open;  // element names, when cutting
+  size_t last_cut = 0;
   static const char* kVoid[] = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
                                 "source", "track", "wbr", "!", "?"};
   size_t depth = 0, deepest = 0, elements = 0;
@@ -190,8 +212,24 @@ TagCounts CountTags(std::string_view html) {
       deepest = std::max(deepest, ++depth);
       ++elements;
     }
+    if (!cut) continue;
+    if (!closing) {
+      open.push_back(name);
+      continue;
+    }
+    // A closing tag closes its element and whatever was left open inside it.
+    const auto it = std::find(open.rbegin(), open.rend(), name);
+    if (it == open.rend()) continue;  // closes nothing open: ignored, as a parser would
+    open.erase(std::prev(it.base()), open.end());
+    if (close + 1 - last_cut >= piece_bytes && close + 1 < html.size() && CutAfter(name) && open.size() <= 8 &&
+        std::none_of(open.begin(), open.end(), Unsplittable)) {
+      out.cuts.push_back(close + 1);
+      last_cut = close + 1;
+    }
   }
-  return {deepest, elements};
+  out.deepest = deepest;
+  out.elements = elements;
+  return out;
 }
 
 // Gumbo's defaults, but parse errors are not kept: nothing reads them, and a
@@ -214,27 +252,37 @@ Status ExtractHtml(std::string_view html, LoadedDocument* doc, const LoadOptions
                                    std::to_string(options.max_html_nodes) +
                                    " (parsing takes ~400 bytes of memory per element; raise it with --max-html-nodes)");
   }
-  std::unique_ptr<GumboOutput, void (*)(GumboOutput*)> out(
-      gumbo_parse_with_options(&kParseOptions, html.data(), html.size()),
-      [](GumboOutput* o) { gumbo_destroy_output(&kParseOptions, o); });
-  if (!out) return Status::Corruption(doc->source + ": HTML could not be parsed");
+  // A large page is parsed a piece at a time: one tree in memory, never the whole page's.
+  std::vector<size_t> ends = CountTags(html, options.html_piece_bytes).cuts;
+  ends.push_back(html.size());
   Walker w{doc, {}, {}};
-  // <title> lives in <head>, which Walk skips: read it first.
-  std::vector<const GumboNode*> stack = {out->root};
-  while (!stack.empty() && doc->title.empty()) {
-    const GumboNode* n = stack.back();
-    stack.pop_back();
-    if (n->type != GUMBO_NODE_ELEMENT) continue;
-    if (n->v.element.tag == GUMBO_TAG_TITLE) {
-      std::string t;
-      Walker::TextOf(n, &t);
-      size_t a = t.find_first_not_of(" \n\t"), b = t.find_last_not_of(" \n\t");
-      if (a != std::string::npos) doc->title = t.substr(a, b - a + 1);
+  size_t from = 0;
+  for (const size_t to : ends) {
+    const std::string_view piece = html.substr(from, to - from);
+    std::unique_ptr<GumboOutput, void (*)(GumboOutput*)> out(
+        gumbo_parse_with_options(&kParseOptions, piece.data(), piece.size()),
+        [](GumboOutput* o) { gumbo_destroy_output(&kParseOptions, o); });
+    if (!out) return Status::Corruption(doc->source + ": HTML could not be parsed");
+    if (from == 0) {
+      // <title> lives in <head>, which Walk skips: read it first.
+      std::vector<const GumboNode*> stack = {out->root};
+      while (!stack.empty() && doc->title.empty()) {
+        const GumboNode* n = stack.back();
+        stack.pop_back();
+        if (n->type != GUMBO_NODE_ELEMENT) continue;
+        if (n->v.element.tag == GUMBO_TAG_TITLE) {
+          std::string t;
+          Walker::TextOf(n, &t);
+          size_t a = t.find_first_not_of(" \n\t"), b = t.find_last_not_of(" \n\t");
+          if (a != std::string::npos) doc->title = t.substr(a, b - a + 1);
+        }
+        const GumboVector& c = n->v.element.children;
+        for (unsigned i = 0; i < c.length; ++i) stack.push_back(static_cast<const GumboNode*>(c.data[i]));
+      }
     }
-    const GumboVector& c = n->v.element.children;
-    for (unsigned i = 0; i < c.length; ++i) stack.push_back(static_cast<const GumboNode*>(c.data[i]));
+    w.Walk(out->document);
+    from = to;
   }
-  w.Walk(out->document);
   w.cur.end = doc->text.size();
   if (w.cur.end > w.cur.start) doc->sections.push_back(w.cur);
   return Status::OK();

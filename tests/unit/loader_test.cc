@@ -87,6 +87,39 @@ TEST(Loader, HtmlNestedTooDeepIsRefusedBeforeParsing) {
   EXPECT_EQ(raised.docs.at(0).text.rfind("deep", 0), 0u);
 }
 
+// A large page is parsed a piece at a time (gumbo's tree is many times the
+// page): the text, sections and title come out exactly as from one parse,
+// and nothing is cut inside a table, a <pre> or text that is dropped.
+TEST(Loader, LargeHtmlIsParsedInPiecesWithTheSameResult) {
+  test::TempDir d;
+  std::string page = "<html><head><title>Big page</title><style>p { color: red }</style></head><body><div id=wrap>";
+  for (int i = 0; i < 300; ++i) {
+    if (i % 50 == 0) page += "<h2>Part " + std::to_string(i / 50) + "</h2>";
+    page += "<p>Paragraph " + std::to_string(i) + " with <b>bold</b> text &amp; more.</p>\n";
+    if (i % 40 == 7) page += "<table><tr><td>cell " + std::to_string(i) + "</td><td>next</td></tr><tr><td>row two</td></tr></table>";
+    if (i % 60 == 9) page += "<nav><ul><li>menu " + std::to_string(i) + "</li><li>skip me</li></ul></nav>";
+    if (i % 70 == 3) page += "<ul><li>item a</li><li>item b</li></ul><pre>code  line\n  indented</pre>";
+  }
+  page += "</div></body></html>";
+  test::WriteFile(d.str() + "/big.html", page);
+  LoadOptions whole, pieces;
+  whole.html_piece_bytes = 0;
+  pieces.html_piece_bytes = 512;
+  auto a = Load(d.str() + "/big.html", whole), b = Load(d.str() + "/big.html", pieces);
+  ASSERT_TRUE(a.status.ok() && b.status.ok()) << a.status.message() << b.status.message();
+  const LoadedDocument &x = a.docs.at(0), &y = b.docs.at(0);
+  EXPECT_EQ(x.title, "Big page");
+  EXPECT_EQ(y.title, x.title);
+  EXPECT_EQ(y.text, x.text);
+  ASSERT_EQ(y.sections.size(), x.sections.size());
+  for (size_t i = 0; i < x.sections.size(); ++i) {
+    EXPECT_EQ(y.sections[i].heading, x.sections[i].heading);
+    EXPECT_EQ(y.sections[i].start, x.sections[i].start);
+  }
+  EXPECT_EQ(x.text.find("skip me"), std::string::npos);
+  EXPECT_NE(x.text.find("cell 7"), std::string::npos);
+}
+
 TEST(Loader, HtmlDepthCountsTagsNotScriptComparisons) {
   test::TempDir d;
   std::string page = "<html><body><script>";
