@@ -173,8 +173,9 @@ Status LoadPath(const std::string& path, const LoadOptions& options, const Docum
   }
   StampDocument(&doc, raw->empty() ? std::string_view(doc.text) : std::string_view(*raw), options);
   // The raw bytes are not needed past the hash: free them before normalising
-  // makes another copy of the text.
-  *raw = std::string();
+  // makes another copy of the text. (Swap: assigning an empty string keeps
+  // the buffer.)
+  std::string().swap(*raw);
   auto d = FinishDocument(std::move(doc));
   if (!d.ok()) return d.status();
   sink(std::move(d));
