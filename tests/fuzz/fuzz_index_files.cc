@@ -30,7 +30,7 @@ struct Setup {
   static constexpr size_t kDim = 8;
 
   Setup() {
-    dir = "/tmp/quarry-fuzz-index-" + std::to_string(::getpid());
+    dir = std::string(::access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp") + "/quarry-fuzz-index-" + std::to_string(::getpid());
     std::filesystem::remove_all(dir);
     auto opened = Catalog::Open(dir, true);
     if (!opened.ok()) __builtin_trap();
