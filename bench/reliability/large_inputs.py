@@ -25,8 +25,10 @@ def text_of(rng, size):
     return "".join(out)
 
 def make(kind, mb, d, rng):
+    """Writes the file; returns (path, unpacked bytes: the file, or a DOCX's document.xml)."""
     size = mb << 20
     path = os.path.join(d, f"big{mb}.{kind}")
+    unpacked = None
     if kind == "txt":
         open(path, "w").write(text_of(rng, size))
     elif kind == "md":
@@ -51,7 +53,8 @@ def make(kind, mb, d, rng):
                'wordprocessingml/2006/main"><w:body>' + body + "</w:body></w:document>")
         with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
             z.writestr("word/document.xml", doc)
-    return path
+        unpacked = len(doc.encode())
+    return path, unpacked or os.path.getsize(path)
 
 def run(quarry, path, db):
     r = subprocess.run(["/usr/bin/time", "-f", "%e %M", quarry, "add", "--no-embed", "--json", "--max-file-size", "1000",
@@ -76,17 +79,20 @@ def main():
         base = run(a.quarry, tiny, os.path.join(d, "kb0"))["peak_rss_mb"]
         for kind in a.kinds.split(","):
             for mb in map(int, a.sizes.split(",")):
-                path = make(kind, mb, d, rng)  # mb: the unpacked size (for DOCX, of its text)
+                path, unpacked = make(kind, mb, d, rng)  # mb: the size of the text
                 file_mb = os.path.getsize(path) / 2**20
+                unpacked_mb = unpacked / 2**20
                 r = run(a.quarry, path, os.path.join(d, f"kb-{kind}-{mb}"))
                 os.remove(path)
-                r.update(kind=kind, mb=mb, file_mb=round(file_mb, 1), rss_over_size=round((r["peak_rss_mb"] - base) / mb, 2))
+                r.update(kind=kind, mb=mb, file_mb=round(file_mb, 1), unpacked_mb=round(unpacked_mb, 1),
+                         rss_over_size=round((r["peak_rss_mb"] - base) / unpacked_mb, 2))
                 rows.append(r)
                 print(f"{kind:6} {mb:4} MB  {r['wall_s']:7.2f} s  {r['peak_rss_mb']:7.1f} MB  {r['error']}", file=sys.stderr)
-    print(f"| input | size | wall s | peak RSS MB | (RSS - {base:.0f} MB process) / size | chunks |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print(f"| input | unpacked MB | wall s | analysis s | peak RSS MB | (RSS - {base:.0f} MB process) / unpacked | chunks |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['kind']} | {r['mb']} MB | {r['wall_s']:.2f} | {r['peak_rss_mb']:.0f} | {r['rss_over_size']:.1f}x | {r['chunks']} |")
+        print(f"| {r['kind']} | {r['unpacked_mb']:.1f} | {r['wall_s']:.2f} | {r['seconds'].get('analyze', 0):.2f} | "
+              f"{r['peak_rss_mb']:.0f} | {r['rss_over_size']:.1f}x | {r['chunks']} |")
     for kind in a.kinds.split(","):
         k = [r for r in rows if r["kind"] == kind]
         if len(k) >= 2:

@@ -33,7 +33,7 @@ struct LoadOptions {
   uint64_t max_record_bytes = 16ull << 20; // a JSONL line or CSV record
   size_t max_html_depth = 1024;            // deeper element nesting is refused before parsing
   size_t max_html_nodes = 500000;          // more elements are refused before parsing
-  size_t html_piece_bytes = 4u << 20;      // larger pages are parsed in pieces of about this size
+  size_t html_piece_bytes = 1u << 20;      // larger pages are parsed in pieces of about this size
   double max_zip_ratio = 200;              // DOCX text: unpacked / packed
 };
 

@@ -385,6 +385,7 @@ Result<AddReport> KnowledgeBase::Add(const std::vector<std::string>& paths, cons
     t = Clock::now();
     CharCounter cc(text);
     std::vector<std::string> terms;
+    p.chunks.reserve(chunks.size());
     int seq = 0;
     for (const TextChunk& c : chunks) {
       ChunkInput in;
