@@ -31,13 +31,15 @@ void RegisterSearch(CLI::App& app, Registry& reg);
 void RegisterEval(CLI::App& app, Registry& reg);
 void RegisterAsk(CLI::App& app, Registry& reg);  // ask, summarize, translate, tm
 
-// Options shared by every command that opens a knowledge base.
+// Options shared by every command that opens a knowledge base. Defaults and
+// ranges are the library's (KnowledgeBaseOptions, GenerateOptions): the flags
+// start from them and the library validates what they are set to.
 struct KbFlags {
   std::string db;           // --db, else $QUARRY_DB, else .quarry
   std::string embed_model;  // --embed-model
-  int threads = 0;
-  double k1 = 0.9, b = 0.4;
-  std::string stemmer = "porter";
+  int threads = KnowledgeBaseOptions().threads;
+  double k1 = KnowledgeBaseOptions().bm25_k1, b = KnowledgeBaseOptions().bm25_b;
+  std::string stemmer = KnowledgeBaseOptions().stemmer;
 };
 void AddKbFlags(CLI::App* cmd, KbFlags* flags);
 KnowledgeBaseOptions ToOptions(const KbFlags& flags);
@@ -45,12 +47,12 @@ KnowledgeBaseOptions ToOptions(const KbFlags& flags);
 // Generation flags shared by ask, summarize, translate and eval.
 struct GenFlags {
   std::string llm;  // --llm
-  int max_tokens = 256;
-  double temperature = 0;   // greedy
-  double candidate_temperature = 0.7;
-  uint32_t seed = 42;
-  double repeat_penalty = 1.1;
-  int candidates = 1;
+  int max_tokens = GenerateOptions().sampling.max_tokens;
+  double temperature = GenerateOptions().sampling.temperature;
+  double candidate_temperature = GenerateOptions().candidate_temperature;
+  uint32_t seed = GenerateOptions().sampling.seed;
+  double repeat_penalty = GenerateOptions().sampling.repeat_penalty;
+  int candidates = GenerateOptions().candidates;
   std::string select = "support";
   std::string rerank_model;
   int context = 0;
@@ -81,9 +83,14 @@ class ProgressLine {
   size_t width_ = 0;
 };
 
-// Prints "quarry: error: <message>" and returns the exit code for it.
+// The flag (or flags) that set a library option (Status::option), "" for none.
+std::string FlagFor(const std::string& option);
+// message, plus " [--flag]" when the error is about an option a flag sets.
+std::string WithHint(const std::string& message, const std::string& option);
+
+// Prints "quarry: error: <message> [--flag]" and returns the exit code for it.
 inline int Fail(const Status& s) {
-  std::cerr << "quarry: error: " << s.message() << "\n";
+  std::cerr << "quarry: error: " << WithHint(s.message(), s.option()) << "\n";
   return s.code() == Status::Code::kInvalidArgument ? kExitUsage : kExitFailed;
 }
 

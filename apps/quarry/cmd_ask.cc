@@ -2,14 +2,17 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <optional>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "cli.h"
-#include "ingest/loader.h"
-#include "model/registry.h"
+#include "quarry/registry.h"
 #include "quarry/rag.h"
 
 namespace quarry::cli {
@@ -94,7 +97,11 @@ Result<std::string> ReadFileOrText(const std::string& arg, bool* was_file) {
   std::error_code ec;
   if (!fs::is_regular_file(arg, ec)) return arg;
   *was_file = true;
-  return ReadFile(arg);
+  std::ifstream in(arg, std::ios::binary);
+  if (!in) return Status::IOError(arg + ": cannot read: " + std::strerror(errno));
+  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) return Status::IOError(arg + ": read failed");
+  return data;
 }
 
 bool ValidName(const std::string& n) {
@@ -117,17 +124,13 @@ void AddGenFlags(CLI::App* cmd, GenFlags* f, const char* default_select) {
                   "Chat model: a name, a GGUF path, or openai:URL[#MODEL] for an OpenAI-compatible server "
                   "(key from $QUARRY_API_KEY or $OPENAI_API_KEY); default $QUARRY_LLM, else " + std::string(kDefaultGenerator))
       ->capture_default_str();
-  cmd->add_option("-n,--max-tokens", f->max_tokens, "Most tokens per answer")->check(CLI::PositiveNumber)->capture_default_str();
-  cmd->add_option("--temperature", f->temperature, "Sampling temperature; 0 is greedy and deterministic")
-      ->check(CLI::Range(0.0, 5.0))->capture_default_str();
+  cmd->add_option("-n,--max-tokens", f->max_tokens, "Most tokens per answer")->capture_default_str();
+  cmd->add_option("--temperature", f->temperature, "Sampling temperature; 0 is greedy and deterministic")->capture_default_str();
   cmd->add_option("--candidate-temperature", f->candidate_temperature,
-                  "With --candidates N, candidates after the first sample at max(--temperature, this)")
-      ->check(CLI::Range(0.0, 5.0))->capture_default_str();
+                  "With --candidates N, candidates after the first sample at max(--temperature, this)")->capture_default_str();
   cmd->add_option("--seed", f->seed, "Random seed; candidate i uses seed + i")->capture_default_str();
-  cmd->add_option("--repeat-penalty", f->repeat_penalty, "Penalty on repeating the last 64 tokens (1: off)")
-      ->check(CLI::Range(0.5, 3.0))->capture_default_str();
-  cmd->add_option("--candidates", f->candidates, "Generate N answers together and return the one the selector scores best")
-      ->check(CLI::Range(1, 64))->capture_default_str();
+  cmd->add_option("--repeat-penalty", f->repeat_penalty, "Penalty on repeating the last 64 tokens (1: off)")->capture_default_str();
+  cmd->add_option("--candidates", f->candidates, "Generate N answers together and return the one the selector scores best")->capture_default_str();
   cmd->add_option("--select", f->select,
                   "Candidate scoring: support (evidence similarity), likelihood (generator log-probability), "
                   "agreement (consensus with the other candidates), rerank (cross-encoder, needs --rerank-model), "
@@ -149,6 +152,7 @@ Result<Backend> OpenBackend(const GenFlags& f, int sequences, int threads) {
   b.options.sampling.repeat_penalty = static_cast<float>(f.repeat_penalty);
   b.options.sampling.temperature = static_cast<float>(f.temperature);
   b.options.candidate_temperature = static_cast<float>(f.candidate_temperature);
+  QUARRY_RETURN_IF_ERROR(b.options.Validate());
   if (sel->count("rerank")) {
     if (f.rerank_model.empty()) return Status::InvalidArgument("--select rerank needs --rerank-model FILE.gguf (a cross-encoder)");
     auto path = ResolveModel(f.rerank_model);
@@ -175,11 +179,11 @@ void RegisterAsk(CLI::App& app, Registry& reg) {
     static KbFlags flags;
     static GenFlags gf;
     static std::string question, strategy = "joint", mode = "hybrid";
-    static size_t k = 8;
+    static size_t k = AskOptions().search.k;
     static std::optional<double> min_rel;
     static int context_tokens = 0;
     cmd->add_option("QUESTION", question, "The question; '-' reads it from stdin")->required();
-    cmd->add_option("-k,--top-k", k, "Passages to retrieve")->check(CLI::Range(1, 100))->capture_default_str();
+    cmd->add_option("-k,--top-k", k, "Passages to retrieve")->capture_default_str();
     cmd->add_option("--mode", mode, "Retrieval: hybrid, bm25 or dense")->check(CLI::IsMember({"hybrid", "bm25", "dense"}))->capture_default_str();
     cmd->add_option("--strategy", strategy,
                     "joint: every candidate sees all passages; per-source: one candidate per passage, "
@@ -187,10 +191,8 @@ void RegisterAsk(CLI::App& app, Registry& reg) {
         ->check(CLI::IsMember({"joint", "per-source"}))->capture_default_str();
     cmd->add_option("--min-relevance", min_rel,
                     "Below this question-passage cosine similarity, answer \"I don't know\" instead of guessing "
-                    "(default: the embedding model's own threshold: 0.25 for MiniLM; 0.80 for E5, 0.86 for a Chinese, Japanese or Korean question)")
-        ->check(CLI::Range(-1.0, 1.0))->capture_default_str();
-    cmd->add_option("--context-tokens", context_tokens, "Token budget for the passages (default: what the window leaves)")
-        ->check(CLI::NonNegativeNumber);
+                    "(default: the embedding model's own threshold: 0.25 for MiniLM; 0.80 for E5, 0.86 for a Chinese, Japanese or Korean question)")->capture_default_str();
+    cmd->add_option("--context-tokens", context_tokens, "Token budget for the passages (default: what the window leaves)");
     AddGenFlags(cmd, &gf, "support");
     AddKbFlags(cmd, &flags);
     cmd->callback([&reg] {
@@ -204,6 +206,7 @@ void RegisterAsk(CLI::App& app, Registry& reg) {
         o.strategy = strategy == "per-source" ? AskOptions::Strategy::kPerSource : AskOptions::Strategy::kJoint;
         o.min_relevance = min_rel;
         o.context_tokens = context_tokens;
+        if (Status st = o.Validate(); !st.ok()) return Fail(st);  // before loading any model
         const int seqs = o.strategy == AskOptions::Strategy::kPerSource ? static_cast<int>(k) : gf.candidates;
         if (o.strategy == AskOptions::Strategy::kPerSource && gf.candidates > 1) {
           return Fail(Status::InvalidArgument("--strategy per-source makes one candidate per passage; use -k to set how many, not --candidates"));
@@ -233,10 +236,10 @@ void RegisterAsk(CLI::App& app, Registry& reg) {
     static KbFlags flags;
     static GenFlags gf;
     static std::string target, query, language;
-    static size_t k = 8;
+    static size_t k = AskOptions().search.k;
     cmd->add_option("DOC", target, "Document id (see `quarry ls`), a path in the knowledge base, or any file");
     cmd->add_option("-q,--query", query, "Summarize what the knowledge base says about this instead, with citations");
-    cmd->add_option("-k,--top-k", k, "Passages to retrieve for --query")->check(CLI::Range(1, 100))->capture_default_str();
+    cmd->add_option("-k,--top-k", k, "Passages to retrieve for --query")->capture_default_str();
     cmd->add_option("--language", language, "Write the summary in this language (default: the document's)");
     AddGenFlags(cmd, &gf, "support");
     AddKbFlags(cmd, &flags);
@@ -280,17 +283,9 @@ void RegisterAsk(CLI::App& app, Registry& reg) {
             auto d = kb->GetDocument(id);
             source = d.ok() && *d ? (*d)->source : target;
           } else {
-            Status first;
-            Status st = LoadPath(target, {}, [&](Result<LoadedDocument> d) {
-              if (!d.ok()) {
-                if (first.ok()) first = d.status();
-                return;
-              }
-              if (!text.empty()) text += "\n\n";
-              text += d->text;
-            });
-            if (!st.ok()) return Fail(st);
-            if (text.empty()) return Fail(first.ok() ? Status::InvalidArgument(target + ": no text to summarize") : first);
+            auto t = ExtractText(target);
+            if (!t.ok()) return Fail(t.status());
+            text = std::move(*t);
             source = target;
           }
           SummarizeOptions so;
@@ -319,12 +314,12 @@ void RegisterAsk(CLI::App& app, Registry& reg) {
     static KbFlags flags;
     static GenFlags gf;
     static std::string input, to, from, tm;
-    static int examples = 4;
+    static int examples = TranslateOptions().examples;
     cmd->add_option("TEXT", input, "Text, a file (translated line by line) or '-' for stdin")->required();
     cmd->add_option("--to", to, "Target language as the model should read it: French, German, Chinese, ...")->required();
     cmd->add_option("--from", from, "Source language (optional)");
     cmd->add_option("--tm", tm, "Translation memory (made by `quarry tm import`)");
-    cmd->add_option("--examples", examples, "Memory pairs shown to the model as examples")->check(CLI::Range(0, 32))->capture_default_str();
+    cmd->add_option("--examples", examples, "Memory pairs shown to the model as examples")->capture_default_str();
     AddGenFlags(cmd, &gf, "support");
     AddKbFlags(cmd, &flags);
     cmd->callback([&reg] {
@@ -371,7 +366,7 @@ void RegisterAsk(CLI::App& app, Registry& reg) {
           auto a = Translate(*b->gen, seg, o, stream ? TokenCallback(StreamPiece) : nullptr);
           if (!a.ok()) {
             ++failed;
-            std::fprintf(stderr, "quarry: error: %s\n", a.status().message().c_str());
+            std::fprintf(stderr, "quarry: error: %s\n", WithHint(a.status().message(), a.status().option()).c_str());
             continue;
           }
           if (gf.as_json) {

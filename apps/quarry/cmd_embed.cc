@@ -4,7 +4,7 @@
 #include <sstream>
 
 #include "cli.h"
-#include "model/registry.h"
+#include "quarry/registry.h"
 #include "quarry/model.h"
 
 namespace quarry::cli {

@@ -8,10 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli.h"
-#include "eval/generation_eval.h"
-#include "eval/retrieval_eval.h"
-#include "util/paths.h"
-#include "util/sha256.h"
+#include "quarry/eval.h"
 
 namespace quarry::cli {
 using nlohmann::json;
@@ -19,12 +16,8 @@ using nlohmann::json;
 void RegisterEvalTasks(CLI::App* ev, Registry& reg);
 
 namespace {
-// A knowledge base in the cache for one evaluation input, reused across runs;
-// key holds whatever else shapes its contents (chunking, stemmer, embedder).
 std::string EvalDb(const std::string& kind, const std::string& input, const std::string& key) {
-  const std::string abs = std::filesystem::absolute(input).lexically_normal().string();
-  return CacheDir() + "/eval/" + (kind.empty() ? "" : kind + "-") + std::filesystem::path(abs).filename().string() + "-" +
-         Sha256Hex(abs + key).substr(0, 10);
+  return eval::CachedKnowledgeBaseDir(kind, input, key);
 }
 std::string EvalKey(const KbFlags& f) { return "|" + f.stemmer + "|" + f.embed_model; }
 }  // namespace

@@ -3,7 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli.h"
-#include "model/registry.h"
+#include "quarry/registry.h"
 #include "quarry/model.h"
 
 namespace quarry::cli {
@@ -18,9 +18,8 @@ void RegisterGenerate(CLI::App& app, Registry& reg) {
   cmd->add_option("-m,--model", model, "Chat model: name or GGUF path")->capture_default_str();
   cmd->add_option("--system", system_prompt, "System message");
   cmd->add_option("-n,--max-tokens", s.max_tokens, "Most tokens to generate")->check(CLI::PositiveNumber)->capture_default_str();
-  cmd->add_option("--temperature", s.temperature, "Sampling temperature; 0 is greedy and deterministic")
-      ->check(CLI::Range(0.0, 5.0))->capture_default_str();
-  cmd->add_option("--top-p", s.top_p, "Nucleus sampling threshold")->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  cmd->add_option("--temperature", s.temperature, "Sampling temperature; 0 is greedy and deterministic")->capture_default_str();
+  cmd->add_option("--top-p", s.top_p, "Nucleus sampling threshold")->capture_default_str();
   cmd->add_option("--top-k", s.top_k, "Sample among the k most likely tokens (0: all)")->check(CLI::NonNegativeNumber)->capture_default_str();
   cmd->add_option("--seed", s.seed, "Random seed (same seed, same output)")->capture_default_str();
   cmd->add_option("-t,--threads", threads, "CPU threads (default: all)")->check(CLI::NonNegativeNumber);

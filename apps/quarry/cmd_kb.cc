@@ -17,9 +17,9 @@ void AddKbFlags(CLI::App* cmd, KbFlags* f) {
   f->db = env && *env ? env : ".quarry";
   cmd->add_option("--db", f->db, "Knowledge base directory (default: $QUARRY_DB or .quarry)")->capture_default_str();
   cmd->add_option("--embed-model", f->embed_model, "Embedding model: a name, a GGUF path, or openai:URL[#MODEL] (default: the one the base was built with, else minilm-l6)");
-  cmd->add_option("-t,--threads", f->threads, "CPU threads (default: all)")->check(CLI::NonNegativeNumber);
-  cmd->add_option("--k1", f->k1, "BM25 k1")->check(CLI::Range(0.0, 10.0))->capture_default_str();
-  cmd->add_option("--b", f->b, "BM25 b")->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  cmd->add_option("-t,--threads", f->threads, "CPU threads (default: all)");
+  cmd->add_option("--k1", f->k1, "BM25 k1")->capture_default_str();
+  cmd->add_option("--b", f->b, "BM25 b")->capture_default_str();
   cmd->add_option("--stemmer", f->stemmer, "BM25 stemmer: porter, english (Porter2), none, or another Snowball language")->capture_default_str();
 }
 
@@ -93,15 +93,15 @@ void RegisterKnowledgeBase(CLI::App& app, Registry& reg) {
   add->add_option("--glob", globs, "In directories, only files matching this pattern (repeatable; default: all supported types)");
   add->add_option("--meta", metas, "KEY=VALUE metadata for every added document (repeatable)");
   add->add_option("--text-column", ao.text_column, "CSV column holding the text")->capture_default_str();
-  add->add_option("--chunk-tokens", ao.chunk_tokens, "Most embedding-model tokens per chunk")->check(CLI::Range(16, 8192))->capture_default_str();
-  add->add_option("--overlap", ao.overlap_tokens, "Tokens of context repeated between consecutive chunks")->check(CLI::Range(0, 4096))->capture_default_str();
+  add->add_option("--chunk-tokens", ao.chunk_tokens, "Most embedding-model tokens per chunk")->capture_default_str();
+  add->add_option("--overlap", ao.overlap_tokens, "Tokens of context repeated between consecutive chunks")->capture_default_str();
   add->add_option("--max-file-size", max_mb, "Largest file read whole, in MiB (JSONL/CSV stream at any size)")->check(CLI::PositiveNumber)->capture_default_str();
   static double max_record_mb = static_cast<double>(ao.max_record_bytes >> 20);
   add->add_option("--max-record-size", max_record_mb, "Longest JSONL line or CSV record, in MiB")->check(CLI::PositiveNumber)->capture_default_str();
-  add->add_option("--max-html-depth", ao.max_html_depth, "Deepest HTML element nesting")->check(CLI::PositiveNumber)->capture_default_str();
-  add->add_option("--max-html-nodes", ao.max_html_nodes, "Most HTML elements in one file")->check(CLI::PositiveNumber)->capture_default_str();
-  add->add_option("--max-zip-ratio", ao.max_zip_ratio, "Largest unpacked/packed size ratio of a DOCX's text (zip bombs)")->check(CLI::PositiveNumber)->capture_default_str();
-  add->add_option("--max-chunks", ao.max_chunks, "Most chunks one document may split into")->check(CLI::PositiveNumber)->capture_default_str();
+  add->add_option("--max-html-depth", ao.max_html_depth, "Deepest HTML element nesting")->capture_default_str();
+  add->add_option("--max-html-nodes", ao.max_html_nodes, "Most HTML elements in one file")->capture_default_str();
+  add->add_option("--max-zip-ratio", ao.max_zip_ratio, "Largest unpacked/packed size ratio of a DOCX's text (zip bombs)")->capture_default_str();
+  add->add_option("--max-chunks", ao.max_chunks, "Most chunks one document may split into")->capture_default_str();
   add->add_flag("--no-embed", no_embed, "Index for BM25 only (no embeddings; fast)");
   add->add_flag("--json", add_json, "Print the report as JSON");
   AddKbFlags(add, &add_flags);
@@ -141,13 +141,17 @@ void RegisterKnowledgeBase(CLI::App& app, Registry& reg) {
       });
       line.Done();
       if (!rep.ok()) return Fail(rep.status());
-      for (const auto& f : rep->failures) std::fprintf(stderr, "quarry: error: %s: %s\n", f.source.c_str(), f.reason.c_str());
+      for (const auto& f : rep->failures) {
+        std::fprintf(stderr, "quarry: error: %s: %s\n", f.source.c_str(), WithHint(f.reason, f.option).c_str());
+      }
       if (add_json) {
         json j = {{"added", rep->added}, {"unchanged", rep->unchanged}, {"replaced", rep->replaced}, {"failed", rep->failed},
                   {"chunks", rep->chunks}, {"failures", json::array()},
                   {"seconds", {{"total", rep->total_s}, {"parse", rep->parse_s}, {"chunk", rep->chunk_s}, {"analyze", rep->analyze_s}, {"embed", rep->embed_s},
                                {"store", rep->store_s}, {"index", rep->index_s}}}};
-        for (const auto& f : rep->failures) j["failures"].push_back({{"source", f.source}, {"reason", f.reason}});
+        for (const auto& f : rep->failures) {
+          j["failures"].push_back({{"source", f.source}, {"reason", WithHint(f.reason, f.option)}, {"option", f.option}});
+        }
         j["skipped"] = rep->skipped;
         PrintJson(j);
       } else {

@@ -6,9 +6,8 @@
 #include <set>
 
 #include "cli.h"
-#include "model/registry.h"
+#include "quarry/registry.h"
 #include "quarry/model.h"
-#include "util/paths.h"
 
 namespace quarry::cli {
 namespace {

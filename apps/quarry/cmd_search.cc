@@ -35,16 +35,16 @@ void RegisterSearch(CLI::App& app, Registry& reg) {
   static bool as_json = false;
   auto* cmd = app.add_subcommand("search", "Search the knowledge base (hybrid BM25 + vectors by default)");
   cmd->add_option("QUERY", query, "What to look for; '-' reads it from stdin")->required();
-  cmd->add_option("-k", so.k, "Number of results")->check(CLI::Range(1, 10000))->capture_default_str();
+  cmd->add_option("-k", so.k, "Number of results")->capture_default_str();
   cmd->add_option("--mode", mode, "bm25, dense or hybrid")->check(CLI::IsMember({"bm25", "dense", "hybrid"}))->capture_default_str();
   cmd->add_option("--fusion", fusion, "Hybrid fusion: rrf (reciprocal rank) or weighted (normalised scores)")
       ->check(CLI::IsMember({"rrf", "weighted"}))->capture_default_str();
-  cmd->add_option("--dense-weight", so.dense_weight, "Weighted fusion: share of the dense score")->check(CLI::Range(0.0, 1.0))->capture_default_str();
-  cmd->add_option("--rrf-k", so.rrf_k, "RRF constant")->check(CLI::PositiveNumber)->capture_default_str();
-  cmd->add_option("--candidates", so.candidates, "Candidates per retriever before fusion")->check(CLI::Range(1, 100000))->capture_default_str();
+  cmd->add_option("--dense-weight", so.dense_weight, "Weighted fusion: share of the dense score")->capture_default_str();
+  cmd->add_option("--rrf-k", so.rrf_k, "RRF constant")->capture_default_str();
+  cmd->add_option("--candidates", so.candidates, "Candidates per retriever before fusion")->capture_default_str();
   cmd->add_option("--where", so.where, "Metadata filter KEY=VALUE, KEY!=VALUE, KEY>=V, KEY<=V, KEY>V, KEY<V (repeatable; all must hold)");
   cmd->add_flag("--mmr", so.mmr, "Diversify results with maximal marginal relevance");
-  cmd->add_option("--mmr-lambda", so.mmr_lambda, "MMR trade-off: 1 = relevance only")->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  cmd->add_option("--mmr-lambda", so.mmr_lambda, "MMR trade-off: 1 = relevance only")->capture_default_str();
   cmd->add_flag("--json", as_json, "Print {\"results\": [...]}");
   AddKbFlags(cmd, &flags);
   cmd->callback([&reg] {

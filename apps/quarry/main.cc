@@ -1,12 +1,61 @@
 #include <unistd.h>
 
 #include <iterator>
+#include <map>
 
 #include "cli.h"
 
 namespace quarry::cli {
 std::string ReadStdin() {
   return std::string(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+}
+
+std::string FlagFor(const std::string& option) {
+  static const std::map<std::string, std::string> flags = {
+      {"dir", "`quarry add PATH` creates one, --db names another"},
+      {"embed_model", "--embed-model"},
+      {"stemmer", "--stemmer"},
+      {"mode", "--mode"},
+      {"max_file_bytes", "--max-file-size"},
+      {"max_record_bytes", "--max-record-size"},
+      {"max_html_depth", "--max-html-depth"},
+      {"max_html_nodes", "--max-html-nodes"},
+      {"max_zip_ratio", "--max-zip-ratio"},
+      {"max_chunks", "--max-chunks"},
+      {"text_column", "--text-column"},
+      {"max_tokens", "--max-tokens, --candidates, --ctx"},
+      {"reranker", "--rerank-model"},
+      {"target_lang", "--to"},
+      {"tm", "--tm"},
+      {"pooling", "--pooling"},
+      {"threads", "--threads"},
+      {"bm25_k1", "--k1"},
+      {"bm25_b", "--b"},
+      {"chunk_tokens", "--chunk-tokens"},
+      {"overlap_tokens", "--overlap"},
+      {"metadata", "--meta"},
+      {"k", "-k"},
+      {"candidates", "--candidates"},
+      {"rrf_k", "--rrf-k"},
+      {"dense_weight", "--dense-weight"},
+      {"mmr_lambda", "--mmr-lambda"},
+      {"temperature", "--temperature"},
+      {"candidate_temperature", "--candidate-temperature"},
+      {"top_p", "--top-p"},
+      {"top_k", "--top-k"},
+      {"repeat_penalty", "--repeat-penalty"},
+      {"select", "--select"},
+      {"min_relevance", "--min-relevance"},
+      {"context_tokens", "--context-tokens"},
+      {"examples", "--examples"},
+  };
+  auto it = flags.find(option);
+  return it == flags.end() ? "" : it->second;
+}
+
+std::string WithHint(const std::string& message, const std::string& option) {
+  const std::string flag = FlagFor(option);
+  return flag.empty() ? message : message + " [" + flag + "]";
 }
 }  // namespace quarry::cli
 

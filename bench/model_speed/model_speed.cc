@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "model/registry.h"
+#include "quarry/registry.h"
 #include "quarry/model.h"
 
 using namespace quarry;

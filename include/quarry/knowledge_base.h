@@ -1,6 +1,14 @@
 // A knowledge base: documents ingested from files, chunked, embedded and
 // indexed for BM25, dense and hybrid retrieval. One directory holds it: the
 // SQLite catalog (the source of truth) and derived indexes rebuilt on demand.
+//
+// Threads and ownership: a KnowledgeBase object is not safe for concurrent
+// use; give each thread its own. Any number of objects, in any number of
+// threads and processes, may open the same directory at once: SQLite
+// serialises writers (waiting, never failing, while another writes), and an
+// object notices another's writes at its next call and reloads its derived
+// indexes. Option structs are plain values. Nothing returned refers back
+// into the object.
 #pragma once
 
 #include <cstdint>
@@ -24,6 +32,10 @@ struct KnowledgeBaseOptions {
   float bm25_b = 0.4f;
   std::string stemmer = "porter"; // libstemmer algorithm, or "none"
   size_t ann_threshold = 20000;   // exact dense search below this many vectors, HNSW above
+
+  // InvalidArgument naming the field (Status::option) when one is out of
+  // range: threads >= 0, k1 in [0, 10], b in [0, 1], dir not empty.
+  Status Validate() const;
 };
 
 struct AddOptions {
@@ -41,11 +53,16 @@ struct AddOptions {
   int chunk_tokens = 256;
   int overlap_tokens = 32;
   bool embed = true;                  // false: BM25 only (dense search will not see these chunks)
+
+  // Limits > 0, max_zip_ratio >= 1, chunk_tokens in [16, 8192],
+  // overlap_tokens in [0, chunk_tokens), metadata a JSON object.
+  Status Validate() const;
 };
 
 struct AddFailure {
   std::string source;
   std::string reason;
+  std::string option;  // the AddOptions field whose limit it hit, if any (Status::option)
 };
 
 struct AddReport {
@@ -102,6 +119,10 @@ struct SearchOptions {
   std::vector<std::string> where; // "key=value", "key!=value", "key>=3", "date<2024-01-01"
   bool mmr = false;               // maximal marginal relevance over the fused list
   float mmr_lambda = 0.7f;
+
+  // k in [1, 10000], candidates in [1, 100000], rrf_k >= 1, dense_weight and
+  // mmr_lambda in [0, 1].
+  Status Validate() const;
 };
 
 struct SearchHit {
@@ -111,6 +132,11 @@ struct SearchHit {
   std::optional<double> bm25_score, dense_score;
   int bm25_rank = 0, dense_rank = 0;  // 1-based; 0 when that retriever did not return it
 };
+
+// The text Add would extract from one file (any supported format; JSONL and
+// CSV records joined by blank lines), without storing anything. Errors name
+// the file.
+Result<std::string> ExtractText(const std::string& path, const AddOptions& options = {});
 
 class KnowledgeBase {
  public:

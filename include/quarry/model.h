@@ -1,5 +1,11 @@
 // Models: sentence embedders and chat generators running in-process on llama.cpp,
 // inspection of GGUF files, and import of Hugging Face checkpoints into GGUF.
+//
+// Threads and ownership: an Embedder or Generator object is not safe for
+// concurrent use (it owns one llama.cpp context and its KV cache); use one
+// per thread, or serialise calls. Objects are independent of each other, so
+// a pool of them serves several threads. The free functions here may be
+// called from any thread.
 #pragma once
 
 #include <cstdint>
@@ -69,7 +75,7 @@ struct ChatMessage {
 
 struct SamplingOptions {
   int max_tokens = 256;
-  float temperature = 0.2f;  // 0: greedy (deterministic)
+  float temperature = 0;     // 0: greedy (deterministic)
   float top_p = 0.95f;
   int top_k = 40;
   uint32_t seed = 42;
@@ -77,6 +83,10 @@ struct SamplingOptions {
   bool logprobs = false;     // fill Generation::sum_logprob (costs a softmax per token)
   bool greedy_first = false; // ChatBatch: conversation 0 decodes greedily, the others sample
   bool ignore_eos = false;   // never sample end-of-generation: exactly max_tokens (benchmarks)
+
+  // max_tokens >= 1, temperature in [0, 5], top_p in (0, 1], top_k >= 0,
+  // repeat_penalty in [0.5, 3].
+  Status Validate() const;
 };
 
 struct Generation {

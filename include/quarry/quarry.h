@@ -1,6 +1,10 @@
-// Quarry: an embeddable retrieval-augmented generation engine.
+// Quarry: an embeddable retrieval-augmented generation engine. Front ends
+// (the quarry CLI, `quarry serve`) are built against these headers only.
 #pragma once
 
-#include "quarry/model.h"
-#include "quarry/status.h"
+#include "quarry/eval.h"
 #include "quarry/knowledge_base.h"
+#include "quarry/model.h"
+#include "quarry/rag.h"
+#include "quarry/registry.h"
+#include "quarry/status.h"

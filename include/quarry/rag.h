@@ -5,6 +5,10 @@
 // model's window as numbered, quoted sources, let the generator G propose N
 // candidates C = G(z; theta), score each with a retrieval model
 // S(C) = R(C; phi), and return C* = argmax S(C).
+//
+// Threads: these functions keep no state of their own; they use the
+// KnowledgeBase, Generator and Reranker they are given, which must not be in
+// use by another thread during the call (see knowledge_base.h, model.h).
 #pragma once
 
 #include <map>
@@ -55,6 +59,9 @@ class Reranker {
 };
 
 struct GenerateOptions {
+  // Grounded tasks decode greedily with a light repetition penalty (what
+  // docs/benchmarks.md measures): small models otherwise loop on a passage.
+  GenerateOptions() { sampling.repeat_penalty = 1.1f; }
   SamplingOptions sampling;       // max_tokens, temperature, seed, ...
   int candidates = 1;             // N
   // With N > 1, candidate 0 decodes with `sampling` (greedy at temperature 0)
@@ -62,6 +69,10 @@ struct GenerateOptions {
   float candidate_temperature = 0.7f;
   SelectorWeights select = {{"support", 1.0}};
   Reranker* reranker = nullptr;   // needed by the "rerank" selector
+
+  // sampling valid, candidates in [1, 64], candidate_temperature in [0, 5],
+  // selector weights >= 0 with a positive sum.
+  Status Validate() const;
 };
 
 struct AskOptions {
@@ -79,6 +90,10 @@ struct AskOptions {
   std::optional<double> min_relevance;
   int context_tokens = 0;         // budget for sources; 0: whatever the window leaves
   AskOptions() { search.k = 8; }
+
+  // search and generate valid, search.k <= 100, min_relevance in [-1, 1],
+  // context_tokens >= 0.
+  Status Validate() const;
 };
 
 struct Answer {

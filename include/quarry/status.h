@@ -32,9 +32,19 @@ class Status {
   static Status Unavailable(std::string m) { return Status(Code::kUnavailable, std::move(m)); }
   static Status Internal(std::string m) { return Status(Code::kInternal, std::move(m)); }
 
+  // The option (a field of the options structs in these headers, e.g.
+  // "max_file_bytes") that caused the error or would lift it, if any. The
+  // message describes the problem in the library's terms; a front end uses
+  // option() to name its own flag or request field for it.
+  Status&& About(std::string option) && {
+    option_ = std::move(option);
+    return std::move(*this);
+  }
+
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }
   const std::string& message() const { return message_; }
+  const std::string& option() const { return option_; }
   // "not found: model 'x' ..." style, for logs; CLI errors print message() alone.
   std::string ToString() const;
 
@@ -42,6 +52,7 @@ class Status {
   Status(Code c, std::string m) : code_(c), message_(std::move(m)) {}
   Code code_ = Code::kOk;
   std::string message_;
+  std::string option_;
 };
 
 // A value or the Status explaining why there is none.

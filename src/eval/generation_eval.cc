@@ -1,4 +1,4 @@
-#include "eval/generation_eval.h"
+#include "quarry/eval.h"
 
 #include <zlib.h>
 
@@ -321,7 +321,7 @@ Result<std::vector<TaskModeResult>> EvaluateQa(KnowledgeBase& kb, Generator& gen
           AskOptions ao = o.ask;
           // Always answer (accuracy is measured, not abstention), unless the data
           // has unanswerable questions: then the gate is part of what is measured.
-          if (!data.has_unanswerable) ao.min_relevance = -2;
+          if (!data.has_unanswerable) ao.min_relevance = -1;  // the gate off: no cosine is below -1
           ao.generate.candidates = mode == "rag+candidates" ? o.candidates : 1;
           if (data.per_question_pool) ao.search.where.push_back("qid=" + ex.id);
           if (mode == "rag+candidates") ao.generate.sampling.logprobs = true;  // for the likelihood row
@@ -543,7 +543,7 @@ Result<std::vector<TaskModeResult>> EvaluateTranslation(Generator& gen, Knowledg
     if (mode != "zero-shot" && mode != "tm" && mode != "tm+candidates") {
       return Status::InvalidArgument("unknown translate mode '" + mode + "' (zero-shot, tm, tm+candidates)");
     }
-    if (mode != "zero-shot" && !tm) return Status::InvalidArgument("mode " + mode + " needs a translation memory (--tm)");
+    if (mode != "zero-shot" && !tm) return Status::InvalidArgument("mode " + mode + " needs a translation memory").About("tm");
     TaskModeResult r;
     r.mode = mode;
     const auto t = Clock::now();

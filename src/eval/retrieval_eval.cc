@@ -1,10 +1,12 @@
-#include "eval/retrieval_eval.h"
+#include "quarry/eval.h"
 
 #include <chrono>
 #include <filesystem>
 #include <unordered_set>
 
 #include "eval/beir.h"
+#include "util/paths.h"
+#include "util/sha256.h"
 
 namespace quarry::eval {
 
@@ -70,6 +72,12 @@ Result<RetrievalEvalReport> EvaluateRetrieval(KnowledgeBase& kb, const Retrieval
     rep.modes.push_back(mr);
   }
   return rep;
+}
+
+std::string CachedKnowledgeBaseDir(const std::string& kind, const std::string& input, const std::string& key) {
+  const std::string abs = std::filesystem::absolute(input).lexically_normal().string();
+  return CacheDir() + "/eval/" + (kind.empty() ? "" : kind + "-") + std::filesystem::path(abs).filename().string() + "-" +
+         Sha256Hex(abs + key).substr(0, 10);
 }
 
 }  // namespace quarry::eval

@@ -65,8 +65,9 @@ Status ExtractDocx(const std::string& path, LoadedDocument* doc, const LoadOptio
     if (xml.status().code() == Status::Code::kInvalidArgument) {
       const bool ratio = xml.status().message().find("packed size") != std::string::npos;
       return Status::InvalidArgument(xml.status().message() +
-                                     (ratio ? " (a zip bomb, or very repetitive text; raise it with --max-zip-ratio if it is genuine)"
-                                            : " (the limit applies unpacked; raise it with --max-file-size)"));
+                                     (ratio ? " (a zip bomb, or very repetitive text; raise the limit if it is genuine)"
+                                            : " (the file size limit applies to the unpacked text)"))
+          .About(ratio ? "max_zip_ratio" : "max_file_bytes");
     }
     return xml.status();
   }

@@ -245,12 +245,14 @@ Status ExtractHtml(std::string_view html, LoadedDocument* doc, const LoadOptions
   if (tags.deepest > options.max_html_depth) {
     return Status::InvalidArgument(doc->source + ": HTML nests elements " + std::to_string(tags.deepest) + " deep, over the limit of " +
                                    std::to_string(options.max_html_depth) +
-                                   " (a real page stays far below it; raise it with --max-html-depth if this one is genuine)");
+                                   " (a real page stays far below it; raise the limit if this one is genuine)")
+        .About("max_html_depth");
   }
   if (tags.elements > options.max_html_nodes) {
     return Status::InvalidArgument(doc->source + ": HTML has " + std::to_string(tags.elements) + " elements, over the limit of " +
                                    std::to_string(options.max_html_nodes) +
-                                   " (parsing takes ~400 bytes of memory per element; raise it with --max-html-nodes)");
+                                   " (parsing takes ~400 bytes of memory per element; raise the limit if this page is genuine)")
+        .About("max_html_nodes");
   }
   // A large page is parsed a piece at a time: one tree in memory, never the whole page's.
   std::vector<size_t> ends = CountTags(html, options.html_piece_bytes).cuts;

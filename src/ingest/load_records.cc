@@ -155,8 +155,8 @@ Status LoadJsonRecords(const std::string& path, const LoadOptions& options, cons
     ++n;
     const std::string where = Where(":", n, "");
     if (too_long) {
-      sink(Status::InvalidArgument(path + where + ": line is longer than the limit of " + MiB(options.max_record_bytes) +
-                                   "; raise it with --max-record-size"));
+      sink(Status::InvalidArgument(path + where + ": line is longer than the record size limit of " + MiB(options.max_record_bytes))
+               .About("max_record_bytes"));
       continue;
     }
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
@@ -184,8 +184,9 @@ Status LoadCsvRecords(const std::string& path, const LoadOptions& options, const
   bool too_long = false;
   if (!ReadCsvRow(in, &header, &line, options.max_record_bytes, &too_long)) return Status::InvalidArgument(path + ": empty file");
   if (too_long) {
-    return Status::InvalidArgument(path + ": the header row is longer than the limit of " + MiB(options.max_record_bytes) +
-                                   " (not a CSV file?); raise it with --max-record-size");
+    return Status::InvalidArgument(path + ": the header row is longer than the record size limit of " + MiB(options.max_record_bytes) +
+                                   " (not a CSV file?)")
+        .About("max_record_bytes");
   }
   if (!header.empty() && header[0].rfind("\xEF\xBB\xBF", 0) == 0) header[0] = header[0].substr(3);  // BOM
   // Column names become metadata keys: they must be text (found by fuzzing:
@@ -204,7 +205,8 @@ Status LoadCsvRecords(const std::string& path, const LoadOptions& options, const
   if (text_col < 0) {
     std::string cols;
     for (const auto& h : header) cols += (cols.empty() ? "" : ", ") + h;
-    return Status::InvalidArgument(path + ": no column '" + options.text_column + "' (columns: " + cols + "); choose one with --text-column");
+    return Status::InvalidArgument(path + ": no column '" + options.text_column + "' (columns: " + cols + "); choose the text column")
+        .About("text_column");
   }
   size_t rowno = 0;
   while (true) {
@@ -212,9 +214,9 @@ Status LoadCsvRecords(const std::string& path, const LoadOptions& options, const
     if (!ReadCsvRow(in, &row, &line, options.max_record_bytes, &too_long)) break;
     ++rowno;
     if (too_long) {
-      return Status::InvalidArgument(path + Where(":", start_line, "") + ": record is longer than the limit of " +
-                                     MiB(options.max_record_bytes) +
-                                     " (an unclosed quote?); the rest of the file was not read; raise it with --max-record-size");
+      return Status::InvalidArgument(path + Where(":", start_line, "") + ": record is longer than the record size limit of " +
+                                     MiB(options.max_record_bytes) + " (an unclosed quote?); the rest of the file was not read")
+          .About("max_record_bytes");
     }
     if (row.size() == 1 && row[0].empty()) continue;
     const std::string where = Where(":", start_line, "");

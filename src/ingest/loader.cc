@@ -62,7 +62,8 @@ Result<std::string> ReadFile(const std::string& path, uint64_t max_bytes) {
   if (ec) return Status::IOError(path + ": " + ec.message());
   if (size > max_bytes) {
     return Status::InvalidArgument(path + ": too large (" + std::to_string(size >> 20) + " MiB; the limit is " +
-                                   std::to_string(max_bytes >> 20) + " MiB, raise it with --max-file-size)");
+                                   std::to_string(max_bytes >> 20) + " MiB)")
+        .About("max_file_bytes");
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) return Status::IOError(path + ": cannot read: " + std::strerror(errno));
@@ -138,7 +139,7 @@ Status LoadPath(const std::string& path, const LoadOptions& options, const Docum
   if (ext == ".docx") {
     std::error_code ec;
     if (fs::file_size(path, ec) > options.max_file_bytes) {
-      return Status::InvalidArgument(path + ": too large (raise the limit with --max-file-size)");
+      return Status::InvalidArgument(path + ": too large (over the file size limit)").About("max_file_bytes");
     }
     QUARRY_RETURN_IF_ERROR(ExtractDocx(path, &doc, options));
     {

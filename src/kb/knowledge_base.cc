@@ -13,7 +13,7 @@
 #include "ingest/chunker.h"
 #include "ingest/loader.h"
 #include "kb/kb_impl.h"
-#include "model/registry.h"
+#include "quarry/registry.h"
 #include "text/utf8.h"
 #include "util/sha256.h"
 
@@ -56,7 +56,39 @@ class CharCounter {
 KnowledgeBase::KnowledgeBase() : impl_(std::make_unique<Impl>()) {}
 KnowledgeBase::~KnowledgeBase() = default;
 
+namespace {
+LoadOptions ToLoadOptions(const AddOptions& ao) {
+  LoadOptions lo;
+  lo.max_file_bytes = ao.max_file_bytes;
+  lo.max_record_bytes = ao.max_record_bytes;
+  lo.max_html_depth = ao.max_html_depth;
+  lo.max_html_nodes = ao.max_html_nodes;
+  lo.max_zip_ratio = ao.max_zip_ratio;
+  lo.text_column = ao.text_column;
+  lo.metadata = ao.metadata;
+  return lo;
+}
+}  // namespace
+
+Result<std::string> ExtractText(const std::string& path, const AddOptions& options) {
+  QUARRY_RETURN_IF_ERROR(options.Validate());
+  std::string text;
+  Status first;
+  Status st = LoadPath(path, ToLoadOptions(options), [&](Result<LoadedDocument> d) {
+    if (!d.ok()) {
+      if (first.ok()) first = d.status();
+      return;
+    }
+    if (!text.empty()) text += "\n\n";
+    text += d->text;
+  });
+  QUARRY_RETURN_IF_ERROR(st);
+  if (text.empty()) return first.ok() ? Status::InvalidArgument(path + ": no text in it") : first;
+  return text;
+}
+
 Result<std::unique_ptr<KnowledgeBase>> KnowledgeBase::Open(const KnowledgeBaseOptions& options, bool create) {
+  QUARRY_RETURN_IF_ERROR(options.Validate());
   std::unique_ptr<KnowledgeBase> kb(new KnowledgeBase());
   Impl& im = *kb->impl_;
   im.options = options;
@@ -76,7 +108,8 @@ Result<std::unique_ptr<KnowledgeBase>> KnowledgeBase::Open(const KnowledgeBaseOp
     QUARRY_RETURN_IF_ERROR(im.catalog->SetMeta("stemmer", options.stemmer));
   } else if (*stemmer != options.stemmer) {
     return Status::InvalidArgument(options.dir + ": this knowledge base was analyzed with the '" + *stemmer +
-                                   "' stemmer, not '" + options.stemmer + "'; use --stemmer " + *stemmer + " or a new --db");
+                                   "' stemmer, not '" + options.stemmer + "'; use " + *stemmer + ", or a new knowledge base")
+        .About("stemmer");
   }
   return kb;
 }
@@ -93,8 +126,9 @@ Status KnowledgeBase::Impl::EnsureEmbedder() {
     auto stored_name = catalog->GetMeta("embed_model");
     return Status::InvalidArgument(options.dir + ": this knowledge base was embedded with " + *stored_id + " (" +
                                    (stored_name.ok() ? *stored_name : std::string("?")) + "), not " + (*e)->model_id() +
-                                   "; pass --embed-model " + (stored_name.ok() ? *stored_name : std::string("...")) +
-                                   " or use a new --db");
+                                   "; open it with " + (stored_name.ok() ? *stored_name : std::string("that model")) +
+                                   ", or use a new knowledge base")
+        .About("embed_model");
   }
   embedder = std::move(*e);
   return Status::OK();
@@ -182,13 +216,14 @@ Result<double> KnowledgeBase::MinRelevance(std::string_view query) {
 std::vector<std::string> KnowledgeBase::AnalyzeForBm25(const std::string& text) { return impl_->analyzer->Analyze(text); }
 
 Result<AddReport> KnowledgeBase::Add(const std::vector<std::string>& paths, const AddOptions& ao, const AddProgressFn& progress) {
+  QUARRY_RETURN_IF_ERROR(ao.Validate());
   Impl& im = *impl_;
   const auto t_start = Clock::now();
   AddReport rep;
   AddProgress prog;
-  auto fail = [&](const std::string& source, const std::string& reason) {
+  auto fail = [&](const std::string& source, const std::string& reason, const std::string& option = "") {
     ++rep.failed;
-    rep.failures.push_back({source, reason});
+    rep.failures.push_back({source, reason, option});
   };
 
   // 1. Walk: files, directories (recursive, symlink loops caught), "-".
@@ -276,14 +311,7 @@ Result<AddReport> KnowledgeBase::Add(const std::vector<std::string>& paths, cons
                        : static_cast<int>(std::count(s.begin(), s.end(), ' ') + 1);  // rough, BM25-only
   };
   ChunkerOptions co{ao.chunk_tokens, ao.overlap_tokens};
-  LoadOptions lo;
-  lo.max_file_bytes = ao.max_file_bytes;
-  lo.max_record_bytes = ao.max_record_bytes;
-  lo.max_html_depth = ao.max_html_depth;
-  lo.max_html_nodes = ao.max_html_nodes;
-  lo.max_zip_ratio = ao.max_zip_ratio;
-  lo.text_column = ao.text_column;
-  lo.metadata = ao.metadata;
+  const LoadOptions lo = ToLoadOptions(ao);
 
   struct Pending {
     DocumentRow row;
@@ -353,7 +381,8 @@ Result<AddReport> KnowledgeBase::Add(const std::vector<std::string>& paths, cons
     if (!r.ok()) {
       const std::string& m = r.status().message();
       const size_t colon = m.find(": ");
-      fail(colon == std::string::npos ? prog.current : m.substr(0, colon), colon == std::string::npos ? m : m.substr(colon + 2));
+      fail(colon == std::string::npos ? prog.current : m.substr(0, colon), colon == std::string::npos ? m : m.substr(colon + 2),
+           r.status().option());
       return;
     }
     LoadedDocument& d = *r;
@@ -371,7 +400,7 @@ Result<AddReport> KnowledgeBase::Add(const std::vector<std::string>& paths, cons
     rep.chunk_s += Since(t);
     if (static_cast<int64_t>(chunks.size()) > ao.max_chunks) {
       fail(d.source, "splits into " + std::to_string(chunks.size()) + " chunks, over the limit of " + std::to_string(ao.max_chunks) +
-                         " per document; raise it with --max-chunks, or split the document");
+                         " per document; raise the limit, or split the document", "max_chunks");
       return;
     }
     Pending p;
@@ -420,7 +449,7 @@ Result<AddReport> KnowledgeBase::Add(const std::vector<std::string>& paths, cons
     if (!fatal.ok()) break;
     if (!st.ok()) {
       const std::string& m = st.message();
-      fail(f, m.rfind(f + ": ", 0) == 0 ? m.substr(f.size() + 2) : m);
+      fail(f, m.rfind(f + ": ", 0) == 0 ? m.substr(f.size() + 2) : m, st.option());
     }
     prog.files_done++;
     if (progress) progress(prog);

@@ -83,6 +83,7 @@ class LlamaGenerator final : public Generator {
 
   Result<std::vector<Generation>> ChatBatch(const std::vector<std::vector<ChatMessage>>& conversations,
                                             const SamplingOptions& sampling, const TokenCallback& on_piece) override {
+    QUARRY_RETURN_IF_ERROR(sampling.Validate());
     std::vector<std::string> prompts;
     for (const auto& c : conversations) {
       auto p = FormatChat(c);
@@ -94,6 +95,7 @@ class LlamaGenerator final : public Generator {
 
   Result<Generation> Complete(std::string_view prompt, const SamplingOptions& sampling,
                               const TokenCallback& on_piece) override {
+    QUARRY_RETURN_IF_ERROR(sampling.Validate());
     auto r = CompleteBatch({std::string(prompt)}, sampling, on_piece);
     if (!r.ok()) return r.status();
     return std::move(r->front());

@@ -168,7 +168,8 @@ Result<uint32_t> ReadPooling(const fs::path& dir, const std::string& override_mo
   }
   if (pooling_dir.empty()) {
     return Status::Unsupported(dir.string() + ": no pooling configuration (modules.json with a Pooling module); "
-                               "name one with --pooling mean|cls|last");
+                               "name one: mean, cls or last")
+        .About("pooling");
   }
   auto cfg = ReadJson(dir / pooling_dir / "config.json", &err);
   QUARRY_RETURN_IF_ERROR(err);

@@ -141,6 +141,7 @@ class OpenAiGenerator final : public Generator {
 
   Result<std::vector<Generation>> ChatBatch(const std::vector<std::vector<ChatMessage>>& conversations,
                                             const SamplingOptions& sampling, const TokenCallback& on_piece) override {
+    QUARRY_RETURN_IF_ERROR(sampling.Validate());
     // Candidates go to the server together; one with parallel slots decodes them at once.
     std::vector<std::future<Result<Generation>>> rest;
     for (size_t i = 1; i < conversations.size(); ++i) {
@@ -165,6 +166,7 @@ class OpenAiGenerator final : public Generator {
   }
 
   Result<Generation> Complete(std::string_view prompt, const SamplingOptions& sampling, const TokenCallback& on_piece) override {
+    QUARRY_RETURN_IF_ERROR(sampling.Validate());
     return Run(false, json(std::string(prompt)), sampling, 0, on_piece);
   }
 

@@ -1,4 +1,4 @@
-#include "model/registry.h"
+#include "quarry/registry.h"
 
 #include "model/openai.h"
 

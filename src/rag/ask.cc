@@ -15,6 +15,7 @@ using MessagesFn = std::vector<ChatMessage> (*)(const std::string&, const std::v
 
 Result<Answer> Grounded(KnowledgeBase& kb, Generator& gen, const std::string& query, const AskOptions& o, MessagesFn messages,
                         const TokenCallback& on_piece) {
+  QUARRY_RETURN_IF_ERROR(o.Validate());
   if (query.find_first_not_of(" \t\r\n") == std::string::npos) return Status::InvalidArgument("the question is empty");
   Answer a;
   auto t = Clock::now();
@@ -35,7 +36,8 @@ Result<Answer> Grounded(KnowledgeBase& kb, Generator& gen, const std::string& qu
   if (avail <= 0) {
     return Status::InvalidArgument("a window of " + std::to_string(window) + " tokens cannot hold the prompt (" +
                                    std::to_string(overhead) + " tokens) and " + std::to_string(seqs) + " answers of up to " +
-                                   std::to_string(max_new) + " tokens; lower --max-tokens or --candidates, or raise --ctx");
+                                   std::to_string(max_new) + " tokens; allow fewer answer tokens or candidates, or a larger context")
+        .About("max_tokens");
   }
   const int budget = o.context_tokens > 0 ? std::min(o.context_tokens, avail) : avail;
   std::vector<SearchHit> usable = *hits;
@@ -148,6 +150,7 @@ Result<Answer> SummarizeQuery(KnowledgeBase& kb, Generator& gen, const std::stri
 
 Result<Answer> AskClosedBook(Generator& gen, const std::string& question, const GenerateOptions& options,
                              KnowledgeBase* kb_for_embeddings, const TokenCallback& on_piece) {
+  QUARRY_RETURN_IF_ERROR(options.Validate());
   Answer a;
   std::vector<std::vector<ChatMessage>> convs{{{"system", "Answer the question briefly."}, {"user", question}}};
   GenerateOptions o = options;

@@ -119,7 +119,7 @@ Status ScoreCandidates(const SelectorWeights& weights, const Evidence& evidence,
         (*cands)[i].scores[name] = to > from ? sum / static_cast<double>(to - from) : 0.0;
       }
     } else if (name == "rerank") {
-      if (!reranker) return Status::InvalidArgument("the rerank selector needs a cross-encoder: pass --rerank-model FILE.gguf");
+      if (!reranker) return Status::InvalidArgument("the rerank selector needs a cross-encoder (a reranker GGUF)").About("reranker");
       for (auto& c : *cands) {
         double best = 0;
         if (!evidence.texts.empty() && !c.text.empty()) {

@@ -80,7 +80,8 @@ Result<Answer> Summarize(Generator& gen, const std::string& text, const Summariz
   const int avail = gen.context_size() - overhead - n * o.generate.sampling.max_tokens - 16;
   if (avail < 64) {
     return Status::InvalidArgument("a window of " + std::to_string(gen.context_size()) +
-                                   " tokens leaves no room for the text; lower --max-tokens or --candidates, or raise --ctx");
+                                   " tokens leaves no room for the text; allow fewer answer tokens or candidates, or a larger context")
+        .About("max_tokens");
   }
   const int budget = o.context_tokens > 0 ? std::min(o.context_tokens, avail) : avail;
   if (gen.CountTokens(text) <= budget || depth >= 4) {
@@ -121,6 +122,8 @@ Result<Answer> Summarize(Generator& gen, const std::string& text, const Summariz
 
 Result<Answer> SummarizeText(Generator& gen, const std::string& text, const SummarizeOptions& options, KnowledgeBase* kb,
                              const TokenCallback& on_piece) {
+  QUARRY_RETURN_IF_ERROR(options.generate.Validate());
+  if (options.context_tokens < 0) return Status::InvalidArgument("the context budget must be >= 0").About("context_tokens");
   if (text.find_first_not_of(" \t\r\n") == std::string::npos) return Status::InvalidArgument("nothing to summarize: the text is empty");
   return Summarize(gen, text, options, kb, on_piece, false, 0);
 }

@@ -244,7 +244,9 @@ Result<TmImportReport> ImportTranslationMemory(const std::string& tm_dir, const 
 }
 
 Result<Answer> Translate(Generator& gen, const std::string& text, const TranslateOptions& o, const TokenCallback& on_piece) {
-  if (o.target_lang.empty()) return Status::InvalidArgument("no target language: pass --to LANG");
+  QUARRY_RETURN_IF_ERROR(o.generate.Validate());
+  if (o.examples < 0 || o.examples > 32) return Status::InvalidArgument("examples must be in [0, 32]").About("examples");
+  if (o.target_lang.empty()) return Status::InvalidArgument("no target language: name the language to translate into").About("target_lang");
   if (text.find_first_not_of(" \t\r\n") == std::string::npos) return Status::InvalidArgument("nothing to translate: the text is empty");
   Answer a;
   std::vector<ChatMessage> msgs = {

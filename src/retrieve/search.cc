@@ -9,6 +9,7 @@
 namespace quarry {
 
 Result<std::vector<SearchHit>> KnowledgeBase::Search(const std::string& query, const SearchOptions& o) {
+  QUARRY_RETURN_IF_ERROR(o.Validate());
   Impl& im = *impl_;
   using Mode = SearchOptions::Mode;
   // An empty query would match nothing by BM25 and everything by vectors.
@@ -31,7 +32,7 @@ Result<std::vector<SearchHit>> KnowledgeBase::Search(const std::string& query, c
       if (!q.ok()) return q.status();
       for (const auto& [id, s] : im.vectors->Search((*q)[0].data(), depth)) dense.push_back({id, s});
     } else if (o.mode == Mode::kDense) {
-      return Status::InvalidArgument(im.options.dir + ": no embeddings stored (documents were added with --no-embed); use --mode bm25");
+      return Status::InvalidArgument(im.options.dir + ": no embeddings stored (documents were added without them); search in BM25 mode").About("mode");
     }
   }
 

@@ -112,7 +112,7 @@ Result<std::unique_ptr<Catalog>> Catalog::Open(const std::string& dir, bool crea
   const std::string path = dir + "/quarry.db";
   if (!fs::exists(path, ec)) {
     if (!create) {
-      return Status::NotFound("no knowledge base at " + dir + " (add documents with `quarry add PATH`, or choose one with --db)");
+      return Status::NotFound("no knowledge base at " + dir + " (add documents to create one, or choose another directory)").About("dir");
     }
     fs::create_directories(dir, ec);
     if (ec) return Status::IOError(dir + ": cannot create: " + ec.message());

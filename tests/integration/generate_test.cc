@@ -4,7 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "model/registry.h"
+#include "quarry/registry.h"
 #include "quarry/model.h"
 #include "test_util.h"
 #include "text/utf8.h"

@@ -7,7 +7,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "model/registry.h"
+#include "quarry/registry.h"
 #include "quarry/model.h"
 #include "rag/rag_internal.h"
 #include "test_util.h"

@@ -15,7 +15,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "model/registry.h"
+#include "quarry/registry.h"
 #include "quarry/model.h"
 #include "test_util.h"
 

@@ -157,7 +157,7 @@ TEST_F(KbCli, InputLimitsAreFlagsAndFailOneFileEach) {
   EXPECT_EQ(j["added"], 2) << j.dump();  // short.txt, r.jsonl#2
   std::map<std::string, std::string> why;
   for (const auto& f : j["failures"]) why[fs::path(f["source"].get<std::string>()).filename().string()] = f["reason"];
-  EXPECT_NE(why["long.txt"].find("over the limit of 3 per document; raise it with --max-chunks"), std::string::npos) << why["long.txt"];
+  EXPECT_NE(why["long.txt"].find("over the limit of 3 per document; raise the limit, or split the document [--max-chunks]"), std::string::npos) << why["long.txt"];
   EXPECT_NE(why["page.html"].find("--max-html-nodes"), std::string::npos) << why["page.html"];
   EXPECT_NE(why["r.jsonl:1"].find("--max-record-size"), std::string::npos) << j.dump();
 }
@@ -422,6 +422,22 @@ TEST_F(KbCli, MissingKnowledgeBaseSaysHowToMakeOne) {
   auto r = Q("search anything");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("quarry add"), std::string::npos) << r.err;
+}
+
+// Ranges are checked by the library; the CLI turns the field it names into
+// its own flag.
+TEST_F(KbCli, OutOfRangeOptionsAreUsageErrorsNamingTheFlag) {
+  Write("a.txt", "water");
+  ASSERT_EQ(Q("add " + docs_ + " --no-embed").exit_code, 0);
+  auto w = Q("search water --dense-weight 1.5");
+  EXPECT_EQ(w.exit_code, 2) << w.err;
+  EXPECT_NE(w.err.find("the dense weight must be in [0, 1], not 1.5 [--dense-weight]"), std::string::npos) << w.err;
+  auto o = Q("add " + docs_ + " --no-embed --chunk-tokens 32 --overlap 32");
+  EXPECT_EQ(o.exit_code, 2) << o.err;
+  EXPECT_NE(o.err.find("[--overlap]"), std::string::npos) << o.err;
+  auto b = Q("search water --b 2");
+  EXPECT_EQ(b.exit_code, 2) << b.err;
+  EXPECT_NE(b.err.find("BM25 b must be in [0, 1], not 2 [--b]"), std::string::npos) << b.err;
 }
 
 TEST_F(KbCli, EvalRetrievalOnABeirDataset) {

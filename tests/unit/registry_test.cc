@@ -1,5 +1,5 @@
 // Model registry: name resolution and pulling from a pre-supplied wheel (no network).
-#include "model/registry.h"
+#include "quarry/registry.h"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>

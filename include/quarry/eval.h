@@ -1,6 +1,16 @@
-// `quarry eval qa | summarize | translate`: the grounded tasks on public
-// datasets, each in several modes side by side (closed-book vs RAG vs RAG with
-// candidates; a lead baseline vs summaries; zero-shot vs translation memory).
+// Evaluation on public datasets and a user's own: `quarry eval retrieval |
+// qa | summarize | translate` are thin front ends over these functions.
+//
+// Retrieval: ingest a BEIR corpus into a knowledge base, run the split's
+// queries in each mode, score documents (a document ranks by its best chunk)
+// with nDCG@10, Recall@100 and MRR@10.
+//
+// Grounded tasks: each in several modes side by side (closed-book vs RAG vs
+// RAG with candidates; a lead baseline vs summaries; zero-shot vs translation
+// memory), with paired bootstrap intervals for the differences.
+//
+// Threads: the functions here use the knowledge base and generator they are
+// given and nothing shared; run one evaluation per KnowledgeBase/Generator.
 #pragma once
 
 #include <functional>
@@ -131,5 +141,45 @@ struct TranslateEvalOptions {
 Result<std::vector<TaskModeResult>> EvaluateTranslation(Generator& gen, KnowledgeBase* tm, const std::vector<std::string>& sources,
                                                         const std::vector<std::vector<std::string>>& references,
                                                         const TranslateEvalOptions& options, const EvalProgress& progress = nullptr);
+
+
+// ---------------------------------------------------------------------------
+// Retrieval
+
+struct RetrievalEvalOptions {
+  std::string beir_dir;
+  std::string split = "test";
+  std::vector<SearchOptions::Mode> modes = {SearchOptions::Mode::kBm25, SearchOptions::Mode::kDense,
+                                            SearchOptions::Mode::kHybrid};
+  SearchOptions search;       // fusion settings etc.; k and candidates are set per run
+  size_t limit_queries = 0;   // 0: all
+  AddOptions add;             // how the corpus is ingested
+};
+
+struct ModeResult {
+  std::string mode;
+  double ndcg_at_10 = 0, recall_at_100 = 0, mrr_at_10 = 0;
+  size_t queries = 0;
+  double seconds = 0;  // searching only
+};
+
+struct RetrievalEvalReport {
+  std::string dataset, split;
+  size_t queries = 0;
+  AddReport ingest;
+  std::vector<ModeResult> modes;
+};
+
+const char* ModeName(SearchOptions::Mode m);
+
+Result<RetrievalEvalReport> EvaluateRetrieval(KnowledgeBase& kb, const RetrievalEvalOptions& options,
+                                              const AddProgressFn& ingest_progress = nullptr,
+                                              const std::function<void(const std::string& mode, size_t done, size_t total)>& query_progress = nullptr);
+
+
+// A directory under CacheDir()/eval for a knowledge base built from one
+// evaluation input (a dataset file or folder), reused across runs. key holds
+// whatever else shapes its contents (chunking, stemmer, embedder).
+std::string CachedKnowledgeBaseDir(const std::string& kind, const std::string& input, const std::string& key);
 
 }  // namespace quarry::eval
