@@ -30,6 +30,7 @@ void RegisterKnowledgeBase(CLI::App& app, Registry& reg);  // add, rm, ls, show,
 void RegisterSearch(CLI::App& app, Registry& reg);
 void RegisterEval(CLI::App& app, Registry& reg);
 void RegisterAsk(CLI::App& app, Registry& reg);  // ask, summarize, translate, tm
+void RegisterServe(CLI::App& app, Registry& reg);
 
 // Options shared by every command that opens a knowledge base. Defaults and
 // ranges are the library's (KnowledgeBaseOptions, GenerateOptions): the flags

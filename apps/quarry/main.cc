@@ -28,6 +28,13 @@ std::string FlagFor(const std::string& option) {
       {"target_lang", "--to"},
       {"tm", "--tm"},
       {"pooling", "--pooling"},
+      {"port", "--port"},
+      {"api_keys", "--api-keys-file or $QUARRY_API_KEY"},
+      {"generators", "--generators"},
+      {"max_queued", "--queue"},
+      {"searchers", "--searchers"},
+      {"http_threads", "--http-threads"},
+      {"max_body_bytes", "--max-body-size"},
       {"threads", "--threads"},
       {"bm25_k1", "--k1"},
       {"bm25_b", "--b"},
@@ -76,6 +83,7 @@ int main(int argc, char** argv) {
   RegisterSearch(app, reg);
   RegisterAsk(app, reg);
   RegisterEval(app, reg);
+  RegisterServe(app, reg);
   std::string names;
   bool known = false;
   for (const CLI::App* sub : app.get_subcommands({})) {

@@ -1,0 +1,150 @@
+// quarry serve with a real generator over real HTTP: OpenAI chat completions
+// with retrieval and citations, streamed and not; overload; disconnects.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "quarry/registry.h"
+#include "serve_process.h"
+#include "test_util.h"
+
+namespace quarry {
+namespace {
+
+using json = nlohmann::json;
+using test::RunCmd;
+using test::ServeProcess;
+
+constexpr const char* kQuestion = "How long should coffee steep in a French press?";
+
+class ServeChat : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new test::TempDir();
+    auto r = RunCmd(test::Quarry() + " add --db " + Db() + " " + QUARRY_SOURCE_DIR "/samples");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  static void TearDownTestSuite() {
+    delete dir_;
+    dir_ = nullptr;
+  }
+  static std::string Db() { return (dir_->path() / "kb").string(); }
+  static std::vector<std::string> Args(std::vector<std::string> extra = {}) {
+    std::vector<std::string> a = {"--db", Db(), "--llm", kSmallGenerator};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  }
+  static std::string ChatBody(const std::string& model, const std::string& content, int max_tokens, bool stream) {
+    return json{{"model", model}, {"messages", {{{"role", "user"}, {"content", content}}}}, {"max_tokens", max_tokens}, {"stream", stream}}
+        .dump();
+  }
+  // The data: payloads of a server-sent event stream, in order.
+  static std::vector<std::string> Events(const std::string& body) {
+    std::vector<std::string> out;
+    size_t at = 0;
+    while ((at = body.find("data: ", at)) != std::string::npos) {
+      const size_t end = body.find("\n\n", at);
+      out.push_back(body.substr(at + 6, end - at - 6));
+      at = end == std::string::npos ? body.size() : end;
+    }
+    return out;
+  }
+  static test::TempDir* dir_;
+};
+test::TempDir* ServeChat::dir_ = nullptr;
+
+// The server runs the CLI's pipeline: same answer as `quarry ask` (greedy),
+// streamed or not, with the passages as citations.
+TEST_F(ServeChat, AnswersWithCitationsStreamedOrNotAsTheCliDoes) {
+  ServeProcess s(Args());
+  ASSERT_TRUE(s.up()) << s.err();
+  auto c = s.Client();
+  auto r = c.Post("/v1/chat/completions", ChatBody("quarry", kQuestion, 48, false), "application/json");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  json j = json::parse(r->body);
+  EXPECT_EQ(j["object"], "chat.completion");
+  const std::string answer = j["choices"][0]["message"]["content"];
+  EXPECT_FALSE(answer.empty());
+  ASSERT_FALSE(j["citations"].empty()) << j.dump();
+  EXPECT_NE(j["citations"][0]["source"].get<std::string>().find("coffee-brewing.html"), std::string::npos) << j["citations"].dump();
+  EXPECT_GT(j["usage"]["completion_tokens"].get<int>(), 0);
+
+  auto cli = RunCmd(test::Quarry() + " ask --json -n 48 --llm " + kSmallGenerator + " --db " + Db() + " \"" + kQuestion + "\"");
+  ASSERT_EQ(cli.exit_code, 0) << cli.err;
+  EXPECT_EQ(json::parse(cli.out)["answer"], answer);
+
+  auto st = c.Post("/v1/chat/completions", ChatBody("quarry", kQuestion, 48, true), "application/json");
+  ASSERT_TRUE(st);
+  ASSERT_EQ(st->status, 200) << st->body;
+  EXPECT_NE(st->get_header_value("Content-Type").find("text/event-stream"), std::string::npos);
+  const auto events = Events(st->body);
+  ASSERT_GE(events.size(), 3u) << st->body;
+  EXPECT_EQ(events.back(), "[DONE]");
+  std::string streamed;
+  for (size_t i = 0; i + 2 < events.size(); ++i) streamed += json::parse(events[i])["choices"][0]["delta"].value("content", "");
+  EXPECT_EQ(streamed, answer);
+  json last = json::parse(events[events.size() - 2]);
+  EXPECT_FALSE(last["choices"][0]["finish_reason"].is_null());
+  EXPECT_EQ(last["citations"].size(), j["citations"].size());
+
+  // Plain chat: no retrieval, no citations.
+  auto plain = c.Post("/v1/chat/completions", ChatBody("quarry-chat", "Say hello.", 8, false), "application/json");
+  ASSERT_TRUE(plain);
+  ASSERT_EQ(plain->status, 200) << plain->body;
+  EXPECT_FALSE(json::parse(plain->body).contains("citations"));
+}
+
+// One generation slot and no queue: a second chat gets 429 with Retry-After
+// while the first streams; a client that disconnects stops its generation.
+TEST_F(ServeChat, OverCapacityGets429AndADisconnectCancelsGeneration) {
+  ServeProcess s(Args({"--generators", "1", "--queue", "0"}));
+  ASSERT_TRUE(s.up()) << s.err();
+  constexpr int kMax = 400;
+  std::atomic<bool> first_piece{false}, hang_up{false};
+  std::thread streamer([&] {
+    auto c = s.Client();
+    httplib::Request req;
+    req.method = "POST";
+    req.path = "/v1/chat/completions";
+    req.body = ChatBody("quarry-chat", "Write a very long story about the sea, chapter after chapter.", kMax, true);
+    req.set_header("Content-Type", "application/json");
+    req.content_receiver = [&](const char*, size_t, uint64_t, uint64_t) {
+      first_piece = true;
+      return !hang_up.load();
+    };
+    c.send(req);
+  });
+  for (int i = 0; i < 1200 && !first_piece; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_TRUE(first_piece);
+  auto busy = s.Client().Post("/v1/chat/completions", ChatBody("quarry-chat", "Hi", 4, false), "application/json");
+  ASSERT_TRUE(busy);
+  EXPECT_EQ(busy->status, 429) << busy->body;
+  EXPECT_FALSE(busy->get_header_value("Retry-After").empty());
+  EXPECT_EQ(json::parse(busy->body)["error"]["type"], "rate_limit_error");
+
+  hang_up = true;
+  streamer.join();
+  std::string metrics;
+  for (int i = 0; i < 600; ++i) {
+    auto m = s.Client().Get("/metrics");
+    ASSERT_TRUE(m);
+    metrics = m->body;
+    if (metrics.find("quarry_generations_cancelled_total 1") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_NE(metrics.find("quarry_generations_cancelled_total 1"), std::string::npos) << metrics;
+  const size_t at = metrics.find("quarry_tokens_total{kind=\"completion\"} ");
+  ASSERT_NE(at, std::string::npos);
+  EXPECT_LT(std::stoi(metrics.substr(at + 39)), kMax) << metrics;
+  // The slot is free again.
+  auto after = s.Client().Post("/v1/chat/completions", ChatBody("quarry-chat", "Hi", 4, false), "application/json");
+  ASSERT_TRUE(after);
+  EXPECT_EQ(after->status, 200) << after->body;
+}
+
+}  // namespace
+}  // namespace quarry

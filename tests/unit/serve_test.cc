@@ -1,0 +1,228 @@
+// quarry serve over real HTTP on loopback, without models: search, documents,
+// errors, authentication, limits, shutdown. (Chat: tests/integration.)
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "serve_process.h"
+#include "test_util.h"
+#include "unit/fixtures.h"
+
+namespace quarry {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using test::ServeProcess;
+
+class Serve : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    db_ = dir_.str() + "/kb";
+    fs::create_directories(dir_.path() / "docs");
+    test::WriteFile(dir_.str() + "/docs/tides.txt", "Tides are caused by the gravitational pull of the moon on the oceans.");
+    test::WriteFile(dir_.str() + "/docs/bees.md", "# Bees\n\nHoney bees dance to tell the hive where flowers are.");
+    auto r = test::RunCmd(test::Quarry() + " add " + dir_.str() + "/docs --no-embed --db " + db_);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  std::vector<std::string> Args(std::vector<std::string> extra = {}) const {
+    std::vector<std::string> a = {"--db", db_, "--no-embed"};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  }
+  static json Json(const httplib::Result& r) { return r ? json::parse(r->body, nullptr, false) : json(); }
+
+  test::TempDir dir_;
+  std::string db_;
+};
+
+TEST_F(Serve, SearchUploadListAndDeleteOverHttp) {
+  ServeProcess s(Args());
+  ASSERT_TRUE(s.up()) << s.err();
+  auto c = s.Client();
+  auto h = c.Get("/healthz");
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->status, 200);
+
+  auto r = c.Post("/v1/search", R"({"query": "why are there tides", "k": 1, "mode": "bm25"})", "application/json");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  json j = Json(r);
+  ASSERT_EQ(j["results"].size(), 1u) << j.dump();
+  EXPECT_NE(j["results"][0]["source"].get<std::string>().find("tides.txt"), std::string::npos);
+  EXPECT_EQ(j["results"][0]["rank"], 1);
+
+  // Upload: the type comes from the content; the name cannot leave the upload folder.
+  httplib::MultipartFormDataItems items = {
+      {"file", "Volcanoes erupt when magma rises through the crust.", "../../outside/volcano.txt", "text/plain"},
+      {"file", std::string("\x00\x01\x02 not text", 13), "blob.txt", "application/octet-stream"},
+      {"metadata", R"({"team": "geo"})", "", ""}};
+  auto up = c.Post("/v1/documents", items);
+  ASSERT_TRUE(up);
+  ASSERT_EQ(up->status, 200) << up->body;
+  json u = Json(up);
+  EXPECT_EQ(u["added"], 1) << u.dump();
+  EXPECT_EQ(u["failed"], 1) << u.dump();
+  EXPECT_EQ(u["files"][0]["status"], "added");
+  EXPECT_EQ(u["files"][1]["status"], "failed");
+  EXPECT_NE(u["files"][1]["reason"].get<std::string>().find("not a type Quarry reads"), std::string::npos);
+  const std::string stored = u["files"][0]["source"];
+  EXPECT_EQ(fs::path(stored).parent_path(), fs::canonical(db_ + "/uploads")) << stored;
+  EXPECT_FALSE(fs::exists(dir_.path() / "outside"));
+
+  // Found by search right away, with its metadata.
+  auto f = Json(c.Post("/v1/search", R"({"query": "magma", "mode": "bm25", "where": ["team=geo"]})", "application/json"));
+  ASSERT_EQ(f["results"].size(), 1u) << f.dump();
+  const int64_t id = f["results"][0]["doc_id"];
+
+  auto list = Json(c.Get("/v1/documents"));
+  EXPECT_EQ(list["data"].size(), 3u) << list.dump();
+  auto one = Json(c.Get("/v1/documents/" + std::to_string(id) + "?text=1"));
+  EXPECT_EQ(one["text"], "Volcanoes erupt when magma rises through the crust.") << one.dump();
+
+  auto del = c.Delete("/v1/documents/" + std::to_string(id));
+  ASSERT_TRUE(del);
+  EXPECT_EQ(del->status, 200) << del->body;
+  EXPECT_FALSE(fs::exists(stored));
+  auto again = c.Delete("/v1/documents/" + std::to_string(id));
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 404);
+  EXPECT_EQ(Json(c.Post("/v1/search", R"({"query": "magma", "mode": "bm25"})", "application/json"))["results"].size(), 0u);
+}
+
+// Every malformed request gets a 4xx in OpenAI's error shape, and the server
+// keeps serving.
+TEST_F(Serve, BadRequestsGetClearErrorsNeverACrash) {
+  ServeProcess s(Args({"--max-body-size", "1"}));
+  ASSERT_TRUE(s.up()) << s.err();
+  auto c = s.Client();
+  struct Case {
+    std::string path, body;
+    int status;
+    std::string param;
+  };
+  const std::vector<Case> cases = {
+      {"/v1/search", "not json", 400, ""},
+      {"/v1/search", "[1, 2]", 400, ""},
+      {"/v1/search", R"({"query": 5})", 400, "query"},
+      {"/v1/search", R"({"query": "x", "k": "ten"})", 400, "k"},
+      {"/v1/search", R"({"query": "x", "k": -3})", 400, "k"},
+      {"/v1/search", R"({"query": "x", "k": 1e30})", 400, "k"},
+      {"/v1/search", R"({"query": "x", "colour": "red"})", 400, "colour"},
+      {"/v1/search", R"({"query": "x", "dense_weight": 7})", 400, "dense_weight"},
+      {"/v1/search", R"({"query": "x", "mode": "psychic"})", 400, "mode"},
+      {"/v1/search", R"({"query": "x", "where": ["team==kb"]})", 400, ""},
+      {"/v1/search", R"({"query": "   "})", 400, ""},
+      {"/v1/search", R"({"k": 3})", 400, "query"},
+      {"/v1/chat/completions", R"({"model": "quarry", "messages": "hi"})", 400, "messages"},
+      {"/v1/chat/completions", R"({"model": "gpt-4", "messages": [{"role": "user", "content": "hi"}]})", 404, "model"},
+      {"/v1/chat/completions", R"({"messages": [{"role": "wizard", "content": "hi"}]})", 400, "messages"},
+      {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "hi"}], "temperature": 9})", 400, "temperature"},
+      {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "hi"}], "n": 3})", 400, "n"},
+      {"/v1/embeddings", R"({"input": []})", 400, "input"},
+      {"/v1/embeddings", R"({"input": [1, 2]})", 400, "input"},
+  };
+  for (const auto& k : cases) {
+    auto r = c.Post(k.path, k.body, "application/json");
+    ASSERT_TRUE(r) << k.body;
+    EXPECT_EQ(r->status, k.status) << k.path << " " << k.body << " -> " << r->body;
+    json e = Json(r);
+    ASSERT_TRUE(e.contains("error")) << r->body;
+    EXPECT_FALSE(e["error"]["message"].get<std::string>().empty());
+    if (!k.param.empty()) {
+      EXPECT_EQ(e["error"]["param"], k.param) << r->body;
+    }
+  }
+  auto big = c.Post("/v1/search", std::string(2 << 20, ' '), "application/json");
+  ASSERT_TRUE(big);
+  EXPECT_EQ(big->status, 413);
+  EXPECT_TRUE(Json(big).contains("error")) << big->body;
+  auto nowhere = c.Get("/v1/nothing");
+  ASSERT_TRUE(nowhere);
+  EXPECT_EQ(nowhere->status, 404);
+  auto not_multipart = c.Post("/v1/documents", "{}", "application/json");
+  ASSERT_TRUE(not_multipart);
+  EXPECT_EQ(not_multipart->status, 415);
+  auto h = c.Get("/healthz");
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->status, 200);
+  EXPECT_EQ(s.Stop(SIGTERM), 0) << s.err();
+}
+
+TEST_F(Serve, ApiKeysGuardEverythingButHealth) {
+  const std::string keys = dir_.str() + "/keys";
+  test::WriteFile(keys, "# keys\nfile-key-123456\n");
+  ServeProcess s(Args({"--api-keys-file", keys}), {"QUARRY_API_KEY=env-key-abcdef"});
+  ASSERT_TRUE(s.up()) << s.err();
+  for (const std::string key : {"", "wrong-key-000000"}) {
+    auto r = s.Client(key).Post("/v1/search", R"({"query": "tides", "mode": "bm25"})", "application/json");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 401) << key;
+    EXPECT_EQ(Json(r)["error"]["code"], "invalid_api_key");
+    auto m = s.Client(key).Get("/metrics");
+    ASSERT_TRUE(m);
+    EXPECT_EQ(m->status, 401);
+  }
+  for (const std::string key : {"file-key-123456", "env-key-abcdef"}) {
+    auto r = s.Client(key).Post("/v1/search", R"({"query": "tides", "mode": "bm25"})", "application/json");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200) << key << " " << r->body;
+  }
+  auto h = s.Client().Get("/healthz");
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->status, 200);
+}
+
+TEST_F(Serve, WithoutKeysOnlyLoopbackIsServed) {
+  ServeProcess open(Args({"--host", "0.0.0.0"}));
+  EXPECT_FALSE(open.up());
+  EXPECT_EQ(open.exit_code(), 2);
+  EXPECT_NE(open.err().find("refusing to listen on 0.0.0.0 without API keys"), std::string::npos) << open.err();
+  ServeProcess keyed(Args({"--host", "0.0.0.0"}), {"QUARRY_API_KEY=a-long-enough-key"});
+  EXPECT_TRUE(keyed.up()) << keyed.err();
+}
+
+// Searches keep being answered while a large upload is ingested; SIGTERM
+// lets the upload finish and the server exit cleanly.
+TEST_F(Serve, SearchesAnswerDuringAnUploadAndSigtermDrains) {
+  ServeProcess s(Args());
+  ASSERT_TRUE(s.up()) << s.err();
+  std::string big;
+  for (int i = 0; big.size() < (6u << 20); ++i) big += "Paragraph " + std::to_string(i) + " about lighthouses and their keepers.\n\n";
+  std::atomic<bool> uploading{true};
+  int upload_status = 0;
+  std::thread upload([&] {
+    auto r = s.Client().Post("/v1/documents", httplib::MultipartFormDataItems{{"file", big, "big.md", "text/markdown"}});
+    upload_status = r ? r->status : -1;
+    uploading = false;
+  });
+  int answered_during = 0;
+  auto c = s.Client();
+  while (uploading) {
+    auto r = c.Post("/v1/search", R"({"query": "honey bees", "mode": "bm25", "k": 1})", "application/json");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    if (uploading) ++answered_during;
+  }
+  upload.join();
+  EXPECT_EQ(upload_status, 200);
+  EXPECT_GT(answered_during, 0);
+
+  // A second upload, then SIGTERM while it runs: it completes, then the process exits 0.
+  std::thread second([&] {
+    auto r = s.Client().Post("/v1/documents", httplib::MultipartFormDataItems{{"file", big + "more", "big2.md", "text/markdown"}});
+    upload_status = r ? r->status : -1;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(s.Stop(SIGTERM), 0) << s.err();
+  second.join();
+  EXPECT_EQ(upload_status, 200);
+  auto ls = test::RunCmd(test::Quarry() + " ls --json --db " + db_);
+  EXPECT_NE(ls.out.find("big2.md"), std::string::npos) << ls.out;
+}
+
+}  // namespace
+}  // namespace quarry
