@@ -427,6 +427,20 @@ std::string RandomId(const char* prefix) {
   return std::string(prefix) + buf;
 }
 
+std::string Base64(const unsigned char* p, size_t n) {
+  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((n + 2) / 3 * 4);
+  for (size_t i = 0; i < n; i += 3) {
+    const uint32_t v = (uint32_t{p[i]} << 16) | (i + 1 < n ? uint32_t{p[i + 1]} << 8 : 0) | (i + 2 < n ? uint32_t{p[i + 2]} : 0);
+    out += kAlphabet[(v >> 18) & 63];
+    out += kAlphabet[(v >> 12) & 63];
+    out += i + 1 < n ? kAlphabet[(v >> 6) & 63] : '=';
+    out += i + 2 < n ? kAlphabet[v & 63] : '=';
+  }
+  return out;
+}
+
 bool IsLoopback(const std::string& host) {
   return host == "127.0.0.1" || host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
 }
@@ -831,7 +845,9 @@ void Server::Impl::Embeddings(const httplib::Request& req, httplib::Response& re
   }
   if (!b.has("input") || input.empty()) return SendError(res, {400, "'input' must be a string or a non-empty list of strings", "input", "invalid_value"});
   if (input.size() > 2048) return SendError(res, {400, "at most 2048 inputs per request", "input", "invalid_value"});
-  if (format != "float") return SendError(res, {400, "only encoding_format 'float' is supported", "encoding_format", "invalid_value"});
+  if (format != "float" && format != "base64") {
+    return SendError(res, {400, "encoding_format must be float or base64", "encoding_format", "invalid_value"});
+  }
   if (b.has("dimensions")) return SendError(res, {400, "'dimensions' is not supported (the model's own size is used)", "dimensions", "invalid_value"});
   for (const auto& s : input) {
     if (!ValidUtf8(s)) return SendError(res, {400, "input is not valid UTF-8", "input", "invalid_value"});
@@ -847,7 +863,12 @@ void Server::Impl::Embeddings(const httplib::Request& req, httplib::Response& re
   auto v = kb->Embed(input, Embedder::Role::kDocument);
   if (!v.ok()) return SendError(res, FromStatus(v.status()));
   json data = json::array();
-  for (size_t i = 0; i < v->size(); ++i) data.push_back({{"object", "embedding"}, {"index", i}, {"embedding", (*v)[i]}});
+  for (size_t i = 0; i < v->size(); ++i) {
+    // base64: the little-endian float32 bytes, as OpenAI sends them (the Python client's default).
+    json e = format == "base64" ? json(Base64(reinterpret_cast<const unsigned char*>((*v)[i].data()), (*v)[i].size() * sizeof(float)))
+                                : json((*v)[i]);
+    data.push_back({{"object", "embedding"}, {"index", i}, {"embedding", std::move(e)}});
+  }
   // Token counts are not exposed by the knowledge base: usage reports zero rather than a guess.
   SendJson(res, {{"object", "list"}, {"data", data}, {"model", stats->embed_model}, {"usage", {{"prompt_tokens", 0}, {"total_tokens", 0}}}});
 }

@@ -146,5 +146,24 @@ TEST_F(ServeChat, OverCapacityGets429AndADisconnectCancelsGeneration) {
   EXPECT_EQ(after->status, 200) << after->body;
 }
 
+// The official clients, unchanged, against the real server with an API key:
+// models, chat (plain and streamed, citations as an extra field), embeddings,
+// and a wrong key refused. scripts/setup installs them (tests/e2e).
+TEST_F(ServeChat, OfficialOpenAiClientsWorkUnchanged) {
+  const std::string key = "e2e-key-0123456789";
+  ServeProcess s(Args(), {"QUARRY_API_KEY=" + key});
+  ASSERT_TRUE(s.up()) << s.err();
+  const std::string args = " " + s.url() + "/v1 " + key + " \"" + kQuestion + "\" coffee-brewing.html";
+  const std::string e2e = QUARRY_SOURCE_DIR "/tests/e2e";
+  auto py = RunCmd(CacheDir() + "/venv-e2e/bin/python " + e2e + "/openai_client.py" + args);
+  EXPECT_EQ(py.exit_code, 0) << py.out << py.err;
+  auto js = RunCmd("node " + e2e + "/openai_client.mjs" + args);
+  EXPECT_EQ(js.exit_code, 0) << js.out << js.err;
+  // Both clients got the same (greedy) answer.
+  if (py.exit_code == 0 && js.exit_code == 0) {
+    EXPECT_EQ(json::parse(py.out)["answer"], json::parse(js.out)["answer"]);
+  }
+}
+
 }  // namespace
 }  // namespace quarry
