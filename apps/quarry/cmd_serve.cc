@@ -76,6 +76,7 @@ void RegisterServe(CLI::App& app, Registry& reg) {
       if (!server.ok()) return Fail(server.status());
       std::printf("quarry: serving %s at %s (chat model %s, loaded on first use)\n", so.kb.dir.c_str(), (*server)->url().c_str(),
                   llm.c_str());
+      std::printf("quarry: web UI %s/\n", (*server)->url().c_str());
       std::printf("quarry: OpenAI base URL %s/v1%s\n", (*server)->url().c_str(), so.api_keys.empty() ? " (no API key needed)" : "");
       std::fflush(stdout);
       int sig = 0;

@@ -28,6 +28,7 @@
 
 #include "quarry/rag.h"
 #include "quarry/registry.h"
+#include "web_assets.h"
 
 namespace quarry {
 namespace {
@@ -441,6 +442,13 @@ std::string Base64(const unsigned char* p, size_t n) {
   return out;
 }
 
+const web::Asset* WebAsset(const std::string& path) {
+  for (size_t i = 0; i < web::kAssetCount; ++i) {
+    if (path == web::kAssets[i].path) return &web::kAssets[i];
+  }
+  return nullptr;
+}
+
 bool IsLoopback(const std::string& host) {
   return host == "127.0.0.1" || host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
 }
@@ -594,7 +602,9 @@ void Server::Impl::Routes() {
         return httplib::Server::HandlerResponse::Handled;
       }
     }
-    if (o.api_keys.empty() || req.path == "/healthz") return httplib::Server::HandlerResponse::Unhandled;
+    // The UI's static files hold no data: the page loads, then asks for a key.
+    const bool open_path = req.path == "/healthz" || (req.method == "GET" && (req.path == "/" || WebAsset(req.path)));
+    if (o.api_keys.empty() || open_path) return httplib::Server::HandlerResponse::Unhandled;
     const std::string auth = req.get_header_value("Authorization");
     const std::string prefix = "Bearer ";
     const bool ok = auth.rfind(prefix, 0) == 0 &&
@@ -626,6 +636,17 @@ void Server::Impl::Routes() {
     SendError(res, {500, "internal error: " + what, "", "internal"});
   });
 
+  for (size_t i = 0; i < web::kAssetCount; ++i) {
+    const web::Asset& a = web::kAssets[i];
+    auto serve = [&a](const httplib::Request&, httplib::Response& res) {
+      res.set_content(reinterpret_cast<const char*>(a.data), a.size, a.content_type);
+      res.set_header("Content-Security-Policy", "default-src 'self'; style-src 'self'; img-src 'self' data:");
+      res.set_header("X-Content-Type-Options", "nosniff");
+      res.set_header("Referrer-Policy", "no-referrer");
+    };
+    http.Get(a.path, serve);
+    if (std::string(a.path) == "/index.html") http.Get("/", serve);
+  }
   http.Get("/healthz", Timed("/healthz", [](const httplib::Request&, httplib::Response& res) {
     SendJson(res, {{"status", "ok"}});
   }));

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <filesystem>
+#include <fstream>
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -163,6 +165,27 @@ TEST_F(ServeChat, OfficialOpenAiClientsWorkUnchanged) {
   if (py.exit_code == 0 && js.exit_code == 0) {
     EXPECT_EQ(json::parse(py.out)["answer"], json::parse(js.out)["answer"]);
   }
+}
+
+// The web UI in a real browser: upload, ask, open a citation, delete; the
+// screenshot is kept as a test artifact (build/<preset>/test-artifacts/).
+TEST_F(ServeChat, WebUiUploadAskCiteAndDeleteInABrowser) {
+  ServeProcess s(Args());
+  ASSERT_TRUE(s.up()) << s.err();
+  test::TempDir d;
+  const std::string file = d.str() + "/skerry-island.md";
+  std::ofstream(file) << "# Skerry Island light\n\nThe lighthouse keeper on Skerry Island in 1890 was Ada Lindqvist. "
+                         "She kept the lamp burning through the great storm of that winter.\n";
+  std::filesystem::create_directories(QUARRY_ARTIFACT_DIR);
+  const std::string shot = std::string(QUARRY_ARTIFACT_DIR) + "/web_ui.png";
+  std::filesystem::remove(shot);
+  auto r = RunCmd("node " QUARRY_SOURCE_DIR "/tests/e2e/web_ui.mjs " + s.url() + "/ " + file +
+                  " 'Who was the lighthouse keeper on Skerry Island in 1890?' " + shot);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  json j = json::parse(r.out);
+  EXPECT_NE(j["passage_where"].get<std::string>().find("skerry-island.md"), std::string::npos) << r.out;
+  EXPECT_NE(j["passage_text"].get<std::string>().find("Ada Lindqvist"), std::string::npos) << r.out;
+  EXPECT_GT(std::filesystem::file_size(shot), 10000u);
 }
 
 }  // namespace
