@@ -46,6 +46,7 @@ void RegisterServe(CLI::App& app, Registry& reg) {
   cmd->add_option("--queue", so.max_queued, "Chat requests that may wait for a slot; more get 429 with Retry-After")->capture_default_str();
   cmd->add_option("--searchers", so.searchers, "Knowledge base handles for searches and reads")->capture_default_str();
   cmd->add_option("--http-threads", so.http_threads, "Connections served at once")->capture_default_str();
+  cmd->add_option("--timeout", so.generation_timeout_s, "Seconds a chat answer may take; then it ends as if cut by max_tokens")->capture_default_str();
   cmd->add_option("--api-keys-file", keys_file, "File of API keys, one per line (also: $QUARRY_API_KEY); clients send Authorization: Bearer KEY");
   cmd->add_option("--cors-origin", so.cors_origins, "Allow this browser origin (repeatable; '*' for any). Default: CORS off");
   cmd->add_flag("--no-embed", no_embed, "Uploads are indexed for BM25 only (no embedding model needed)");

@@ -35,6 +35,7 @@ std::string FlagFor(const std::string& option) {
       {"searchers", "--searchers"},
       {"http_threads", "--http-threads"},
       {"max_body_bytes", "--max-body-size"},
+      {"generation_timeout_s", "--timeout"},
       {"threads", "--threads"},
       {"bm25_k1", "--k1"},
       {"bm25_b", "--b"},

@@ -36,6 +36,7 @@ struct ServeOptions {
   std::vector<std::string> api_keys;
   uint64_t max_body_bytes = 64ull << 20;  // requests and uploads
   double queue_timeout_s = 120;     // longest wait for a generation slot (then 503)
+  double generation_timeout_s = 300;  // a chat answer stops here (finish_reason "length")
   double read_timeout_s = 30;       // a client that sends nothing for this long is dropped
   std::vector<std::string> cors_origins;  // origins allowed by CORS ("*" for any); empty: CORS off
   std::string upload_dir;           // where uploaded files are kept; default: <kb.dir>/uploads

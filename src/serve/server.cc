@@ -470,8 +470,9 @@ Status ServeOptions::Validate() const {
   if (searchers < 1 || searchers > 256) return Status::InvalidArgument("searchers must be in [1, 256]").About("searchers");
   if (http_threads < 2 || http_threads > 1024) return Status::InvalidArgument("http_threads must be in [2, 1024]").About("http_threads");
   if (max_body_bytes < 1024) return Status::InvalidArgument("the body size limit must be at least 1 KiB").About("max_body_bytes");
+  if (!(generation_timeout_s > 0)) return Status::InvalidArgument("the generation timeout must be positive").About("generation_timeout_s");
   if (!(queue_timeout_s > 0) || !(read_timeout_s > 0)) {
-    return Status::InvalidArgument("timeouts must be positive").About("queue_timeout_s");
+    return Status::InvalidArgument("the queue and read timeouts must be positive").About("queue_timeout_s");
   }
   for (const auto& k : api_keys) {
     if (k.size() < 8) return Status::InvalidArgument("an API key must be at least 8 characters long").About("api_keys");
@@ -789,8 +790,13 @@ void Server::Impl::Chat(const httplib::Request& req, httplib::Response& res) {
                 {"total_tokens", a.prompt_tokens + a.completion_tokens}};
   };
 
+  // Past the deadline the next token ends the answer, which then reads as cut by a limit.
+  const double limit_s = o.generation_timeout_s;
+  auto in_time = [limit_s, start = Clock::now()] { return SecondsSince(start) < limit_s; };
+
   if (!stream) {
-    auto a = run(nullptr);
+    bool timed_out = false;
+    auto a = run([&](std::string_view) { return in_time() || (timed_out = true, false); });
     if (!a.ok()) return SendError(res, FromStatus(a.status()));
     metrics.prompt_tokens += static_cast<uint64_t>(a->prompt_tokens);
     metrics.completion_tokens += static_cast<uint64_t>(a->completion_tokens);
@@ -800,7 +806,7 @@ void Server::Impl::Chat(const httplib::Request& req, httplib::Response& res) {
               {"model", model},
               {"choices", json::array({{{"index", 0},
                                         {"message", {{"role", "assistant"}, {"content", a->text}}},
-                                        {"finish_reason", finish_reason(*a)}}})},
+                                        {"finish_reason", timed_out ? "length" : finish_reason(*a)}}})},
               {"usage", usage(*a)}};
     if (retrieval) j["citations"] = CitationsJson(*a), j["grounded"] = a->grounded;
     return SendJson(res, j);
@@ -810,7 +816,7 @@ void Server::Impl::Chat(const httplib::Request& req, httplib::Response& res) {
   // final chunk with finish_reason, usage and citations, then [DONE].
   res.status = 200;
   res.set_header("Cache-Control", "no-cache");
-  res.set_chunked_content_provider("text/event-stream", [this, id, created, model, retrieval, run, finish_reason, usage](
+  res.set_chunked_content_provider("text/event-stream", [this, id, created, model, retrieval, run, finish_reason, usage, in_time](
                                                             size_t, httplib::DataSink& sink) {
     auto event = [&](const json& j) {
       const std::string line = "data: " + Dump(j) + "\n\n";
@@ -824,11 +830,12 @@ void Server::Impl::Chat(const httplib::Request& req, httplib::Response& res) {
                   {"choices", json::array({{{"index", 0}, {"delta", delta}, {"finish_reason", finish}}})}};
     };
     bool open = event(chunk({{"role", "assistant"}, {"content", ""}}, nullptr));
-    bool streamed = false;
+    bool streamed = false, timed_out = false;
     auto a = run([&](std::string_view piece) {
       streamed = true;
       if (open) open = event(chunk({{"content", std::string(piece)}}, nullptr));
-      return open;  // a closed connection cancels the generation
+      if (open && !in_time()) timed_out = true;
+      return open && !timed_out;  // a closed connection cancels the generation
     });
     if (a.ok()) {
       metrics.prompt_tokens += static_cast<uint64_t>(a->prompt_tokens);
@@ -843,7 +850,7 @@ void Server::Impl::Chat(const httplib::Request& req, httplib::Response& res) {
     } else {
       // Not streamed (several candidates, or the "I don't know" gate): the whole text now.
       if (!streamed && !a->text.empty()) event(chunk({{"content", a->text}}, nullptr));
-      json last = chunk(json::object(), finish_reason(*a));
+      json last = chunk(json::object(), timed_out ? std::string("length") : finish_reason(*a));
       last["usage"] = usage(*a);
       if (retrieval) last["citations"] = CitationsJson(*a), last["grounded"] = a->grounded;
       event(last);

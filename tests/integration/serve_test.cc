@@ -148,6 +148,21 @@ TEST_F(ServeChat, OverCapacityGets429AndADisconnectCancelsGeneration) {
   EXPECT_EQ(after->status, 200) << after->body;
 }
 
+// --timeout ends an answer that runs long, as max_tokens would.
+TEST_F(ServeChat, AnAnswerThatRunsPastTheTimeoutEndsAsCut) {
+  ServeProcess s(Args({"--timeout", "0.3"}));
+  ASSERT_TRUE(s.up()) << s.err();
+  auto c = s.Client();
+  ASSERT_TRUE(c.Post("/v1/chat/completions", ChatBody("quarry-chat", "Hi", 2, false), "application/json"));  // loads the model
+  auto r = c.Post("/v1/chat/completions", ChatBody("quarry-chat", "Write a very long story about the sea.", 400, false), "application/json");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  json j = json::parse(r->body);
+  EXPECT_EQ(j["choices"][0]["finish_reason"], "length");
+  EXPECT_GT(j["usage"]["completion_tokens"].get<int>(), 0);
+  EXPECT_LT(j["usage"]["completion_tokens"].get<int>(), 400);
+}
+
 // The official clients, unchanged, against the real server with an API key:
 // models, chat (plain and streamed, citations as an extra field), embeddings,
 // and a wrong key refused. scripts/setup installs them (tests/e2e).
