@@ -174,6 +174,15 @@ TEST_F(Serve, ApiKeysGuardEverythingButHealth) {
   auto h = s.Client().Get("/healthz");
   ASSERT_TRUE(h);
   EXPECT_EQ(h->status, 200);
+  // The UI's static files hold no data: the page loads without a key, then asks for one.
+  auto page = s.Client().Get("/");
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->status, 200);
+  EXPECT_NE(page->body.find("<title>Quarry</title>"), std::string::npos);
+  EXPECT_NE(page->get_header_value("Content-Security-Policy").find("default-src 'self'"), std::string::npos);
+  auto stats = s.Client().Get("/v1/stats");
+  ASSERT_TRUE(stats);
+  EXPECT_EQ(stats->status, 401);
 }
 
 TEST_F(Serve, WithoutKeysOnlyLoopbackIsServed) {
