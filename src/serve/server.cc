@@ -689,7 +689,10 @@ void Server::Impl::Chat(const httplib::Request& req, httplib::Response& res) {
   HttpError err;
   if (!Body::Parse(req,
                    {"model", "messages", "stream", "max_tokens", "max_completion_tokens", "temperature", "top_p", "seed", "n",
-                    "user", "stream_options", "retrieval", "k", "mode", "where", "candidates"},
+                    "user", "stream_options", "retrieval", "k", "mode", "where", "candidates",
+                    // OpenAI fields clients send with their defaults; accepted at those values only
+                    "stop", "presence_penalty", "frequency_penalty", "logit_bias", "logprobs", "top_logprobs",
+                    "response_format", "tools", "tool_choice", "parallel_tool_calls"},
                    &b, &err)) {
     return SendError(res, err);
   }
@@ -714,6 +717,18 @@ void Server::Impl::Chat(const httplib::Request& req, httplib::Response& res) {
   }
   if (model == kChatModel) retrieval = false;
   if (n != 1) return SendError(res, {400, "only n = 1 is supported (use 'candidates' for several scored answers)", "n", "invalid_value"});
+  // Fields many clients send at their defaults: fine there, refused (not ignored) otherwise.
+  for (const char* key : {"stop", "presence_penalty", "frequency_penalty", "logit_bias", "logprobs", "top_logprobs", "tools",
+                          "tool_choice", "parallel_tool_calls", "response_format"}) {
+    if (!b.has(key)) continue;
+    const json& v = b.raw()[key];
+    const bool neutral = (v.is_number() && v.get<double>() == 0) || (v.is_boolean() && !v.get<bool>()) ||
+                         (v.is_array() && v.empty()) || (v.is_object() && v.empty()) || (v.is_string() && v.get<std::string>().empty()) ||
+                         (std::string(key) == "response_format" && v.is_object() && v.value("type", "") == "text") ||
+                         (std::string(key) == "tool_choice" && v.is_string() && v.get<std::string>() == "none") ||
+                         (std::string(key) == "parallel_tool_calls" && v.is_boolean());
+    if (!neutral) return SendError(res, {400, "'" + std::string(key) + "' is not supported by this server", key, "unsupported_parameter"});
+  }
   if (!ParseMode(mode, &ask.search.mode)) return SendError(res, {400, "'mode' must be hybrid, bm25 or dense", "mode", "invalid_value"});
 
   // Messages: {role, content} with content a string or a list of text parts.
@@ -956,6 +971,10 @@ void Server::Impl::Upload(const httplib::Request& req, httplib::Response& res) {
   size_t parts = 0;
   for (const auto& [field, f] : req.files) {
     if (field == "metadata") continue;
+    if (f.filename.empty()) {
+      return SendError(res, {400, "form field '" + field + "' is not a file: send files with a file name (field 'file'), metadata as 'metadata'",
+                             field, "unknown_field"});
+    }
     ++parts;
     json r = {{"filename", f.filename}};
     const std::string ext = SniffExtension(f.content, Extension(f.filename));
@@ -966,7 +985,7 @@ void Server::Impl::Upload(const httplib::Request& req, httplib::Response& res) {
       files.push_back(r);
       continue;
     }
-    const std::string path = upload_dir + "/" + SafeStem(f.filename.empty() ? field : f.filename) + ext;
+    const std::string path = upload_dir + "/" + SafeStem(f.filename) + ext;
     std::lock_guard<std::mutex> lock(writer_mu);
     const std::string tmp = path + ".part";
     {

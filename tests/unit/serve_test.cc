@@ -96,7 +96,7 @@ TEST_F(Serve, SearchUploadListAndDeleteOverHttp) {
 // Every malformed request gets a 4xx in OpenAI's error shape, and the server
 // keeps serving.
 TEST_F(Serve, BadRequestsGetClearErrorsNeverACrash) {
-  ServeProcess s(Args({"--max-body-size", "1"}));
+  ServeProcess s(Args({"--max-body-size", "1", "--llm", dir_.str() + "/no-such-model.gguf"}));
   ASSERT_TRUE(s.up()) << s.err();
   auto c = s.Client();
   struct Case {
@@ -122,6 +122,8 @@ TEST_F(Serve, BadRequestsGetClearErrorsNeverACrash) {
       {"/v1/chat/completions", R"({"messages": [{"role": "wizard", "content": "hi"}]})", 400, "messages"},
       {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "hi"}], "temperature": 9})", 400, "temperature"},
       {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "hi"}], "n": 3})", 400, "n"},
+      {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "hi"}], "stop": ["\n"]})", 400, "stop"},
+      {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "hi"}], "tools": [{"type": "function"}]})", 400, "tools"},
       {"/v1/embeddings", R"({"input": []})", 400, "input"},
       {"/v1/embeddings", R"({"input": [1, 2]})", 400, "input"},
   };
@@ -136,6 +138,15 @@ TEST_F(Serve, BadRequestsGetClearErrorsNeverACrash) {
       EXPECT_EQ(e["error"]["param"], k.param) << r->body;
     }
   }
+  // What clients send at their defaults passes validation (then fails on the missing model: 404).
+  auto defaults = c.Post("/v1/chat/completions",
+                         R"({"model": "quarry", "messages": [{"role": "user", "content": "hi"}], "n": 1, "stop": null,
+                             "presence_penalty": 0, "frequency_penalty": 0, "logit_bias": {}, "logprobs": false,
+                             "response_format": {"type": "text"}, "stream_options": null})",
+                         "application/json");
+  ASSERT_TRUE(defaults);
+  EXPECT_EQ(defaults->status, 404) << defaults->body;
+  EXPECT_NE(defaults->body.find("no-such-model.gguf"), std::string::npos) << defaults->body;
   auto big = c.Post("/v1/search", std::string(2 << 20, ' '), "application/json");
   ASSERT_TRUE(big);
   EXPECT_EQ(big->status, 413);
@@ -146,6 +157,10 @@ TEST_F(Serve, BadRequestsGetClearErrorsNeverACrash) {
   auto not_multipart = c.Post("/v1/documents", "{}", "application/json");
   ASSERT_TRUE(not_multipart);
   EXPECT_EQ(not_multipart->status, 415);
+  auto not_a_file = c.Post("/v1/documents", httplib::MultipartFormDataItems{{"note", "hello", "", ""}});
+  ASSERT_TRUE(not_a_file);
+  EXPECT_EQ(not_a_file->status, 400) << not_a_file->body;
+  EXPECT_EQ(Json(not_a_file)["error"]["param"], "note");
   auto h = c.Get("/healthz");
   ASSERT_TRUE(h);
   EXPECT_EQ(h->status, 200);
