@@ -567,6 +567,7 @@ Result<std::unique_ptr<Server>> Server::Start(const ServeOptions& options) {
   // Without it, Nagle's algorithm holds each response's last segment until the
   // client's delayed ACK: ~40 ms on every request that is not pipelined.
   im.http.set_tcp_nodelay(true);
+  im.http.set_keep_alive_max_count(100);  // httplib's default, 5, makes a busy client reconnect every 5 requests
   const auto rt = std::chrono::duration<double>(options.read_timeout_s);
   im.http.set_read_timeout(std::chrono::duration_cast<std::chrono::microseconds>(rt));
   im.Routes();
