@@ -442,6 +442,14 @@ std::string Base64(const unsigned char* p, size_t n) {
   return out;
 }
 
+// Compares every byte whatever the first difference, so the time taken says
+// nothing about how much of a key was right.
+bool SameKey(const std::string& given, const std::string& key) {
+  unsigned char diff = given.size() == key.size() ? 0 : 1;
+  for (size_t i = 0; i < given.size(); ++i) diff |= static_cast<unsigned char>(given[i] ^ key[i % key.size()]);
+  return diff == 0;
+}
+
 const web::Asset* WebAsset(const std::string& path) {
   for (size_t i = 0; i < web::kAssetCount; ++i) {
     if (path == web::kAssets[i].path) return &web::kAssets[i];
@@ -612,8 +620,10 @@ void Server::Impl::Routes() {
     if (o.api_keys.empty() || open_path) return httplib::Server::HandlerResponse::Unhandled;
     const std::string auth = req.get_header_value("Authorization");
     const std::string prefix = "Bearer ";
-    const bool ok = auth.rfind(prefix, 0) == 0 &&
-                    std::find(o.api_keys.begin(), o.api_keys.end(), auth.substr(prefix.size())) != o.api_keys.end();
+    bool ok = false;
+    if (auth.rfind(prefix, 0) == 0) {
+      for (const auto& k : o.api_keys) ok |= SameKey(auth.substr(prefix.size()), k);
+    }
     if (ok) return httplib::Server::HandlerResponse::Unhandled;
     res.set_header("WWW-Authenticate", "Bearer");
     SendError(res, {401, auth.empty() ? "missing API key: send Authorization: Bearer KEY" : "invalid API key", "", "invalid_api_key"});
