@@ -303,6 +303,7 @@ struct Metrics {
   std::map<std::pair<std::string, int>, uint64_t> requests;          // (route, status) -> count
   std::map<std::string, std::pair<double, uint64_t>> latency;        // route -> (seconds, count)
   std::atomic<uint64_t> prompt_tokens{0}, completion_tokens{0}, documents_added{0}, cancelled{0};
+  std::atomic<int> in_flight{0};  // requests inside a handler
 
   void Record(const std::string& route, int status, double seconds) {
     std::lock_guard<std::mutex> lock(mu);
@@ -593,6 +594,11 @@ Result<std::unique_ptr<Server>> Server::Start(const ServeOptions& options) {
 Server::Impl::Handler Server::Impl::Timed(const std::string& route, Handler h) {
   return [this, route, h = std::move(h)](const httplib::Request& req, httplib::Response& res) {
     const auto t = Clock::now();
+    ++metrics.in_flight;
+    struct Done {
+      std::atomic<int>& n;
+      ~Done() { --n; }
+    } done{metrics.in_flight};
     h(req, res);
     metrics.Record(route, res.status, SecondsSince(t));
   };
@@ -1131,6 +1137,9 @@ void Server::Impl::MetricsText(httplib::Response& res) {
   out += "quarry_generations_cancelled_total " + std::to_string(metrics.cancelled.load()) + "\n";
   out += "# HELP quarry_documents_ingested_total Documents added or replaced by uploads.\n# TYPE quarry_documents_ingested_total counter\n";
   out += "quarry_documents_ingested_total " + std::to_string(metrics.documents_added.load()) + "\n";
+  out += "# HELP quarry_http_requests_in_flight Requests inside a handler (a streamed answer: until its handler returns).\n"
+         "# TYPE quarry_http_requests_in_flight gauge\n";
+  out += "quarry_http_requests_in_flight " + std::to_string(metrics.in_flight.load()) + "\n";
   out += "# HELP quarry_generation_queue_depth Chat requests waiting for a generation slot.\n# TYPE quarry_generation_queue_depth gauge\n";
   out += "quarry_generation_queue_depth " + std::to_string(generators->waiting()) + "\n";
   out += "# HELP quarry_generation_slots_busy Generation slots in use.\n# TYPE quarry_generation_slots_busy gauge\n";

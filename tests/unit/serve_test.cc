@@ -235,12 +235,19 @@ TEST_F(Serve, SearchesAnswerDuringAnUploadAndSigtermDrains) {
   EXPECT_EQ(upload_status, 200);
   EXPECT_GT(answered_during, 0);
 
-  // A second upload, then SIGTERM while it runs: it completes, then the process exits 0.
+  // A second upload, then SIGTERM once the server is ingesting it: it
+  // completes, then the process exits 0.
   std::thread second([&] {
     auto r = s.Client().Post("/v1/documents", httplib::MultipartFormDataItems{{"file", big + "more", "big2.md", "text/markdown"}});
     upload_status = r ? r->status : -1;
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  bool ingesting = false;
+  for (int i = 0; i < 600 && !ingesting; ++i) {
+    auto m = s.Client().Get("/metrics");
+    ingesting = m && m->body.find("quarry_http_requests_in_flight 1") != std::string::npos;
+    if (!ingesting) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(ingesting);
   EXPECT_EQ(s.Stop(SIGTERM), 0) << s.err();
   second.join();
   EXPECT_EQ(upload_status, 200);
