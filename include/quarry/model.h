@@ -101,7 +101,8 @@ struct Generation {
 };
 
 // Called with each decoded piece of text (always whole UTF-8 characters).
-// Return false to stop generation early.
+// Return false to stop generation early. In-process it is called on the
+// generator's own compute thread, not the caller's (the caller waits).
 using TokenCallback = std::function<bool(std::string_view piece)>;
 
 class Generator {

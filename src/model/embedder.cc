@@ -43,7 +43,12 @@ class LlamaEmbedder final : public Embedder {
     }
   }
 
+  // On the context's own thread (llama::ComputeThread).
   Result<std::vector<std::vector<float>>> Embed(const std::vector<std::string>& texts, Role role) override {
+    return compute_.Run([&] { return EmbedHere(texts, role); });
+  }
+
+  Result<std::vector<std::vector<float>>> EmbedHere(const std::vector<std::string>& texts, Role role) {
     std::vector<std::vector<float>> out(texts.size());
     const std::string& prefix = role == Role::kQuery ? query_prefix_ : document_prefix_;
     const int n_batch = static_cast<int>(llama_n_batch(ctx_.get()));
@@ -131,6 +136,7 @@ class LlamaEmbedder final : public Embedder {
   std::string query_prefix_, document_prefix_;
   bool nfkc_ = false;
   double min_relevance_ = 0.25, min_relevance_cjk_ = 0.25;
+  llama::ComputeThread compute_;  // last: stops first, before the context goes
 };
 
 }  // namespace

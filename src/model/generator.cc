@@ -101,11 +101,18 @@ class LlamaGenerator final : public Generator {
     return std::move(r->front());
   }
 
+  // Decodes on the context's own thread (llama::ComputeThread); on_piece is
+  // called there.
+  Result<std::vector<Generation>> CompleteBatch(const std::vector<std::string>& prompts, const SamplingOptions& sampling,
+                                                const TokenCallback& on_piece) {
+    return compute_.Run([&] { return DecodeBatch(prompts, sampling, on_piece); });
+  }
+
   // The one decoding loop. Sequence i holds prompt i; the tokens all prompts
   // share at the start are decoded once, tagged with every sequence id, so the
   // unified KV cache stores them once.
-  Result<std::vector<Generation>> CompleteBatch(const std::vector<std::string>& prompts, const SamplingOptions& sampling,
-                                                const TokenCallback& on_piece) {
+  Result<std::vector<Generation>> DecodeBatch(const std::vector<std::string>& prompts, const SamplingOptions& sampling,
+                                              const TokenCallback& on_piece) {
     const auto t0 = Clock::now();
     const int n = static_cast<int>(prompts.size());
     if (n == 0) return std::vector<Generation>{};
@@ -291,6 +298,7 @@ class LlamaGenerator final : public Generator {
   const llama_vocab* vocab_;
   std::string template_;
   std::vector<std::string> markers_;
+  llama::ComputeThread compute_;  // last: stops first, before the context goes
 };
 
 }  // namespace

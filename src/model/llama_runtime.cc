@@ -79,6 +79,41 @@ std::string TokenPiece(const llama_vocab* vocab, llama_token token) {
   return big;
 }
 
+ComputeThread::ComputeThread() {
+  thread_ = std::thread([this] {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (true) {
+      cv_.wait(lock, [this] { return task_ != nullptr || quit_; });
+      if (quit_) return;
+      const std::function<void()>* task = task_;
+      lock.unlock();
+      (*task)();
+      lock.lock();
+      task_ = nullptr;
+      done_ = true;
+      cv_.notify_all();
+    }
+  });
+}
+
+ComputeThread::~ComputeThread() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    quit_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void ComputeThread::Post(const std::function<void()>& task) {
+  std::lock_guard<std::mutex> one_caller(call_mu_);
+  std::unique_lock<std::mutex> lock(mu_);
+  task_ = &task;
+  done_ = false;
+  cv_.notify_all();
+  cv_.wait(lock, [this] { return done_; });
+}
+
 int DefaultThreads() {
   unsigned n = std::thread::hardware_concurrency();
   return n == 0 ? 4 : static_cast<int>(n);

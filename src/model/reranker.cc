@@ -16,7 +16,12 @@ class LlamaReranker final : public Reranker {
     if (t) template_ = t;
   }
 
+  // On the context's own thread (llama::ComputeThread).
   Result<std::vector<float>> Score(const std::string& query, const std::vector<std::string>& texts) override {
+    return compute_.Run([&] { return ScoreHere(query, texts); });
+  }
+
+  Result<std::vector<float>> ScoreHere(const std::string& query, const std::vector<std::string>& texts) {
     std::vector<float> out;
     const int n_batch = static_cast<int>(llama_n_batch(ctx_.get()));
     llama::Batch batch(n_batch, 1);
@@ -63,6 +68,7 @@ class LlamaReranker final : public Reranker {
   llama::ContextPtr ctx_;
   const llama_vocab* vocab_;
   std::string template_;
+  llama::ComputeThread compute_;  // last: stops first, before the context goes
 };
 
 }  // namespace
