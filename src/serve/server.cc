@@ -9,6 +9,7 @@
 #include "quarry/serve.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <atomic>
@@ -379,18 +380,25 @@ std::string Extension(const std::string& filename) {
   return dot == std::string::npos || dot == 0 ? "" : base.substr(dot);
 }
 
+// Stored metadata is a JSON object; anything else (it cannot happen, but the
+// catalog is a file) reads as empty rather than failing the request.
+json MetadataJson(const std::string& text) {
+  json m = json::parse(text, nullptr, false);
+  return m.is_object() ? m : json::object();
+}
+
 json DocumentJson(const Document& d) {
   return {{"id", d.id},       {"source", d.source},   {"title", d.title},          {"bytes", d.bytes},
           {"chunks", d.chunks}, {"version", d.version}, {"content_hash", d.content_hash},
           {"created_at", d.created_at}, {"updated_at", d.updated_at},
-          {"metadata", json::parse(d.metadata, nullptr, false).is_object() ? json::parse(d.metadata) : json::object()}};
+          {"metadata", MetadataJson(d.metadata)}};
 }
 
 json HitJson(const SearchHit& h, int rank) {
   json r = {{"rank", rank},         {"score", h.score},         {"doc_id", h.chunk.doc_id}, {"chunk_id", h.chunk.id},
             {"source", h.source},   {"title", h.title},         {"start", h.chunk.start},   {"end", h.chunk.end},
             {"heading", h.chunk.heading}, {"text", h.chunk.text},
-            {"metadata", json::parse(h.metadata, nullptr, false).is_object() ? json::parse(h.metadata) : json::object()}};
+            {"metadata", MetadataJson(h.metadata)}};
   if (h.bm25_score) r["bm25_score"] = *h.bm25_score, r["bm25_rank"] = h.bm25_rank;
   if (h.dense_score) r["dense_score"] = *h.dense_score, r["dense_rank"] = h.dense_rank;
   return r;
@@ -500,6 +508,7 @@ struct Server::Impl {
   std::string llm;
   std::string upload_dir;
   httplib::Server http;
+  int listen_fd = -1;
   std::thread listener;
   int port = 0;
   Metrics metrics;
@@ -577,6 +586,10 @@ Result<std::unique_ptr<Server>> Server::Start(const ServeOptions& options) {
   // client's delayed ACK: ~40 ms on every request that is not pipelined.
   im.http.set_tcp_nodelay(true);
   im.http.set_keep_alive_max_count(100);  // httplib's default, 5, makes a busy client reconnect every 5 requests
+  im.http.set_socket_options([&im](socket_t sock) {
+    httplib::default_socket_options(sock);
+    im.listen_fd = sock;
+  });
   const auto rt = std::chrono::duration<double>(options.read_timeout_s);
   im.http.set_read_timeout(std::chrono::duration_cast<std::chrono::microseconds>(rt));
   im.Routes();
@@ -587,6 +600,10 @@ Result<std::unique_ptr<Server>> Server::Start(const ServeOptions& options) {
                            " (the port is in use, or the address is not this machine's)")
         .About("port");
   }
+  // Debian's libcpp-httplib listens with the compiled-in backlog of 5: 64
+  // clients connecting at once overflow it and wait out SYN retries (1 s, 3 s).
+  // listen() again on the bound socket raises it.
+  if (im.listen_fd >= 0) ::listen(im.listen_fd, SOMAXCONN);
   im.listener = std::thread([&im] { im.http.listen_after_bind(); });
   return s;
 }
