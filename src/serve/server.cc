@@ -575,6 +575,13 @@ Result<std::unique_ptr<Server>> Server::Start(const ServeOptions& options) {
   // Generation holds a reader too (retrieval), so readers never run out for searches.
   im.readers = std::make_unique<Pool<KnowledgeBase>>(options.searchers + options.generators, options.http_threads,
                                                      [&im] { return im.OpenKb(false); });
+  // Slots share the cores: each gets its share (all of them on a machine of
+  // one slot), or a slot's threads would contend with the others' for every
+  // token (2 slots on 2 cores: 0.64x the aggregate of one slot).
+  if (im.o.generator.threads == 0) {
+    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    im.o.generator.threads = std::max(1, cores / options.generators);
+  }
   im.generators = std::make_unique<Pool<Generator>>(options.generators, options.max_queued, [&im] {
     return OpenGenerator(im.llm, im.o.generator);
   });
