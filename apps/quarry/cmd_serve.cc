@@ -1,4 +1,5 @@
 // quarry serve: the knowledge base over HTTP (include/quarry/serve.h).
+#include <malloc.h>
 #include <signal.h>
 
 #include <cstdio>
@@ -73,6 +74,10 @@ void RegisterServe(CLI::App& app, Registry& reg) {
       sigaddset(&stop_signals, SIGINT);
       pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
       signal(SIGPIPE, SIG_IGN);
+      // glibc gives each thread that allocates its own arena (up to 8 per
+      // core); with dozens of HTTP workers rebuilding indexes after uploads,
+      // freed memory stayed spread over them and RSS kept climbing in the soak.
+      mallopt(M_ARENA_MAX, 4);
       auto server = Server::Start(so);
       if (!server.ok()) return Fail(server.status());
       std::printf("quarry: serving %s at %s (chat model %s, loaded on first use)\n", so.kb.dir.c_str(), (*server)->url().c_str(),

@@ -170,7 +170,7 @@ Status KnowledgeBase::Impl::EnsureVectors() {
 Result<std::string> KnowledgeBase::GetDocumentText(int64_t doc_id) {
   auto doc = GetDocument(doc_id);
   if (!doc.ok()) return doc.status();
-  if (!*doc) return Status::NotFound("no document with id " + std::to_string(doc_id) + " (`quarry ls` lists them)");
+  if (!*doc) return Status::NotFound("no document with id " + std::to_string(doc_id));
   auto chunks = GetChunks(doc_id);
   if (!chunks.ok()) return chunks.status();
   std::sort(chunks->begin(), chunks->end(), [](const Chunk& a, const Chunk& b) { return a.seq < b.seq; });
