@@ -366,7 +366,7 @@ void RegisterAsk(CLI::App& app, Registry& reg) {
           auto a = Translate(*b->gen, seg, o, stream ? TokenCallback(StreamPiece) : nullptr);
           if (!a.ok()) {
             ++failed;
-            std::fprintf(stderr, "quarry: error: %s\n", WithHint(a.status().message(), a.status().option()).c_str());
+            Fail(a.status());  // reported; the other segments go on
             continue;
           }
           if (gf.as_json) {

@@ -16,9 +16,6 @@ using nlohmann::json;
 void RegisterEvalTasks(CLI::App* ev, Registry& reg);
 
 namespace {
-std::string EvalDb(const std::string& kind, const std::string& input, const std::string& key) {
-  return eval::CachedKnowledgeBaseDir(kind, input, key);
-}
 std::string EvalKey(const KbFlags& f) { return "|" + f.stemmer + "|" + f.embed_model; }
 }  // namespace
 
@@ -70,7 +67,7 @@ void RegisterEval(CLI::App& app, Registry& reg) {
       o.search.fusion = fusion == "weighted" ? SearchOptions::Fusion::kWeighted : SearchOptions::Fusion::kRrf;
       KbFlags f = flags;
       if (f.db.empty()) {
-        f.db = EvalDb("", beir, "|" + std::to_string(ao.chunk_tokens) + "|" + std::to_string(ao.overlap_tokens) + "|" +
+        f.db = eval::CachedKnowledgeBaseDir("", beir, "|" + std::to_string(ao.chunk_tokens) + "|" + std::to_string(ao.overlap_tokens) + "|" +
                                     f.stemmer + "|" + f.embed_model + (no_embed ? "|bm25" : ""));
       }
       auto kb = KnowledgeBase::Open(ToOptions(f), true);
@@ -261,7 +258,7 @@ void RegisterEvalTasks(CLI::App* ev, Registry& reg) {
         return Fail(Status::NotFound(data + ": no question with answers to score (looked for question/query and answers/answer)"));
       }
       KbFlags f = flags;
-      if (f.db.empty()) f.db = EvalDb("qa", data, EvalKey(f));
+      if (f.db.empty()) f.db = eval::CachedKnowledgeBaseDir("qa", data, EvalKey(f));
       auto kb = KnowledgeBase::Open(ToOptions(f), true);
       if (!kb.ok()) return Fail(kb.status());
       eval::EvalBatch eb;
@@ -303,7 +300,7 @@ void RegisterEvalTasks(CLI::App* ev, Registry& reg) {
       if (!b.ok()) return Fail(b.status());
       // Embeddings for the support selector come from a knowledge base handle (empty is fine).
       KbFlags f = flags;
-      if (f.db.empty()) f.db = EvalDb("summarize", data, EvalKey(f));
+      if (f.db.empty()) f.db = eval::CachedKnowledgeBaseDir("summarize", data, EvalKey(f));
       auto kb = KnowledgeBase::Open(ToOptions(f), true);
       if (!kb.ok()) return Fail(kb.status());
       eval::SummarizeEvalOptions o;
@@ -397,7 +394,7 @@ void RegisterEvalTasks(CLI::App* ev, Registry& reg) {
           if (!ts[i].empty() && !tt[i].empty()) pairs.push_back({ts[i], tt[i]});
         }
         KbFlags f = flags;
-        const std::string dir = f.db.empty() ? EvalDb("tm-" + from + "-" + to, tm_data, EvalKey(f)) : f.db;
+        const std::string dir = f.db.empty() ? eval::CachedKnowledgeBaseDir("tm-" + from + "-" + to, tm_data, EvalKey(f)) : f.db;
         std::fprintf(stderr, "translation memory: %zu pairs from %s -> %s\n", pairs.size(), tm_desc.c_str(), dir.c_str());
         ProgressLine tm_line;
         auto imp = ImportTranslationMemory(dir, pairs, from, to, ToOptions(f), [&](const AddProgress& p) {

@@ -646,8 +646,9 @@ void Server::Impl::Routes() {
       }
     }
     // The UI's static files hold no data: the page loads, then asks for a key.
+    if (o.api_keys.empty()) return httplib::Server::HandlerResponse::Unhandled;
     const bool open_path = req.path == "/healthz" || (req.method == "GET" && (req.path == "/" || WebAsset(req.path)));
-    if (o.api_keys.empty() || open_path) return httplib::Server::HandlerResponse::Unhandled;
+    if (open_path) return httplib::Server::HandlerResponse::Unhandled;
     const std::string auth = req.get_header_value("Authorization");
     const std::string prefix = "Bearer ";
     bool ok = false;
