@@ -45,8 +45,8 @@ Result<std::vector<SearchHit>> KnowledgeBase::Search(const std::string& query, c
   ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
   auto views = im.catalog->GetChunks(ids);
   if (!views.ok()) return views.status();
-  std::unordered_map<int64_t, const Catalog::ChunkView*> by_id;
-  for (const auto& v : *views) {
+  std::unordered_map<int64_t, Catalog::ChunkView*> by_id;
+  for (auto& v : *views) {
     if (MatchesFilters(*filters, v.metadata, v.source, v.title)) by_id[v.chunk.id] = &v;
   }
   auto keep = [&](Ranked& l) {
@@ -88,12 +88,14 @@ Result<std::vector<SearchHit>> KnowledgeBase::Search(const std::string& query, c
   for (size_t i = 0; i < dense.size(); ++i) drank[dense[i].first] = {static_cast<int>(i) + 1, dense[i].second};
   std::vector<SearchHit> hits;
   for (const auto& [id, score] : fused) {
-    const Catalog::ChunkView* v = by_id.at(id);
+    // Each id is fused once, so its view's strings can move into the hit.
+    Catalog::ChunkView* v = by_id.at(id);
     SearchHit h;
-    h.chunk = Chunk{v->chunk.id, v->chunk.doc_id, v->chunk.seq, v->chunk.text, v->chunk.heading, v->chunk.start, v->chunk.end, v->chunk.tokens};
-    h.source = v->source;
-    h.title = v->title;
-    h.metadata = v->metadata;
+    h.chunk = Chunk{v->chunk.id,    v->chunk.doc_id, v->chunk.seq, std::move(v->chunk.text), std::move(v->chunk.heading),
+                    v->chunk.start, v->chunk.end,    v->chunk.tokens};
+    h.source = std::move(v->source);
+    h.title = std::move(v->title);
+    h.metadata = std::move(v->metadata);
     h.score = score;
     if (auto it = srank.find(id); it != srank.end()) h.bm25_rank = it->second.first, h.bm25_score = it->second.second;
     if (auto it = drank.find(id); it != drank.end()) h.dense_rank = it->second.first, h.dense_score = it->second.second;
