@@ -394,6 +394,30 @@ std::string CitationAttributor::Attribute(std::string_view answer) const {
   return out;
 }
 
+namespace {
+// How much of an unfinished sentence can be released before it ends: what
+// attribution will not change. It stops before the first marker (it may be
+// rewritten or removed, with the spaces before it), before anything that
+// could end the sentence (a citation may be inserted before the closing
+// punctuation), before an incomplete UTF-8 character, and before trailing
+// spaces.
+size_t StablePrefix(std::string_view t) {
+  size_t end = 0;
+  for (size_t i = 0; i < t.size();) {
+    const unsigned char c = static_cast<unsigned char>(t[i]);
+    if (c == '[' || c == '.' || c == '!' || c == '?' || c == ':' || c == '\n') break;
+    const size_t len = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+    if (i + len > t.size()) break;
+    const std::string_view ch = t.substr(i, len);
+    if (ch == "\xE3\x80\x82" || ch == "\xEF\xBC\x81" || ch == "\xEF\xBC\x9F") break;  // 。！？
+    i += len;
+    end = i;
+  }
+  while (end > 0 && IsSpace(t[end - 1])) --end;
+  return end;
+}
+}  // namespace
+
 std::string CitationAttributor::Feed(std::string_view piece) {
   pending_.append(piece);
   const std::vector<size_t> ends = CitedSentenceEnds(pending_);
@@ -411,16 +435,28 @@ std::string CitationAttributor::Feed(std::string_view piece) {
   std::string out;
   size_t from = 0;
   for (size_t k = 0; k < last; ++k) {
-    out += AttributeSentence(std::string_view(pending_).substr(from, ends[k] - from));
+    std::string s = AttributeSentence(std::string_view(pending_).substr(from, ends[k] - from));
+    // The first sentence's stable prefix has been released already, and
+    // attribution keeps it as it was.
+    out += k == 0 ? s.substr(std::min(released_, s.size())) : s;
     from = ends[k];
   }
+  if (last > 0) released_ = 0;
   pending_.erase(0, from);
+  // The unfinished sentence streams up to what attribution could still change.
+  const size_t stable = StablePrefix(pending_);
+  if (stable > released_) {
+    out.append(pending_, released_, stable - released_);
+    released_ = stable;
+  }
   return out;
 }
 
 std::string CitationAttributor::Finish() {
   std::string out = pending_.empty() ? std::string() : AttributeSentence(pending_);
+  out.erase(0, std::min(released_, out.size()));
   pending_.clear();
+  released_ = 0;
   return out;
 }
 

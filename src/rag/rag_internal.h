@@ -50,9 +50,11 @@ class CitationAttributor {
   ~CitationAttributor();
   // The whole answer, attributed.
   std::string Attribute(std::string_view answer) const;
-  // Streaming: feed pieces as they come; returns the text that is final now
-  // (whole sentences, attributed). Finish() returns the rest. The pieces
-  // returned, joined, equal Attribute(whole answer).
+  // Streaming: feed pieces as they come; returns the text that is final now:
+  // whole sentences, attributed, and of the sentence still being written the
+  // part attribution cannot change (up to its first marker or closing
+  // punctuation). Finish() returns the rest. The pieces returned, joined,
+  // equal Attribute(whole answer).
   std::string Feed(std::string_view piece);
   std::string Finish();
 
@@ -61,7 +63,8 @@ class CitationAttributor {
   struct Terms;
   std::unique_ptr<Terms> terms_;
   int max_n_ = 0;
-  std::string pending_;
+  std::string pending_;   // text not yet attributed, from the start of a sentence
+  size_t released_ = 0;   // bytes of pending_ already returned (its stable prefix)
 };
 
 // The end of each sentence of an answer, extended over the citation markers

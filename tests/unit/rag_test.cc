@@ -141,25 +141,39 @@ TEST(InlineCitations, MarkersTheModelWroteAreKeptOrRemovedWhenTheyNameNoSource) 
 }
 
 TEST(InlineCitations, StreamingGivesExactlyTheWholeAnswer) {
-  const std::string answer =
+  const std::vector<std::string> answers = {
       "The Eiffel Tower was completed in 1889.[1] A French press steeps for four minutes [2]. "
-      "Pi is 3.14, e.g. roughly. 长城全长两万多公里。Done [5]";
-  const rag::CitationAttributor whole(Sources(kPassages));
-  const std::string expected = whole.Attribute(answer);
-  for (size_t step : {1, 2, 3, 7}) {
-    rag::CitationAttributor a(Sources(kPassages));
-    std::string streamed;
-    for (size_t i = 0; i < answer.size(); i += step) streamed += a.Feed(std::string_view(answer).substr(i, step));
-    streamed += a.Finish();
-    EXPECT_EQ(streamed, expected) << "pieces of " << step << " bytes";
+      "Pi is 3.14, e.g. roughly. 长城全长两万多公里。Done [5]",
+      // Markers that name no source (removed with the space before them), a
+      // sentence attributed after the fact, quotes after the stop, a colon.
+      "The tower was completed in 1889 [7]. Steep the coffee for four minutes. He said \"four minutes.\" "
+      "Note: completed in 1889 [1, 9]!\nBananas are yellow",
+      "  Leading space, no stop at all",
+  };
+  for (const std::string& answer : answers) {
+    const rag::CitationAttributor whole(Sources(kPassages));
+    const std::string expected = whole.Attribute(answer);
+    for (size_t step : {1, 2, 3, 5, 7, 13}) {
+      rag::CitationAttributor a(Sources(kPassages));
+      std::string streamed;
+      for (size_t i = 0; i < answer.size(); i += step) streamed += a.Feed(std::string_view(answer).substr(i, step));
+      streamed += a.Finish();
+      EXPECT_EQ(streamed, expected) << "pieces of " << step << " bytes of: " << answer;
+    }
   }
-  // A sentence is released as soon as the next one has begun.
+  // Words stream as they come; what attribution may still change waits: the
+  // closing punctuation (a citation may go before it) and a marker.
   rag::CitationAttributor a(Sources(kPassages));
-  EXPECT_EQ(a.Feed("Steep the coffee for four minutes. "), "");
+  EXPECT_EQ(a.Feed("Steep the coffee"), "Steep the coffee");
+  EXPECT_EQ(a.Feed(" for four minutes. "), " for four minutes");
   EXPECT_EQ(a.Feed("[2"), "");  // a marker may still follow: held
-  EXPECT_EQ(a.Feed("] Then"), "Steep the coffee for four minutes. [2]");
-  EXPECT_EQ(a.Feed(" press."), "");
-  EXPECT_EQ(a.Finish(), " Then press.");
+  EXPECT_EQ(a.Feed("] Then"), ". [2] Then");
+  EXPECT_EQ(a.Feed(" press."), " press");
+  EXPECT_EQ(a.Finish(), ".");
+  // A multi-byte character is never split.
+  rag::CitationAttributor b(Sources(kPassages));
+  EXPECT_EQ(b.Feed("长城\xE5"), "长城");
+  EXPECT_EQ(b.Feed("\x85\xA8"), "全");
 }
 
 TEST(Selector, ParsesNamesAndWeights) {
