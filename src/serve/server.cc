@@ -825,7 +825,7 @@ void Server::Impl::Chat(const httplib::Request& req, httplib::Response& res) {
   const std::string id = RandomId("chatcmpl-");
   const auto created = static_cast<int64_t>(std::time(nullptr));
   // Runs the request; on_piece returns false to cancel (client gone).
-  auto run = [this, gen, kb, retrieval, ask, messages, question](const TokenCallback& on_piece) -> Result<Answer> {
+  auto run = [gen, kb, retrieval, ask, messages, question](const TokenCallback& on_piece) -> Result<Answer> {
     if (retrieval) return quarry::Ask(**kb, **gen, question, ask, on_piece);
     auto g = (*gen)->Chat(messages, ask.generate.sampling, on_piece);
     if (!g.ok()) return g.status();
@@ -1174,9 +1174,9 @@ void Server::Impl::MetricsText(httplib::Response& res) {
 
 json Server::Impl::OpenApi() {
   auto op = [](const char* summary, bool body) {
-    json o = {{"summary", summary}, {"responses", {{"200", {{"description", "OK"}}}, {"default", {{"description", "an OpenAI-shaped error"}}}}}};
-    if (body) o["requestBody"] = {{"required", true}, {"content", {{"application/json", {{"schema", {{"type", "object"}}}}}}}};
-    return o;
+    json path = {{"summary", summary}, {"responses", {{"200", {{"description", "OK"}}}, {"default", {{"description", "an OpenAI-shaped error"}}}}}};
+    if (body) path["requestBody"] = {{"required", true}, {"content", {{"application/json", {{"schema", {{"type", "object"}}}}}}}};
+    return path;
   };
   json upload = op("Upload files (multipart/form-data, field 'file', repeatable; optional 'metadata' JSON object); returns a report per file", false);
   upload["requestBody"] = {{"required", true}, {"content", {{"multipart/form-data", {{"schema", {{"type", "object"}}}}}}}};
