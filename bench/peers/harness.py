@@ -9,7 +9,6 @@ and calls harness.main(ingest, retrievers, answerer). This file measures; it
 is not counted as user code.
 """
 import json
-import os
 import resource
 import sys
 import time
@@ -36,8 +35,6 @@ def unique(ids):
 
 def main(ingest, retrievers, answerer):
     spec = json.load(open(sys.argv[1]))
-    threads = spec.get("threads", 2)
-    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
     out = {}
     t0 = time.perf_counter()
     state = ingest(spec, spec["corpus"])

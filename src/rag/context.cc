@@ -400,10 +400,11 @@ namespace {
 // rewritten or removed, with the spaces before it), before anything that
 // could end the sentence (a citation may be inserted before the closing
 // punctuation), before an incomplete UTF-8 character, and before trailing
-// spaces.
-size_t StablePrefix(std::string_view t) {
-  size_t end = 0;
-  for (size_t i = 0; i < t.size();) {
+// spaces. `from`: a stable prefix found before (the text only grows), so
+// each piece scans only what is new.
+size_t StablePrefix(std::string_view t, size_t from) {
+  size_t end = from;
+  for (size_t i = from; i < t.size();) {
     const unsigned char c = static_cast<unsigned char>(t[i]);
     if (c == '[' || c == '.' || c == '!' || c == '?' || c == ':' || c == '\n') break;
     const size_t len = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
@@ -413,7 +414,7 @@ size_t StablePrefix(std::string_view t) {
     i += len;
     end = i;
   }
-  while (end > 0 && IsSpace(t[end - 1])) --end;
+  while (end > from && IsSpace(t[end - 1])) --end;
   return end;
 }
 }  // namespace
@@ -444,7 +445,7 @@ std::string CitationAttributor::Feed(std::string_view piece) {
   if (last > 0) released_ = 0;
   pending_.erase(0, from);
   // The unfinished sentence streams up to what attribution could still change.
-  const size_t stable = StablePrefix(pending_);
+  const size_t stable = StablePrefix(pending_, released_);
   if (stable > released_) {
     out.append(pending_, released_, stable - released_);
     released_ = stable;
