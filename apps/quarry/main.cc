@@ -1,3 +1,4 @@
+#include <malloc.h>
 #include <unistd.h>
 
 #include <iterator>
@@ -69,6 +70,12 @@ std::string WithHint(const std::string& message, const std::string& option) {
 
 int main(int argc, char** argv) {
   using namespace quarry::cli;
+  // Buffers of 1 MiB and more (a file's bytes, its text, index arrays) are
+  // their own mappings, returned to the system when freed. glibc's default
+  // raises that threshold to the largest block freed so far, after which big
+  // buffers come from the heap and their freed pages stay in RSS: a 7.6 MB
+  // HTML page peaked at 4.6x its size, 3.7x with this.
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
   CLI::App app{
       "Quarry: a private, offline retrieval-augmented generation engine.\n"
       "Models live in $QUARRY_MODELS_DIR (default ~/.cache/quarry/models)."};

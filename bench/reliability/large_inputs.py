@@ -72,13 +72,14 @@ def main():
     ap.add_argument("--kinds", default="txt,md,html,jsonl,docx")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench/results/reliability_large_inputs.json"))
     a = ap.parse_args()
-    rng = random.Random(1)
     rows = []
     with tempfile.TemporaryDirectory() as d:
         tiny = os.path.join(d, "tiny.txt"); open(tiny, "w").write("tiny")
         base = run(a.quarry, tiny, os.path.join(d, "kb0"))["peak_rss_mb"]
         for kind in a.kinds.split(","):
             for mb in map(int, a.sizes.split(",")):
+                # Seeded per file: a file's content does not depend on which others were made first.
+                rng = random.Random(f"{kind}-{mb}")
                 path, unpacked = make(kind, mb, d, rng)  # mb: the size of the text
                 file_mb = os.path.getsize(path) / 2**20
                 unpacked_mb = unpacked / 2**20

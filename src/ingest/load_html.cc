@@ -257,6 +257,9 @@ Status ExtractHtml(std::string_view html, LoadedDocument* doc, const LoadOptions
   // A large page is parsed a piece at a time: one tree in memory, never the whole page's.
   std::vector<size_t> ends = CountTags(html, options.html_piece_bytes).cuts;
   ends.push_back(html.size());
+  // The text is shorter than the markup: one allocation instead of growing by
+  // doubling (which held the old and the new buffer, 1.5-2x the text, at once).
+  doc->text.reserve(doc->text.size() + html.size() + html.size() / 16);
   Walker w{doc, {}, {}};
   size_t from = 0;
   for (const size_t to : ends) {
