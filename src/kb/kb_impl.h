@@ -19,13 +19,18 @@ struct KnowledgeBase::Impl {
   std::unique_ptr<Catalog> catalog;
   std::unique_ptr<text::Analyzer> analyzer;
   std::unique_ptr<Embedder> embedder;      // loaded on first use
-  std::unique_ptr<Bm25Index> bm25;         // rebuilt when the catalog generation moves
-  std::unique_ptr<VectorIndex> vectors;
+  // Shared with the process's other handles on this base (kb/shared_index.h);
+  // reopened when the catalog generation moves.
+  std::shared_ptr<const Bm25Index> bm25;
+  std::shared_ptr<const VectorIndex> vectors;
   int64_t bm25_generation = -1, vectors_generation = -1;
   std::string embed_model;                 // what the user named (or the stored one)
+  std::string base_id;                     // the catalog file's device:inode (IndexKey)
 
   Status EnsureEmbedder();
   Status EnsureBm25();
+  // Names this base's index of a kind and parameters in SharedIndex.
+  std::string IndexKey(const std::string& kind, const std::string& params) const;
   Status EnsureVectors();
 };
 

@@ -13,6 +13,7 @@
 #include "ingest/chunker.h"
 #include "ingest/loader.h"
 #include "kb/kb_impl.h"
+#include "kb/shared_index.h"
 #include "quarry/registry.h"
 #include "text/utf8.h"
 #include "util/sha256.h"
@@ -95,6 +96,16 @@ Result<std::unique_ptr<KnowledgeBase>> KnowledgeBase::Open(const KnowledgeBaseOp
   auto cat = Catalog::Open(options.dir, create);
   if (!cat.ok()) return cat.status();
   im.catalog = std::move(*cat);
+  {
+    // The catalog file's identity, taken when it is opened, names the base's
+    // shared indexes: the same however the directory is spelled, and a base
+    // deleted and created again at the same path is another base (an inode
+    // is not reused while a handle holds the old file open, and only an open
+    // handle keeps a shared index alive).
+    struct stat st {};
+    const std::string db = im.catalog->dir() + "/quarry.db";
+    im.base_id = ::stat(db.c_str(), &st) == 0 ? std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino) : db;
+  }
   auto an = text::Analyzer::Create({options.stemmer, true});
   if (!an.ok()) return an.status();
   im.analyzer = std::move(*an);
@@ -134,11 +145,17 @@ Status KnowledgeBase::Impl::EnsureEmbedder() {
   return Status::OK();
 }
 
+std::string KnowledgeBase::Impl::IndexKey(const std::string& kind, const std::string& params) const {
+  return kind + "\n" + base_id + "\n" + params;
+}
+
 Status KnowledgeBase::Impl::EnsureBm25() {
   auto gen = catalog->Generation();
   if (!gen.ok()) return gen.status();
   if (bm25 && bm25_generation == *gen) return Status::OK();
-  auto idx = Bm25Index::Open(*catalog, {options.bm25_k1, options.bm25_b});
+  const Bm25Params p{options.bm25_k1, options.bm25_b};
+  auto idx = SharedIndex<Bm25Index>::Get(IndexKey("bm25", std::to_string(p.k1) + "/" + std::to_string(p.b)), *gen,
+                                         [&] { return Bm25Index::Open(*catalog, p); });
   if (!idx.ok()) return idx.status();
   bm25 = std::move(*idx);
   bm25_generation = *gen;
@@ -160,7 +177,9 @@ Status KnowledgeBase::Impl::EnsureVectors() {
   }
   VectorIndexOptions vo;
   vo.exact_threshold = options.ann_threshold;
-  auto v = VectorIndex::Open(*catalog, *id, static_cast<size_t>(std::stoll(*dim)), vo);
+  const size_t d = static_cast<size_t>(std::stoll(*dim));
+  auto v = SharedIndex<VectorIndex>::Get(IndexKey("vectors", *id + "/" + *dim + "/" + std::to_string(vo.exact_threshold)), *gen,
+                                         [&] { return VectorIndex::Open(*catalog, *id, d, vo); });
   if (!v.ok()) return v.status();
   vectors = std::move(*v);
   vectors_generation = *gen;

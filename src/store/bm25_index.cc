@@ -142,6 +142,7 @@ Result<std::unique_ptr<Bm25Index>> Bm25Index::Build(Catalog& catalog, const Bm25
   h.checksum = Checksum(s.data() + sizeof h, s.size() - sizeof h);
   std::memcpy(s.data(), &h, sizeof h);
   idx->PointInto(h.n_docs, h.n_terms, blob_bytes, n_post);
+  idx->BuildLookup();
   idx->rebuilt_ = true;
   return idx;
 }
@@ -185,6 +186,7 @@ std::unique_ptr<Bm25Index> Bm25Index::FromFileBytes(std::string bytes, int64_t g
   idx->storage_ = std::move(bytes);
   idx->PointInto(h.n_docs, h.n_terms, h.term_blob_bytes, h.n_postings);
   if (!idx->Valid(h.term_blob_bytes, h.n_postings)) return nullptr;
+  idx->BuildLookup();
   return idx;
 }
 
@@ -226,15 +228,16 @@ bool Bm25Index::Valid(uint64_t blob_bytes, uint64_t n_postings) const {
   return true;
 }
 
-int64_t Bm25Index::FindTerm(std::string_view term) const {
-  // The dictionary is a sorted string table on disk; a hash map over it, built on
-  // first use, makes each lookup one probe instead of a binary search of compares.
-  if (lookup_.empty() && n_terms_ > 0) {
-    lookup_.reserve(n_terms_);
-    for (uint32_t i = 0; i < n_terms_; ++i) {
-      lookup_.emplace(std::string_view(term_blob_ + term_offsets_[i], term_offsets_[i + 1] - term_offsets_[i]), i);
-    }
+void Bm25Index::BuildLookup() {
+  // The dictionary is a sorted string table on disk; a hash map over it makes
+  // each lookup one probe instead of a binary search of compares.
+  lookup_.reserve(n_terms_);
+  for (uint32_t i = 0; i < n_terms_; ++i) {
+    lookup_.emplace(std::string_view(term_blob_ + term_offsets_[i], term_offsets_[i + 1] - term_offsets_[i]), i);
   }
+}
+
+int64_t Bm25Index::FindTerm(std::string_view term) const {
   auto it = lookup_.find(term);
   return it == lookup_.end() ? -1 : static_cast<int64_t>(it->second);
 }
@@ -243,8 +246,15 @@ std::vector<std::pair<int64_t, float>> Bm25Index::Search(const std::vector<std::
   std::vector<std::pair<int64_t, float>> out;
   if (n_docs_ == 0 || k == 0) return out;
   // Term-at-a-time into a dense accumulator: posting lists are contiguous arrays,
-  // so this loop is most of the work a query does.
-  auto& lists = lists_;
+  // so this loop is most of the work a query does. The scratch is the
+  // thread's: handles in one process share an index, and search it at once.
+  struct Scratch {
+    std::vector<float> acc;  // all zero between queries (each query resets what it touched)
+    std::vector<Entry> heap;
+    std::vector<std::pair<uint64_t, uint64_t>> lists;
+  };
+  thread_local Scratch scratch;
+  auto& lists = scratch.lists;
   lists.clear();
   uint64_t total = 0;
   for (const auto& t : terms) {
@@ -254,8 +264,8 @@ std::vector<std::pair<int64_t, float>> Bm25Index::Search(const std::vector<std::
     total += post_offsets_[id + 1] - post_offsets_[id];
   }
   if (lists.empty()) return out;
-  if (acc_.size() != n_docs_) acc_.assign(n_docs_, 0.0f);  // stays all-zero between queries
-  float* acc = acc_.data();
+  if (scratch.acc.size() < n_docs_) scratch.acc.resize(n_docs_, 0.0f);
+  float* acc = scratch.acc.data();
   for (const auto& [b, e] : lists) {
     const uint32_t* docs = post_docs_;
     const float* imp = post_impacts_;
@@ -265,7 +275,7 @@ std::vector<std::pair<int64_t, float>> Bm25Index::Search(const std::vector<std::
   // they are short compared to the collection, else a scan of the accumulator,
   // which also resets it): a bounded min-heap behind a threshold test that,
   // once the heap is full, almost always fails. Ties keep the lower position.
-  auto& heap = heap_;
+  auto& heap = scratch.heap;
   heap.clear();
   auto worse = [](const Entry& a, const Entry& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; };
   float threshold = 0.0f;

@@ -46,6 +46,7 @@ class Bm25Index {
   ~Bm25Index();
 
   // Top k chunks for the analyzed query terms (duplicates count twice, as in Lucene).
+  // Thread-safe: an index never changes once opened.
   std::vector<std::pair<int64_t, float>> Search(const std::vector<std::string>& terms, size_t k) const;
 
   size_t num_chunks() const { return n_docs_; }
@@ -55,6 +56,7 @@ class Bm25Index {
  private:
   Bm25Index() = default;
   int64_t FindTerm(std::string_view term) const;
+  void BuildLookup();
   // Bounds of every offset and posting of a loaded file.
   bool Valid(uint64_t blob_bytes, uint64_t n_postings) const;
   void PointInto(uint32_t n_docs, uint32_t n_terms, uint64_t blob_bytes, uint64_t n_postings);
@@ -70,11 +72,8 @@ class Bm25Index {
   const float* post_impacts_ = nullptr;   // per posting: its BM25 contribution
   uint32_t n_docs_ = 0, n_terms_ = 0;
   bool rebuilt_ = false;
-  mutable std::unordered_map<std::string_view, uint32_t> lookup_;  // term -> id, built on first Search
-  mutable std::vector<float> acc_;  // per-query accumulator (Search is not thread-safe)
+  std::unordered_map<std::string_view, uint32_t> lookup_;  // term -> id (BuildLookup, once opened)
   using Entry = std::pair<float, uint32_t>;  // (score, position)
-  mutable std::vector<Entry> heap_;
-  mutable std::vector<std::pair<uint64_t, uint64_t>> lists_;
 };
 
 }  // namespace quarry

@@ -5,10 +5,12 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <mutex>
 #include <thread>
 
+#include "kb/shared_index.h"
 #include "quarry/knowledge_base.h"
 #include "test_util.h"
 #include "unit/fixtures.h"
@@ -73,6 +75,91 @@ TEST(Concurrency, SearchesKeepAnsweringWhileAnotherThreadIngests) {
   auto stats = (*kb)->Stats();
   ASSERT_TRUE(stats.ok());
   EXPECT_EQ(stats->documents, 20 + 60 - 11);  // b1, b10..b19 removed
+}
+
+// Handles on one base in one process share its derived indexes: however many
+// ask for a generation at once, it is opened once (after an upload, every
+// searcher of a server used to rebuild the same index at the same moment).
+TEST(Concurrency, AGenerationIsOpenedOnceForEveryHandleThatAsks) {
+  struct Index {
+    int generation;
+  };
+  std::atomic<int> opened{0};
+  auto opener = [&](int generation) {
+    return [&opened, generation]() -> Result<std::unique_ptr<Index>> {
+      ++opened;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));  // long enough for every thread to ask meanwhile
+      return std::make_unique<Index>(Index{generation});
+    };
+  };
+  std::vector<std::shared_ptr<const Index>> got(8);
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < got.size(); ++i) {
+    threads.emplace_back([&, i] {
+      auto r = SharedIndex<Index>::Get("test-base", 1, opener(1));
+      if (r.ok()) got[i] = *r;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(opened.load(), 1);
+  for (const auto& g : got) {
+    ASSERT_NE(g, nullptr);
+    EXPECT_EQ(g, got[0]);  // one object, shared
+  }
+  // A new generation opens anew; an old one is not served for it.
+  auto next = SharedIndex<Index>::Get("test-base", 2, opener(2));
+  ASSERT_TRUE(next.ok());
+  EXPECT_EQ((*next)->generation, 2);
+  EXPECT_EQ(opened.load(), 2);
+  // Another base (key) has its own.
+  auto other = SharedIndex<Index>::Get("other-base", 2, opener(2));
+  ASSERT_TRUE(other.ok());
+  EXPECT_NE(*other, *next);
+  // A failed open is reported, and the next caller tries again.
+  auto failing = [] { return Result<std::unique_ptr<Index>>(Status::IOError("disk on fire")); };
+  EXPECT_EQ(SharedIndex<Index>::Get("test-base", 3, failing).status().message(), "disk on fire");
+  auto retried = SharedIndex<Index>::Get("test-base", 3, opener(3));
+  ASSERT_TRUE(retried.ok());
+  EXPECT_EQ((*retried)->generation, 3);
+  // Nothing keeps an index alive once no handle holds it.
+  std::weak_ptr<const Index> weak = *retried;
+  got.clear();
+  next = Status::NotFound("released");
+  other = Status::NotFound("released");
+  retried = Status::NotFound("released");
+  EXPECT_TRUE(weak.expired());
+}
+
+// A base deleted and created again at the same path, while a handle on the
+// old one is still open, is another base: the two never share an index, even
+// at the same generation.
+TEST(Concurrency, ABaseCreatedAgainAtTheSamePathSharesNothingWithTheOld) {
+  test::TempDir d;
+  test::WriteFile(d.str() + "/old.txt", "lighthouse keeper on the northern cape");
+  test::WriteFile(d.str() + "/new.txt", "volcanic basalt columns by the sea");
+  KnowledgeBaseOptions ko;
+  ko.dir = d.str() + "/kb";
+  AddOptions ao;
+  ao.embed = false;
+  SearchOptions so;
+  so.mode = SearchOptions::Mode::kBm25;
+  auto old_kb = KnowledgeBase::Open(ko, true);
+  ASSERT_TRUE(old_kb.ok());
+  ASSERT_TRUE((*old_kb)->Add({d.str() + "/old.txt"}, ao).ok());
+  std::filesystem::remove_all(ko.dir);
+  auto new_kb = KnowledgeBase::Open(ko, true);
+  ASSERT_TRUE(new_kb.ok());
+  ASSERT_TRUE((*new_kb)->Add({d.str() + "/new.txt"}, ao).ok());
+  auto hits = (*new_kb)->Search("lighthouse keeper", so);
+  ASSERT_TRUE(hits.ok()) << hits.status().message();
+  EXPECT_TRUE(hits->empty());
+  hits = (*new_kb)->Search("basalt", so);
+  ASSERT_TRUE(hits.ok());
+  ASSERT_EQ(hits->size(), 1u);
+  EXPECT_NE(hits->at(0).chunk.text.find("basalt"), std::string::npos);
+  auto old_hits = (*old_kb)->Search("lighthouse", so);
+  ASSERT_TRUE(old_hits.ok());
+  ASSERT_EQ(old_hits->size(), 1u);
 }
 
 }  // namespace
