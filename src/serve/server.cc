@@ -9,9 +9,12 @@
 #include "quarry/serve.h"
 
 #include <httplib.h>
+#include <dirent.h>
+#include <netdb.h>
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -39,6 +42,50 @@ using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
 double SecondsSince(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// The socket a request arrived on (httplib 0.11 does not hand it to handlers):
+// the descriptor whose two ends are the request's addresses, or -1. It stays
+// this connection's while the handler runs on it.
+int ConnectionSocket(const httplib::Request& req) {
+  auto numeric = [](const sockaddr_storage& a, socklen_t len, std::string* host, int* port) {
+    char h[NI_MAXHOST], p[NI_MAXSERV];
+    if (getnameinfo(reinterpret_cast<const sockaddr*>(&a), len, h, sizeof h, p, sizeof p, NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+      return false;
+    }
+    *host = h;
+    *port = std::atoi(p);
+    return true;
+  };
+  DIR* dir = opendir("/proc/self/fd");
+  if (!dir) return -1;
+  int found = -1;
+  while (dirent* e = readdir(dir)) {
+    const int fd = std::atoi(e->d_name);
+    if (e->d_name[0] < '0' || e->d_name[0] > '9' || fd == dirfd(dir)) continue;
+    sockaddr_storage peer{}, self{};
+    socklen_t peer_len = sizeof peer, self_len = sizeof self;
+    if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_len) != 0 ||
+        getsockname(fd, reinterpret_cast<sockaddr*>(&self), &self_len) != 0) {
+      continue;  // not a connected socket
+    }
+    std::string peer_host, self_host;
+    int peer_port = -1, self_port = -1;
+    if (numeric(peer, peer_len, &peer_host, &peer_port) && numeric(self, self_len, &self_host, &self_port) &&
+        peer_port == req.remote_port && self_port == req.local_port && peer_host == req.remote_addr) {
+      found = fd;
+      break;
+    }
+  }
+  closedir(dir);
+  return found;
+}
+
+// True once the client has closed (or reset) its end of the connection.
+bool PeerClosed(int fd) {
+  char c;
+  const ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
 
 // Text from documents and models may hold invalid UTF-8: replaced, never thrown.
 std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
@@ -852,11 +899,28 @@ void Server::Impl::Chat(const httplib::Request& req, httplib::Response& res) {
   auto in_time = [limit_s, start = Clock::now()] { return SecondsSince(start) < limit_s; };
 
   if (!stream) {
-    bool timed_out = false;
-    auto a = run([&](std::string_view) { return in_time() || (timed_out = true, false); });
+    // Nothing is written until the answer is done, so a closed connection is
+    // seen on the socket itself, looked at every 100 ms between tokens.
+    const int fd = ConnectionSocket(req);
+    auto next_look = Clock::now();
+    bool timed_out = false, gone = false;
+    auto a = run([&](std::string_view) {
+      if (!in_time()) return timed_out = true, false;
+      if (fd >= 0 && Clock::now() >= next_look) {
+        next_look = Clock::now() + std::chrono::milliseconds(100);
+        gone = PeerClosed(fd);
+      }
+      return !gone;
+    });
+    if (a.ok()) {
+      metrics.prompt_tokens += static_cast<uint64_t>(a->prompt_tokens);
+      metrics.completion_tokens += static_cast<uint64_t>(a->completion_tokens);
+    }
+    if (gone) {
+      ++metrics.cancelled;  // the client went away: generation stopped at its next token
+      return;               // nobody to answer
+    }
     if (!a.ok()) return SendError(res, FromStatus(a.status()));
-    metrics.prompt_tokens += static_cast<uint64_t>(a->prompt_tokens);
-    metrics.completion_tokens += static_cast<uint64_t>(a->completion_tokens);
     json j = {{"id", id},
               {"object", "chat.completion"},
               {"created", created},
@@ -1157,7 +1221,7 @@ void Server::Impl::MetricsText(httplib::Response& res) {
   out += "# HELP quarry_tokens_total Tokens processed by chat completions.\n# TYPE quarry_tokens_total counter\n";
   out += "quarry_tokens_total{kind=\"prompt\"} " + std::to_string(metrics.prompt_tokens.load()) + "\n";
   out += "quarry_tokens_total{kind=\"completion\"} " + std::to_string(metrics.completion_tokens.load()) + "\n";
-  out += "# HELP quarry_generations_cancelled_total Streamed generations stopped because the client disconnected.\n"
+  out += "# HELP quarry_generations_cancelled_total Generations stopped because the client disconnected.\n"
          "# TYPE quarry_generations_cancelled_total counter\n";
   out += "quarry_generations_cancelled_total " + std::to_string(metrics.cancelled.load()) + "\n";
   out += "# HELP quarry_documents_ingested_total Documents added or replaced by uploads.\n# TYPE quarry_documents_ingested_total counter\n";

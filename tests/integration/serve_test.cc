@@ -148,6 +148,35 @@ TEST_F(ServeChat, OverCapacityGets429AndADisconnectCancelsGeneration) {
   EXPECT_EQ(after->status, 200) << after->body;
 }
 
+// A client that gives up on a non-streamed answer (its read timeout, a closed
+// tab) stops the generation too, though nothing was written to it yet.
+TEST_F(ServeChat, ADisconnectCancelsANonStreamedGeneration) {
+  ServeProcess s(Args({"--generators", "1", "--queue", "0"}));
+  ASSERT_TRUE(s.up()) << s.err();
+  constexpr int kMax = 400;
+  ASSERT_TRUE(s.Client().Post("/v1/chat/completions", ChatBody("quarry-chat", "Hi", 2, false), "application/json"));  // loads the model
+  auto impatient = s.Client();
+  impatient.set_read_timeout(1, 0);
+  auto r = impatient.Post("/v1/chat/completions", ChatBody("quarry-chat", "Write a very long story about the sea, chapter after chapter.", kMax, false),
+                          "application/json");
+  EXPECT_FALSE(r);  // gave up after a second
+  std::string metrics;
+  for (int i = 0; i < 600; ++i) {
+    auto m = s.Client().Get("/metrics");
+    ASSERT_TRUE(m);
+    metrics = m->body;
+    if (metrics.find("quarry_generations_cancelled_total 1") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_NE(metrics.find("quarry_generations_cancelled_total 1"), std::string::npos) << metrics;
+  const size_t at = metrics.find("quarry_tokens_total{kind=\"completion\"} ");
+  ASSERT_NE(at, std::string::npos);
+  EXPECT_LT(std::stoi(metrics.substr(at + 39)), kMax) << metrics;
+  auto after = s.Client().Post("/v1/chat/completions", ChatBody("quarry-chat", "Hi", 4, false), "application/json");
+  ASSERT_TRUE(after);
+  EXPECT_EQ(after->status, 200) << after->body;
+}
+
 // --timeout ends an answer that runs long, as max_tokens would.
 TEST_F(ServeChat, AnAnswerThatRunsPastTheTimeoutEndsAsCut) {
   ServeProcess s(Args({"--timeout", "0.3"}));
