@@ -167,6 +167,9 @@ class KnowledgeBase {
   // Embedder::Role). Loads the model on first use.
   Result<std::vector<std::vector<float>>> Embed(const std::vector<std::string>& texts,
                                                 Embedder::Role role = Embedder::Role::kDocument);
+  // Tokens Embed reads of text: the embedding model's count, at most its
+  // max_tokens (longer texts are truncated). Loads the model on first use.
+  Result<int> EmbeddingTokens(std::string_view text);
   // True when the base has embeddings (dense scores mean something).
   Result<bool> HasEmbeddings();
   // The embedding model's relevance threshold for query (Embedder::min_relevance).

@@ -221,6 +221,11 @@ Result<std::vector<std::vector<float>>> KnowledgeBase::Embed(const std::vector<s
   return impl_->embedder->Embed(texts, role);
 }
 
+Result<int> KnowledgeBase::EmbeddingTokens(std::string_view text) {
+  QUARRY_RETURN_IF_ERROR(impl_->EnsureEmbedder());
+  return std::min(impl_->embedder->CountTokens(text), impl_->embedder->max_tokens());
+}
+
 Result<bool> KnowledgeBase::HasEmbeddings() {
   auto id = impl_->catalog->GetMeta("embed_model_id");
   if (!id.ok()) return id.status();

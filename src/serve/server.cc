@@ -1021,8 +1021,14 @@ void Server::Impl::Embeddings(const httplib::Request& req, httplib::Response& re
                                 : json((*v)[i]);
     data.push_back({{"object", "embedding"}, {"index", i}, {"embedding", std::move(e)}});
   }
-  // Token counts are not exposed by the knowledge base: usage reports zero rather than a guess.
-  SendJson(res, {{"object", "list"}, {"data", data}, {"model", stats->embed_model}, {"usage", {{"prompt_tokens", 0}, {"total_tokens", 0}}}});
+  int64_t tokens = 0;
+  for (const auto& s : input) {
+    auto n = kb->EmbeddingTokens(s);
+    if (!n.ok()) return SendError(res, FromStatus(n.status()));
+    tokens += *n;
+  }
+  SendJson(res, {{"object", "list"}, {"data", data}, {"model", stats->embed_model},
+                 {"usage", {{"prompt_tokens", tokens}, {"total_tokens", tokens}}}});
 }
 
 // ---------------------------------------------------------------------------

@@ -37,6 +37,7 @@ def main() -> int:
     embedder = next(m for m in out["models"] if not m.startswith("quarry"))
     e = client.embeddings.create(model=embedder, input=["tea", "coffee"])
     out["embeddings"] = [len(d.embedding) for d in e.data]
+    out["embedding_tokens"] = e.usage.prompt_tokens  # each word and the model's two special tokens
 
     try:
         OpenAI(base_url=base_url, api_key="not-the-key", max_retries=0).models.list()
@@ -52,6 +53,7 @@ def main() -> int:
         and out["citations"] == out["stream_citations"]
         and len(set(out["embeddings"])) == 1
         and out["embeddings"][0] > 0
+        and out["embedding_tokens"] >= 6
         and out["bad_key"] == "AuthenticationError"
     )
     return 0 if ok else 1
