@@ -28,10 +28,14 @@ struct KnowledgeBase::Impl {
   std::string base_id;                     // the catalog file's device:inode (IndexKey)
 
   Status EnsureEmbedder();
-  Status EnsureBm25();
+  // Bring the derived indexes up to the catalog's generation. A search
+  // passes stale_ok: while another handle in the process opens the new
+  // generation, it searches the previous one instead of waiting (see
+  // kb/shared_index.h); writers must see their own changes.
+  Status EnsureBm25(bool stale_ok = false);
   // Names this base's index of a kind and parameters in SharedIndex.
   std::string IndexKey(const std::string& kind, const std::string& params) const;
-  Status EnsureVectors();
+  Status EnsureVectors(bool stale_ok = false);
 };
 
 }  // namespace quarry

@@ -149,23 +149,22 @@ std::string KnowledgeBase::Impl::IndexKey(const std::string& kind, const std::st
   return kind + "\n" + base_id + "\n" + params;
 }
 
-Status KnowledgeBase::Impl::EnsureBm25() {
+Status KnowledgeBase::Impl::EnsureBm25(bool stale_ok) {
   auto gen = catalog->Generation();
   if (!gen.ok()) return gen.status();
-  if (bm25 && bm25_generation == *gen) return Status::OK();
+  if (bm25 && bm25_generation >= *gen) return Status::OK();
   const Bm25Params p{options.bm25_k1, options.bm25_b};
   auto idx = SharedIndex<Bm25Index>::Get(IndexKey("bm25", std::to_string(p.k1) + "/" + std::to_string(p.b)), *gen,
-                                         [&] { return Bm25Index::Open(*catalog, p); });
+                                         [&] { return Bm25Index::Open(*catalog, p); }, stale_ok, &bm25_generation);
   if (!idx.ok()) return idx.status();
   bm25 = std::move(*idx);
-  bm25_generation = *gen;
   return Status::OK();
 }
 
-Status KnowledgeBase::Impl::EnsureVectors() {
+Status KnowledgeBase::Impl::EnsureVectors(bool stale_ok) {
   auto gen = catalog->Generation();
   if (!gen.ok()) return gen.status();
-  if (vectors && vectors_generation == *gen) return Status::OK();
+  if (vectors && vectors_generation >= *gen) return Status::OK();
   auto id = catalog->GetMeta("embed_model_id");
   auto dim = catalog->GetMeta("embed_dim");
   if (!id.ok()) return id.status();
@@ -179,10 +178,9 @@ Status KnowledgeBase::Impl::EnsureVectors() {
   vo.exact_threshold = options.ann_threshold;
   const size_t d = static_cast<size_t>(std::stoll(*dim));
   auto v = SharedIndex<VectorIndex>::Get(IndexKey("vectors", *id + "/" + *dim + "/" + std::to_string(vo.exact_threshold)), *gen,
-                                         [&] { return VectorIndex::Open(*catalog, *id, d, vo); });
+                                         [&] { return VectorIndex::Open(*catalog, *id, d, vo); }, stale_ok, &vectors_generation);
   if (!v.ok()) return v.status();
   vectors = std::move(*v);
-  vectors_generation = *gen;
   return Status::OK();
 }
 

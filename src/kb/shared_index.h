@@ -5,8 +5,11 @@
 // writer, rebuild) its own copy whenever the catalog generation moved: after
 // an upload, every searcher stalled on the same work at once. Here an index
 // is opened once per (key, generation): the first handle to ask opens it,
-// handles asking meanwhile wait for that one open, and later ones share it.
-// The cache holds weak references: an index lives as long as a handle uses it.
+// and later ones share it. Meanwhile, a searcher that may see the previous
+// generation gets the previous index (its hits on deleted chunks are dropped
+// by the caller, as always); a writer, which must see its own changes, waits
+// for the open. The cache holds weak references: an index lives as long as a
+// handle uses it.
 #pragma once
 
 #include <condition_variable>
@@ -26,14 +29,21 @@ class SharedIndex {
  public:
   using Opener = std::function<Result<std::unique_ptr<T>>()>;
 
-  // The index `key` names at `generation`: shared when one is open, else
-  // opened by `open` (one caller at a time per key; the others wait for it).
-  static Result<std::shared_ptr<const T>> Get(const std::string& key, int64_t generation, const Opener& open) {
+  // The index `key` names at `generation` (or a later one): shared when one
+  // is open, else opened by `open`, one caller at a time per key. While
+  // another caller opens it, one that passes `stale_ok` gets the last index
+  // opened, if any, instead of waiting. *served is the generation returned.
+  static Result<std::shared_ptr<const T>> Get(const std::string& key, int64_t generation, const Opener& open, bool stale_ok,
+                                              int64_t* served) {
     State& s = state();
     std::unique_lock<std::mutex> lock(s.mu);
     Entry* e = &s.entries[key];  // std::map: stable while the entry exists
     for (;;) {
-      if (auto p = e->index.lock(); p && e->generation == generation) return p;
+      auto p = e->index.lock();
+      if (p && (e->generation >= generation || (e->opening && stale_ok))) {
+        *served = e->generation;
+        return p;
+      }
       if (!e->opening) break;
       s.cv.wait(lock);
     }
@@ -52,6 +62,7 @@ class SharedIndex {
     }
     std::shared_ptr<const T> p(std::move(*r));
     Finish(s, e, p, generation);
+    *served = generation;
     return p;
   }
 

@@ -21,11 +21,11 @@ Result<std::vector<SearchHit>> KnowledgeBase::Search(const std::string& query, c
 
   Ranked sparse, dense;
   if (o.mode != Mode::kDense) {
-    QUARRY_RETURN_IF_ERROR(im.EnsureBm25());
+    QUARRY_RETURN_IF_ERROR(im.EnsureBm25(/*stale_ok=*/true));
     for (const auto& [id, s] : im.bm25->Search(im.analyzer->Analyze(query), depth)) sparse.push_back({id, s});
   }
   if (o.mode != Mode::kBm25) {
-    QUARRY_RETURN_IF_ERROR(im.EnsureVectors());
+    QUARRY_RETURN_IF_ERROR(im.EnsureVectors(/*stale_ok=*/true));
     if (im.vectors && im.vectors->size() > 0) {
       QUARRY_RETURN_IF_ERROR(im.EnsureEmbedder());
       auto q = im.embedder->Embed({query}, Embedder::Role::kQuery);

@@ -96,7 +96,8 @@ TEST(Concurrency, AGenerationIsOpenedOnceForEveryHandleThatAsks) {
   std::vector<std::thread> threads;
   for (size_t i = 0; i < got.size(); ++i) {
     threads.emplace_back([&, i] {
-      auto r = SharedIndex<Index>::Get("test-base", 1, opener(1));
+      int64_t served = 0;
+      auto r = SharedIndex<Index>::Get("test-base", 1, opener(1), false, &served);
       if (r.ok()) got[i] = *r;
     });
   }
@@ -107,20 +108,61 @@ TEST(Concurrency, AGenerationIsOpenedOnceForEveryHandleThatAsks) {
     EXPECT_EQ(g, got[0]);  // one object, shared
   }
   // A new generation opens anew; an old one is not served for it.
-  auto next = SharedIndex<Index>::Get("test-base", 2, opener(2));
+  int64_t served = 0;
+  auto next = SharedIndex<Index>::Get("test-base", 2, opener(2), false, &served);
   ASSERT_TRUE(next.ok());
   EXPECT_EQ((*next)->generation, 2);
   EXPECT_EQ(opened.load(), 2);
   // Another base (key) has its own.
-  auto other = SharedIndex<Index>::Get("other-base", 2, opener(2));
+  auto other = SharedIndex<Index>::Get("other-base", 2, opener(2), false, &served);
   ASSERT_TRUE(other.ok());
   EXPECT_NE(*other, *next);
   // A failed open is reported, and the next caller tries again.
   auto failing = [] { return Result<std::unique_ptr<Index>>(Status::IOError("disk on fire")); };
-  EXPECT_EQ(SharedIndex<Index>::Get("test-base", 3, failing).status().message(), "disk on fire");
-  auto retried = SharedIndex<Index>::Get("test-base", 3, opener(3));
+  EXPECT_EQ(SharedIndex<Index>::Get("test-base", 3, failing, false, &served).status().message(), "disk on fire");
+  auto retried = SharedIndex<Index>::Get("test-base", 3, opener(3), false, &served);
   ASSERT_TRUE(retried.ok());
   EXPECT_EQ((*retried)->generation, 3);
+  EXPECT_EQ(served, 3);
+
+  // While generation 4 is being opened, a searcher (stale_ok) is answered
+  // from generation 3 at once; a writer waits for 4.
+  std::atomic<bool> release{false}, opening{false};
+  auto slow = [&]() -> Result<std::unique_ptr<Index>> {
+    opening = true;
+    while (!release) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    return std::make_unique<Index>(Index{4});
+  };
+  std::shared_ptr<const Index> fresh;
+  std::thread opener4([&] {
+    int64_t g = 0;
+    auto r = SharedIndex<Index>::Get("test-base", 4, slow, false, &g);
+    if (r.ok()) fresh = *r;
+  });
+  while (!opening) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  int64_t stale_gen = 0;
+  auto stale = SharedIndex<Index>::Get("test-base", 4, opener(4), true, &stale_gen);
+  ASSERT_TRUE(stale.ok());
+  EXPECT_EQ((*stale)->generation, 3);
+  EXPECT_EQ(stale_gen, 3);
+  std::shared_ptr<const Index> waited;
+  std::thread writer([&] {
+    int64_t g = 0;
+    auto r = SharedIndex<Index>::Get("test-base", 4, opener(4), false, &g);
+    if (r.ok()) waited = *r;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(waited, nullptr);  // still waiting
+  release = true;
+  opener4.join();
+  writer.join();
+  ASSERT_NE(fresh, nullptr);
+  EXPECT_EQ(waited, fresh);
+  EXPECT_EQ(opened.load(), 4);  // as before: the stale reader and the writer opened nothing
+  fresh.reset();
+  waited.reset();
+  stale = Status::NotFound("released");
+
   // Nothing keeps an index alive once no handle holds it.
   std::weak_ptr<const Index> weak = *retried;
   got.clear();
