@@ -7,8 +7,11 @@
 // threads and processes, may open the same directory at once: SQLite
 // serialises writers (waiting, never failing, while another writes), and an
 // object notices another's writes at its next call and reloads its derived
-// indexes. Option structs are plain values. Nothing returned refers back
-// into the object.
+// indexes. Objects on one base in one process share those indexes: each new
+// state is loaded once, and while it loads the other objects' searches use
+// the previous one; an object's own Add and Remove return once every search
+// started after them can see their changes. Option structs are plain values.
+// Nothing returned refers back into the object.
 #pragma once
 
 #include <cstdint>
