@@ -54,6 +54,22 @@ class ServeChat : public ::testing::Test {
     }
     return out;
   }
+  // Waits (up to a minute) for /metrics to count one cancelled generation,
+  // which stopped before max_tokens.
+  static void ExpectOneCancelledBefore(ServeProcess& s, int max_tokens) {
+    std::string metrics;
+    for (int i = 0; i < 600; ++i) {
+      auto m = s.Client().Get("/metrics");
+      ASSERT_TRUE(m);
+      metrics = m->body;
+      if (metrics.find("quarry_generations_cancelled_total 1") != std::string::npos) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ASSERT_NE(metrics.find("quarry_generations_cancelled_total 1"), std::string::npos) << metrics;
+    const size_t at = metrics.find("quarry_tokens_total{kind=\"completion\"} ");
+    ASSERT_NE(at, std::string::npos);
+    EXPECT_LT(std::stoi(metrics.substr(at + 39)), max_tokens) << metrics;
+  }
   static test::TempDir* dir_;
 };
 test::TempDir* ServeChat::dir_ = nullptr;
@@ -130,18 +146,7 @@ TEST_F(ServeChat, OverCapacityGets429AndADisconnectCancelsGeneration) {
 
   hang_up = true;
   streamer.join();
-  std::string metrics;
-  for (int i = 0; i < 600; ++i) {
-    auto m = s.Client().Get("/metrics");
-    ASSERT_TRUE(m);
-    metrics = m->body;
-    if (metrics.find("quarry_generations_cancelled_total 1") != std::string::npos) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  ASSERT_NE(metrics.find("quarry_generations_cancelled_total 1"), std::string::npos) << metrics;
-  const size_t at = metrics.find("quarry_tokens_total{kind=\"completion\"} ");
-  ASSERT_NE(at, std::string::npos);
-  EXPECT_LT(std::stoi(metrics.substr(at + 39)), kMax) << metrics;
+  ExpectOneCancelledBefore(s, kMax);
   // The slot is free again.
   auto after = s.Client().Post("/v1/chat/completions", ChatBody("quarry-chat", "Hi", 4, false), "application/json");
   ASSERT_TRUE(after);
@@ -160,18 +165,7 @@ TEST_F(ServeChat, ADisconnectCancelsANonStreamedGeneration) {
   auto r = impatient.Post("/v1/chat/completions", ChatBody("quarry-chat", "Write a very long story about the sea, chapter after chapter.", kMax, false),
                           "application/json");
   EXPECT_FALSE(r);  // gave up after a second
-  std::string metrics;
-  for (int i = 0; i < 600; ++i) {
-    auto m = s.Client().Get("/metrics");
-    ASSERT_TRUE(m);
-    metrics = m->body;
-    if (metrics.find("quarry_generations_cancelled_total 1") != std::string::npos) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  ASSERT_NE(metrics.find("quarry_generations_cancelled_total 1"), std::string::npos) << metrics;
-  const size_t at = metrics.find("quarry_tokens_total{kind=\"completion\"} ");
-  ASSERT_NE(at, std::string::npos);
-  EXPECT_LT(std::stoi(metrics.substr(at + 39)), kMax) << metrics;
+  ExpectOneCancelledBefore(s, kMax);
   auto after = s.Client().Post("/v1/chat/completions", ChatBody("quarry-chat", "Hi", 4, false), "application/json");
   ASSERT_TRUE(after);
   EXPECT_EQ(after->status, 200) << after->body;
