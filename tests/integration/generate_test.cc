@@ -2,6 +2,9 @@
 // mechanics, the default generator through the CLI.
 #include <gtest/gtest.h>
 
+#include <set>
+#include <sstream>
+
 #include <nlohmann/json.hpp>
 
 #include "quarry/registry.h"
@@ -87,6 +90,34 @@ TEST_F(SmolLM, SeedMakesSamplingReproducible) {
   auto b = gen_->Chat({{"user", "Tell me about the sea."}}, s);
   ASSERT_TRUE(a.ok() && b.ok());
   EXPECT_EQ(a->text, b->text);
+}
+
+// The repeat penalty works on what the model generated: SmolLM2 continues
+// this prompt greedily into a sentence it then repeats word for word; a
+// strong penalty makes it say new words instead, and a penalty of 1 leaves
+// the greedy text as it was.
+TEST_F(SmolLM, RepeatPenaltyBreaksARepetitionLoop) {
+  ASSERT_NE(gen_, nullptr);
+  const std::string prompt = "apple apple apple apple apple apple apple apple";
+  auto distinct_share = [](const std::string& text) {  // distinct words / words
+    std::istringstream in(text);
+    std::set<std::string> seen;
+    int words = 0;
+    for (std::string w; in >> w; ++words) seen.insert(w);
+    return words == 0 ? 1.0 : static_cast<double>(seen.size()) / words;
+  };
+  SamplingOptions plain = Greedy(96);
+  SamplingOptions one = plain;
+  one.repeat_penalty = 1.0f;
+  SamplingOptions strong = plain;
+  strong.repeat_penalty = 2.0f;
+  auto a = gen_->Complete(prompt, plain);
+  auto b = gen_->Complete(prompt, one);
+  auto c = gen_->Complete(prompt, strong);
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+  EXPECT_EQ(a->text, b->text);
+  EXPECT_LT(distinct_share(a->text), 0.6) << a->text;
+  EXPECT_GT(distinct_share(c->text), distinct_share(a->text) + 0.2) << c->text;
 }
 
 TEST_F(SmolLM, PromptLongerThanContextIsAClearError) {
