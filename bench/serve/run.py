@@ -178,28 +178,50 @@ def chat_load(url, model, clients, per_client, max_tokens, extra=None):
 
 
 def bench_chat(a, work, result):
+    # Both servers stay up and take turns, round after round: this machine's
+    # speed drifts by 10-20% over minutes, so one run of each, minutes apart,
+    # cannot tell a 10% difference. Each round's ratio compares runs seconds apart.
     model = model_path(a.llm)
     rows = []
     for slots in (1, 2):
         per_client = a.chat_requests
-        log(f"chat: quarry serve --generators {slots}")
-        s = Serve(["--db", work / "chatkb", "--no-embed", "--llm", model, "--generators", slots, "--queue", 64, "--ctx", 2048])
+        log(f"chat: quarry serve --generators {slots} and llama-server -np {slots}, {a.chat_rounds} rounds")
+        s = Serve(["--db", work / f"chatkb{slots}", "--no-embed", "--llm", model, "--generators", slots, "--queue", 64, "--ctx", 2048])
+        ls = LlamaServer(model, ["-np", str(slots), "-c", str(2048 * slots), "-t", str(os.cpu_count())])
+        rounds = []
         try:
             chat_load(s.url, "quarry-chat", 1, 1, 8)  # loads the model
-            q = chat_load(s.url, "quarry-chat", slots, per_client, a.max_tokens)
+            chat_load(ls.url, "m", 1, 1, 8)
+            for r in range(a.chat_rounds):
+                q = chat_load(s.url, "quarry-chat", slots, per_client, a.max_tokens)
+                l = chat_load(ls.url, "m", slots, per_client, a.max_tokens)
+                rounds.append({"quarry": q, "llama_server": l,
+                               "aggregate_ratio": q["aggregate_tokens_per_s"] / l["aggregate_tokens_per_s"],
+                               "per_stream_ratio": q["per_stream_tokens_per_s_p50"] / l["per_stream_tokens_per_s_p50"]})
+                log(f"  round {r + 1}: {rounds[-1]['aggregate_ratio']:.2f}")
         finally:
             s.stop()
-        log(f"chat: llama-server -np {slots}")
-        ls = LlamaServer(model, ["-np", str(slots), "-c", str(2048 * slots), "-t", str(os.cpu_count())])
-        try:
-            chat_load(ls.url, "m", 1, 1, 8)
-            l = chat_load(ls.url, "m", slots, per_client, a.max_tokens)
-        finally:
             ls.stop()
-        rows.append({"slots": slots, "quarry": q, "llama_server": l,
-                     "aggregate_ratio": q["aggregate_tokens_per_s"] / l["aggregate_tokens_per_s"],
-                     "per_stream_ratio": q["per_stream_tokens_per_s_p50"] / l["per_stream_tokens_per_s_p50"]})
-    result["chat"] = {"model": a.llm, "max_tokens": a.max_tokens, "rows": rows}
+
+        def total(side):
+            toks = sum(x[side]["completion_tokens"] for x in rounds)
+            secs = sum(x[side]["completion_tokens"] / x[side]["aggregate_tokens_per_s"] for x in rounds)
+            return {"requests": sum(x[side]["requests"] for x in rounds), "errors": sum(x[side]["errors"] for x in rounds),
+                    "completion_tokens": toks, "aggregate_tokens_per_s": toks / secs,
+                    "per_stream_tokens_per_s_p50": median([x[side]["per_stream_tokens_per_s_p50"] for x in rounds])}
+
+        agg = sorted(x["aggregate_ratio"] for x in rounds)
+        rows.append({"slots": slots, "rounds": rounds, "quarry": total("quarry"), "llama_server": total("llama_server"),
+                     "aggregate_ratio_median": median(agg), "aggregate_ratio_min": agg[0], "aggregate_ratio_max": agg[-1],
+                     "per_stream_ratio_median": median([x["per_stream_ratio"] for x in rounds])})
+    result["chat"] = {"model": a.llm, "max_tokens": a.max_tokens, "requests_per_client_per_round": a.chat_requests,
+                      "rounds": a.chat_rounds, "rows": rows}
+
+
+def median(xs):
+    xs = sorted(xs)
+    n = len(xs)
+    return (xs[n // 2] + xs[(n - 1) // 2]) / 2 if n else 0
 
 
 def bench_embed(a, work, result):
@@ -286,7 +308,8 @@ def main():
     ap.add_argument("--soak-seconds", type=int, default=600)
     ap.add_argument("--llm", default="smollm2-135m")
     ap.add_argument("--max-tokens", type=int, default=64)
-    ap.add_argument("--chat-requests", type=int, default=6, help="per client")
+    ap.add_argument("--chat-requests", type=int, default=12, help="per client and round")
+    ap.add_argument("--chat-rounds", type=int, default=8, help="turns each server takes, alternating")
     ap.add_argument("--only", default="search,chat,embed,soak")
     a = ap.parse_args()
     out_path = ROOT / "bench" / "results" / "serve.json"
@@ -315,12 +338,14 @@ def report(r):
     if "chat" in r:
         c = r["chat"]
         print(f"\nChat ({c['model']}, max {c['max_tokens']} tokens, greedy), quarry-chat vs llama-server on the same GGUF\n")
-        print("| slots = clients | Quarry tok/s (aggregate) | llama-server | ratio | Quarry tok/s per stream | llama-server | ratio | errors |")
-        print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+        print(f"{c['rounds']} alternating rounds of {c['requests_per_client_per_round']} requests per client\n")
+        print("| slots = clients | Quarry tok/s (aggregate) | llama-server | ratio: median of rounds (min-max) | Quarry tok/s per stream | llama-server | ratio (median) | errors |")
+        print("|---:|---:|---:|---|---:|---:|---:|---:|")
         for x in c["rows"]:
             q, l = x["quarry"], x["llama_server"]
-            print(f"| {x['slots']} | {q['aggregate_tokens_per_s']:.1f} | {l['aggregate_tokens_per_s']:.1f} | {x['aggregate_ratio']:.2f} | "
-                  f"{q['per_stream_tokens_per_s_p50']:.1f} | {l['per_stream_tokens_per_s_p50']:.1f} | {x['per_stream_ratio']:.2f} | "
+            print(f"| {x['slots']} | {q['aggregate_tokens_per_s']:.1f} | {l['aggregate_tokens_per_s']:.1f} | "
+                  f"{x['aggregate_ratio_median']:.2f} ({x['aggregate_ratio_min']:.2f}-{x['aggregate_ratio_max']:.2f}) | "
+                  f"{q['per_stream_tokens_per_s_p50']:.1f} | {l['per_stream_tokens_per_s_p50']:.1f} | {x['per_stream_ratio_median']:.2f} | "
                   f"{q['errors'] + l['errors']} |")
     if "embeddings" in r:
         e = r["embeddings"]
