@@ -85,8 +85,12 @@ void RegisterServe(CLI::App& app, Registry& reg) {
       std::printf("quarry: web UI %s/\n", (*server)->url().c_str());
       std::printf("quarry: OpenAI base URL %s/v1%s\n", (*server)->url().c_str(), so.api_keys.empty() ? " (no API key needed)" : "");
       std::fflush(stdout);
-      int sig = 0;
-      sigwait(&stop_signals, &sig);
+      // Every 10 s, free memory goes back to the system: what the arenas keep
+      // after index rebuilds is mostly freed pages between live allocations,
+      // which only malloc_trim returns.
+      int sig = -1;
+      const timespec every{10, 0};
+      while ((sig = sigtimedwait(&stop_signals, nullptr, &every)) < 0) malloc_trim(0);
       std::fprintf(stderr, "quarry: %s: finishing requests in flight, then stopping\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
       (*server)->Stop();
       (*server)->Wait();
