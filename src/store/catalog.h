@@ -111,6 +111,7 @@ class Catalog {
   Status Migrate();
   std::string dir_;
   std::unique_ptr<sql::Db> db_;
+  bool mapped_ = false;  // reads through a memory map (set by the first GetChunks)
 };
 
 }  // namespace quarry
