@@ -52,8 +52,8 @@ def post(url, body, timeout=600, key=None):
 # ---------------------------------------------------------------------------
 # Corpus: Zipfian words, one chunk per record (BM25 only).
 
-def make_corpus(n, work):
-    db = CACHE / "bench" / f"serve-kb-{n}"
+def make_corpus(n, work, embed=False):
+    db = CACHE / "bench" / (f"serve-kb-{n}" + ("-embedded" if embed else ""))
     queries = CACHE / "bench" / f"serve-queries-{n}.txt"
     if (db / "quarry.db").exists() and queries.exists():
         return db, queries
@@ -66,8 +66,9 @@ def make_corpus(n, work):
         for i in range(n):
             words = rng.choices(vocab, weights, k=rng.randint(40, 80))
             f.write(json.dumps({"_id": str(i), "text": " ".join(words)}) + "\n")
-    log("ingesting them (BM25 only)")
-    subprocess.run([str(QUARRY), "add", str(corpus), "--no-embed", "--db", str(db)], check=True, stdout=subprocess.DEVNULL)
+    log("ingesting them" + ("" if embed else " (BM25 only)"))
+    subprocess.run([str(QUARRY), "add", str(corpus), "--db", str(db)] + ([] if embed else ["--no-embed"]), check=True,
+                   stdout=subprocess.DEVNULL)
     with queries.open("w") as f:
         for _ in range(1000):
             f.write(" ".join(rng.choices(vocab[50:5000], k=rng.randint(4, 8))) + "\n")
@@ -81,10 +82,16 @@ class Serve:
         line = self.p.stdout.readline()
         self.url = re.search(r"http://\S+", line).group(0)
 
-    def rss_mb(self):
+    def rss_mb(self, field="VmRSS"):
+        # VmRSS = RssAnon (heap) + RssFile (mapped files: the catalog, read
+        # through SQLite's memory map, and the model) + RssShmem.
         for line in Path(f"/proc/{self.p.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
+
+    def cpu_seconds(self):
+        fields = Path(f"/proc/{self.p.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
     def stop(self):
         self.p.send_signal(signal.SIGTERM)
@@ -121,27 +128,46 @@ def wrk(url, path, bodies_file, connections, seconds, threads=2):
 
 # ---------------------------------------------------------------------------
 
-def bench_search(a, work, result):
-    db, queries = make_corpus(a.chunks, work)
-    bodies = work / "search_bodies.jsonl"
-    bodies.write_text("".join(json.dumps({"query": q, "k": 10, "mode": "bm25"}) + "\n" for q in queries.read_text().splitlines()))
-    log("in-process search rate, 2 threads")
+def search_rows(db, queries, work, mode, connections, seconds):
+    bodies = work / f"search_bodies_{mode}.jsonl"
+    bodies.write_text("".join(json.dumps({"query": q, "k": 10, "mode": mode}) + "\n" for q in queries.read_text().splitlines()))
+    log(f"in-process search rate, {mode}, 2 threads")
+    before = os.times()
     inproc = json.loads(subprocess.run([str(SEARCH_RATE), "--db", str(db), "--queries", str(queries), "--threads", "2",
-                                        "--seconds", str(a.seconds)], capture_output=True, text=True, check=True).stdout)
+                                        "--seconds", str(seconds), "--mode", mode], capture_output=True, text=True, check=True).stdout)
+    after = os.times()
+    # CPU time per query (user + system; loading included): the HTTP rows put
+    # the server's next to it, which is what HTTP and JSON add, whatever the
+    # load generator takes of the two cores.
+    inproc["cpu_ms_per_query"] = ((after.children_user - before.children_user) + (after.children_system - before.children_system)) \
+        * 1000 / inproc["queries"]
     rows = []
-    s = Serve(["--db", db, "--no-embed", "--http-threads", "64", "--searchers", "2"])
+    s = Serve(["--db", db, "--http-threads", "64", "--searchers", "2"] + (["--no-embed"] if mode == "bm25" else []))
     try:
         wrk(s.url, "/v1/search", bodies, 8, 3)  # warm-up: indexes loaded in every handle
-        for c in (1, 8, 32, 64):
-            log(f"wrk /v1/search, {c} connections")
-            r = wrk(s.url, "/v1/search", bodies, c, a.seconds)
+        for c in connections:
+            log(f"wrk /v1/search, {mode}, {c} connections")
+            cpu0 = s.cpu_seconds()
+            r = wrk(s.url, "/v1/search", bodies, c, seconds)
+            r["server_cpu_ms_per_request"] = (s.cpu_seconds() - cpu0) * 1000 / max(r["requests"], 1)
             r["connections"] = c
             r["of_in_process"] = r["rps"] / inproc["qps"]
             rows.append(r)
     finally:
         s.stop()
+    return inproc, rows
+
+
+def bench_search(a, work, result):
+    db, queries = make_corpus(a.chunks, work)
+    inproc, rows = search_rows(db, queries, work, "bm25", (1, 8, 32, 64), a.seconds)
     result["search"] = {"chunks": a.chunks, "in_process": inproc, "http": rows,
                         "server_flags": "--http-threads 64 --searchers 2", "wrk_threads": 2}
+    # The default mode, where a query's cost is mostly embedding it.
+    db, queries = make_corpus(a.hybrid_chunks, work, embed=True)
+    inproc, rows = search_rows(db, queries, work, "hybrid", (8, 32), a.seconds)
+    result["search_hybrid"] = {"chunks": a.hybrid_chunks, "in_process": inproc, "http": rows,
+                               "server_flags": "--http-threads 64 --searchers 2", "wrk_threads": 2}
 
 
 PROMPTS = ["Explain how tides work.", "Write a short poem about rain.", "What is a prime number?", "Describe a cat.",
@@ -282,7 +308,7 @@ def bench_soak(a, work, result):
     def sampler():
         t0 = time.time()
         while not stop.is_set():
-            samples.append((time.time() - t0, s.rss_mb()))
+            samples.append((time.time() - t0, s.rss_mb(), s.rss_mb("RssAnon"), s.rss_mb("RssFile")))
             stop.wait(5)
 
     ths = [threading.Thread(target=f) for f in (uploader, chatter, sampler)]
@@ -294,16 +320,25 @@ def bench_soak(a, work, result):
         stop.set()
         [t.join() for t in ths]
         code = s.stop()
-    first = [m for t, m in samples if 60 <= t < 120] or [samples[0][1]]
-    last = [m for t, m in samples if t >= samples[-1][0] - 60]
-    result["soak"] = {"seconds": a.soak_seconds, "search": search, **counts, "exit_code": code,
-                      "rss_mb_minute_2": sum(first) / len(first), "rss_mb_last_minute": sum(last) / len(last),
-                      "rss_change": sum(last) / len(last) / (sum(first) / len(first)) - 1, "rss_samples": samples}
+    def mean(col, lo, hi):
+        xs = [x[col] for x in samples if lo <= x[0] < hi] or [samples[0][col]]
+        return sum(xs) / len(xs)
+
+    end = samples[-1][0] + 1
+    out = {"seconds": a.soak_seconds, "search": search, **counts, "exit_code": code}
+    for col, name in ((1, "rss"), (2, "rss_anon"), (3, "rss_file")):
+        out[f"{name}_mb_minute_2"] = mean(col, 60, 120)
+        out[f"{name}_mb_minutes_4_5"] = mean(col, 180, 300)
+        out[f"{name}_mb_last_minute"] = mean(col, end - 60, end)
+        out[f"{name}_change"] = out[f"{name}_mb_last_minute"] / out[f"{name}_mb_minute_2"] - 1
+    out["rss_samples"] = samples  # [seconds, VmRSS, RssAnon, RssFile] in MB
+    result["soak"] = out
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--chunks", type=int, default=100000)
+    ap.add_argument("--hybrid-chunks", type=int, default=5000, help="embedded documents for the hybrid search rows")
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--soak-seconds", type=int, default=600)
     ap.add_argument("--llm", default="smollm2-135m")
@@ -325,16 +360,20 @@ def main():
 
 
 def report(r):
-    if "search" in r:
-        s = r["search"]
+    for key in ("search", "search_hybrid"):
+        if key not in r:
+            continue
+        s = r[key]
         ip = s["in_process"]
-        print(f"\n/v1/search, BM25 over {s['chunks']} chunks; in-process {ip['qps']:.0f} q/s (2 threads, p50 {ip['p50_ms']:.2f} ms)\n")
-        print("| connections | req/s | of in-process | p50 ms | p99 ms | p99/p50 | errors |")
-        print("|---:|---:|---:|---:|---:|---:|---:|")
+        mode = "BM25" if key == "search" else "hybrid"
+        print(f"\n/v1/search, {mode} over {s['chunks']} chunks; in-process {ip['qps']:.0f} q/s (2 threads, p50 {ip['p50_ms']:.2f} ms, "
+              f"{ip.get('cpu_ms_per_query', 0):.3f} CPU ms per query)\n")
+        print("| connections | req/s | of in-process | p50 ms | p99 ms | p99/p50 | server CPU ms per request | errors |")
+        print("|---:|---:|---:|---:|---:|---:|---:|---:|")
         for x in s["http"]:
             e = sum(x["errors"].values())
             print(f"| {x['connections']} | {x['rps']:.0f} | {x['of_in_process']:.0%} | {x['p50_ms']:.2f} | {x['p99_ms']:.2f} | "
-                  f"{x['p99_ms'] / x['p50_ms']:.1f} | {e} |")
+                  f"{x['p99_ms'] / x['p50_ms']:.1f} | {x.get('server_cpu_ms_per_request', 0):.3f} | {e} |")
     if "chat" in r:
         c = r["chat"]
         print(f"\nChat ({c['model']}, max {c['max_tokens']} tokens, greedy), quarry-chat vs llama-server on the same GGUF\n")
@@ -355,7 +394,8 @@ def report(r):
         s = r["soak"]
         print(f"\nSoak {s['seconds']} s: {s['search']['requests']} searches ({sum(s['search']['errors'].values())} errors), "
               f"{s['uploads']} uploads ({s['upload_errors']} errors), {s['chats']} chats ({s['chat_errors']} errors, {s['chat_429']} 429s); "
-              f"RSS {s['rss_mb_minute_2']:.0f} MB in minute 2, {s['rss_mb_last_minute']:.0f} MB in the last ({s['rss_change']:+.1%}); "
+              f"RSS {s['rss_mb_minute_2']:.0f} MB in minute 2, {s['rss_mb_last_minute']:.0f} MB in the last ({s['rss_change']:+.1%}; "
+              f"heap {s['rss_anon_mb_minute_2']:.0f} -> {s['rss_anon_mb_last_minute']:.0f} MB, {s['rss_anon_change']:+.1%}); "
               f"exit code after SIGTERM {s['exit_code']}")
 
 
