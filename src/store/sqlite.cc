@@ -21,6 +21,15 @@ Status Error(int rc, const std::string& path, const std::string& msg) {
 
 }  // namespace
 
+Stmt::~Stmt() {
+  if (s_ == nullptr) return;
+  if (owner_ != nullptr) {
+    owner_->GiveBack(s_);
+  } else {
+    sqlite3_finalize(s_);
+  }
+}
+
 bool Stmt::Step() {
   int rc = sqlite3_step(s_);
   if (rc == SQLITE_ROW) return true;
@@ -50,14 +59,31 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& path, bool read_only) {
   return std::unique_ptr<Db>(new Db(db, path));
 }
 
-Db::~Db() { sqlite3_close_v2(db_); }
+Db::~Db() {
+  for (auto& [sql, s] : idle_) sqlite3_finalize(s);
+  sqlite3_close_v2(db_);
+}
 
 Result<Stmt> Db::Prepare(std::string_view sql) {
   Stmt st;
+  st.db_ = db_;
+  st.owner_ = this;
+  if (auto it = idle_.find(std::string(sql)); it != idle_.end()) {
+    st.s_ = it->second;
+    idle_.erase(it);
+    return st;
+  }
   int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &st.s_, nullptr);
   if (rc != SQLITE_OK) return Status::Internal(std::string("sqlite prepare: ") + sqlite3_errmsg(db_) + " in: " + std::string(sql));
-  st.db_ = db_;
   return st;
+}
+
+void Db::GiveBack(sqlite3_stmt* s) {
+  // Reset ends the statement's read transaction: a cached statement holds no lock.
+  sqlite3_reset(s);
+  sqlite3_clear_bindings(s);
+  const char* sql = sqlite3_sql(s);
+  if (sql == nullptr || idle_.size() >= kMaxCached || !idle_.emplace(sql, s).second) sqlite3_finalize(s);
 }
 
 Status Db::Exec(const std::string& sql) {

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "quarry/status.h"
 
@@ -17,13 +18,14 @@ class Db;
 class Stmt {
  public:
   Stmt() = default;
-  Stmt(Stmt&& o) noexcept : s_(o.s_), db_(o.db_) { o.s_ = nullptr; }
+  Stmt(Stmt&& o) noexcept : s_(o.s_), db_(o.db_), owner_(o.owner_) { o.s_ = nullptr; }
   Stmt& operator=(Stmt&& o) noexcept {
     std::swap(s_, o.s_);
-    db_ = o.db_;
+    std::swap(db_, o.db_);
+    std::swap(owner_, o.owner_);
     return *this;
   }
-  ~Stmt() { sqlite3_finalize(s_); }
+  ~Stmt();
 
   Stmt& Bind(int i, int64_t v) { sqlite3_bind_int64(s_, i, v); return *this; }
   Stmt& Bind(int i, int v) { sqlite3_bind_int64(s_, i, v); return *this; }
@@ -62,6 +64,7 @@ class Stmt {
   friend class Db;
   sqlite3_stmt* s_ = nullptr;
   sqlite3* db_ = nullptr;
+  Db* owner_ = nullptr;  // takes the statement back, reset, for the next Prepare of its SQL
   Status status_;
 };
 
@@ -69,6 +72,9 @@ class Db {
  public:
   static Result<std::unique_ptr<Db>> Open(const std::string& path, bool read_only);
   ~Db();
+  // A statement of this SQL: one the connection prepared before and got back
+  // (compiling the SQL again was a tenth of a search), else a new one. A
+  // Stmt must not outlive its Db.
   Result<Stmt> Prepare(std::string_view sql);
   Status Exec(const std::string& sql);  // one or more statements, no results
   int64_t LastInsertId() const { return sqlite3_last_insert_rowid(db_); }
@@ -77,9 +83,13 @@ class Db {
   const std::string& path() const { return path_; }
 
  private:
+  friend class Stmt;
+  static constexpr size_t kMaxCached = 64;
   Db(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+  void GiveBack(sqlite3_stmt* s);
   sqlite3* db_;
   std::string path_;
+  std::unordered_map<std::string, sqlite3_stmt*> idle_;  // by SQL text; reset, bindings cleared
 };
 
 // BEGIN IMMEDIATE ... COMMIT; rolls back unless Commit() succeeded.
