@@ -46,7 +46,8 @@ std::vector<std::string> TemplateMarkers(const llama_vocab* vocab) {
 // llama.cpp's repeat penalty (its penalties sampler with frequency and
 // presence 0) over the last kWindow sampled tokens, applied in place to the
 // few logits it changes. The sampler looks every vocabulary entry up in a hash
-// map instead: 49k-152k lookups per token, ~10% of a small model's decode.
+// map instead: 0.18 ms a token at 49k entries, 0.55 ms at 152k (measured),
+// a few percent of a small model's decode.
 class RepeatPenalty {
  public:
   static constexpr size_t kWindow = 64;
