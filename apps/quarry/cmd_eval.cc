@@ -158,6 +158,7 @@ int Report(const std::string& task, const json& header, const std::vector<eval::
       m["examples"] = r.examples;
       m["seconds"] = r.seconds;
       m["seconds_per_example"] = r.examples ? r.seconds / static_cast<double>(r.examples) : 0.0;
+      if (!r.reused.empty()) m["reused_answers_of"] = r.reused;
       j["modes"][r.mode] = m;
     }
     j["differences"] = json::array();
@@ -181,7 +182,13 @@ int Report(const std::string& task, const json& header, const std::vector<eval::
         std::printf(" %12.4f", it->second);
       }
     }
-    std::printf(" %10.2f\n", r.examples ? r.seconds / static_cast<double>(r.examples) : 0.0);
+    std::printf(" %10.2f%s\n", r.examples ? r.seconds / static_cast<double>(r.examples) : 0.0, r.reused.empty() ? "" : " *");
+  }
+  for (const auto& r : results) {
+    if (!r.reused.empty()) {
+      std::printf("* %s: the greedy first candidates of %s (same prompts, decoded once; --separate-modes to decode it alone)\n",
+                  r.mode.c_str(), r.reused.c_str());
+    }
   }
   if (!diffs.empty()) {
     std::printf("\ndifferences (paired bootstrap, 1000 resamples of the %zu examples, 95%% interval):\n", diffs[0].examples);
@@ -221,6 +228,7 @@ void RegisterEvalTasks(CLI::App* ev, Registry& reg) {
   static size_t limit = 50;
   static int candidates = 4;
   static int batch = 1;
+  static bool separate_modes = false;
   static size_t k = 5;
   static std::string summary_language;
 
@@ -237,6 +245,9 @@ void RegisterEvalTasks(CLI::App* ev, Registry& reg) {
                   "sequences it would have alone; greedy answers can differ in a rare token from one-at-a-time)")
         ->check(CLI::Range(1, 32))
         ->capture_default_str();
+    c->add_flag("--separate-modes", separate_modes,
+                "Decode every mode on its own. By default a mode X run with X+candidates takes candidate 1 (greedy, "
+                "same prompt) as its answer instead of decoding the prompt again");
     AddGenFlags(c, &gf, "support");
     gf.max_tokens = max_tokens;
     AddKbFlags(c, &flags);
@@ -266,6 +277,7 @@ void RegisterEvalTasks(CLI::App* ev, Registry& reg) {
       if (!b.ok()) return Fail(b.status());
       eval::QaEvalOptions o;
       o.batch = eb;
+      o.batch.share_greedy = !separate_modes;
       o.modes = SplitCommas(modes);
       o.candidates = candidates;
       o.ask.search.k = k;
@@ -305,6 +317,7 @@ void RegisterEvalTasks(CLI::App* ev, Registry& reg) {
       if (!kb.ok()) return Fail(kb.status());
       eval::SummarizeEvalOptions o;
       o.batch = eb;
+      o.batch.share_greedy = !separate_modes;
       o.modes = SplitCommas(modes);
       o.candidates = candidates;
       o.summarize.generate = b->options;
@@ -410,6 +423,7 @@ void RegisterEvalTasks(CLI::App* ev, Registry& reg) {
       }
       eval::TranslateEvalOptions o;
       o.batch = eb;
+      o.batch.share_greedy = !separate_modes;
       o.modes = SplitCommas(modes);
       if (!tm) o.modes.erase(std::remove_if(o.modes.begin(), o.modes.end(), [](const std::string& m) { return m != "zero-shot"; }), o.modes.end());
       o.candidates = candidates;

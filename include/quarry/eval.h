@@ -82,6 +82,9 @@ struct TaskModeResult {
   std::map<std::string, SampleMetric> resample;  // the metrics that can be resampled
   size_t examples = 0;
   double seconds = 0;
+  // Non-empty when this mode's answers reused the greedy first candidate of
+  // that mode ("rag" of "rag+candidates"): its seconds exclude the decoding.
+  std::string reused;
   std::vector<std::string> predictions;
 };
 
@@ -107,6 +110,11 @@ struct EvalBatch {
   int examples = 1;
   int context = 0;
   int sequences = 1;
+  // A mode "X" that runs with "X+candidates" takes its greedy answers from
+  // candidate 1 of the same prompts (decoded once, up to batched kernels'
+  // rounding) instead of decoding them again. false: every mode decodes on
+  // its own (to time each mode alone).
+  bool share_greedy = true;
 };
 
 struct QaEvalOptions {

@@ -63,6 +63,56 @@ Status ReplayGenerator::Flush() {
   return Status::OK();
 }
 
+std::string GreedyMemoGenerator::GreedyKey(const std::vector<ChatMessage>& conversation, const SamplingOptions& s) {
+  // What a greedy decode depends on: the prompt, the length limit, the
+  // penalty and whether end-of-generation may be sampled (not the seed,
+  // temperature, top-k or top-p: the arg max ignores them).
+  SamplingOptions g;
+  g.max_tokens = s.max_tokens;
+  g.repeat_penalty = s.repeat_penalty;
+  g.ignore_eos = s.ignore_eos;
+  return ReplayGenerator::Key({conversation}, g);
+}
+
+Result<std::vector<Generation>> GreedyMemoGenerator::ChatBatch(const std::vector<std::vector<ChatMessage>>& conversations,
+                                                               const SamplingOptions& sampling, const TokenCallback& on_piece) {
+  const bool all_greedy = sampling.temperature <= 0;
+  if (!all_greedy) {
+    // Candidates: decoded together as asked (dropping the greedy one from the
+    // batch would change the others' seeds); the greedy first is remembered.
+    auto g = real_.ChatBatch(conversations, sampling, on_piece);
+    if (g.ok() && sampling.greedy_first && !g->empty() && !conversations.empty()) {
+      memo_[GreedyKey(conversations[0], sampling)] = Entry{(*g)[0], sampling.logprobs};
+    }
+    return g;
+  }
+  // Independent greedy conversations: each answered from memory or decoded.
+  std::vector<Generation> out(conversations.size());
+  std::vector<std::string> keys(conversations.size());
+  std::vector<size_t> missing;
+  for (size_t i = 0; i < conversations.size(); ++i) {
+    keys[i] = GreedyKey(conversations[i], sampling);
+    auto it = memo_.find(keys[i]);
+    if (it != memo_.end() && (it->second.logprobs || !sampling.logprobs)) {
+      out[i] = it->second.generation;
+      ++hits_;
+      if (i == 0 && on_piece) on_piece(out[i].text);
+    } else {
+      missing.push_back(i);
+    }
+  }
+  if (missing.empty()) return out;
+  std::vector<std::vector<ChatMessage>> todo;
+  for (size_t i : missing) todo.push_back(conversations[i]);
+  auto g = real_.ChatBatch(todo, sampling, missing[0] == 0 ? on_piece : nullptr);
+  if (!g.ok()) return g.status();
+  for (size_t j = 0; j < missing.size(); ++j) {
+    memo_[keys[missing[j]]] = Entry{(*g)[j], sampling.logprobs};
+    out[missing[j]] = std::move((*g)[j]);
+  }
+  return out;
+}
+
 Result<std::vector<Answer>> RunBatched(Generator& real, size_t n, int batch, int per_example_context, int per_example_sequences,
                                        const std::function<Result<Answer>(size_t, Generator&)>& fn,
                                        const std::function<void(size_t)>& progress) {

@@ -43,18 +43,55 @@ class ReplayGenerator final : public Generator {
   // sampling go together, up to the real generator's sequences.
   Status Flush();
 
+  // The identity of a request: its conversations and every sampling field.
+  static std::string Key(const std::vector<std::vector<ChatMessage>>& conversations, const SamplingOptions& s);
+
  private:
   struct Request {
     std::vector<std::vector<ChatMessage>> conversations;
     SamplingOptions sampling;
   };
-  static std::string Key(const std::vector<std::vector<ChatMessage>>& conversations, const SamplingOptions& s);
 
   Generator& real_;
   int context_, sequences_;
   bool deferred_ = false;
   std::map<std::string, std::vector<Generation>> done_;
   std::map<std::string, Request> pending_;
+};
+
+// Remembers every greedy generation it passes through (a single greedy
+// conversation, or the greedy first of a candidates request) and answers an
+// identical greedy request from memory. An eval runs "X+candidates" before
+// "X": X's answer is then candidate 1 of the same prompt, already decoded, so
+// the two modes share one prompt evaluation (up to batched kernels' rounding,
+// the same answer X would have decoded alone).
+class GreedyMemoGenerator final : public Generator {
+ public:
+  explicit GreedyMemoGenerator(Generator& real) : real_(real) {}
+
+  Result<std::string> FormatChat(const std::vector<ChatMessage>& m) const override { return real_.FormatChat(m); }
+  Result<std::vector<Generation>> ChatBatch(const std::vector<std::vector<ChatMessage>>& conversations,
+                                            const SamplingOptions& sampling, const TokenCallback& on_piece) override;
+  Result<Generation> Complete(std::string_view prompt, const SamplingOptions& s, const TokenCallback& cb) override {
+    return real_.Complete(prompt, s, cb);
+  }
+  int context_size() const override { return real_.context_size(); }
+  int max_sequences() const override { return real_.max_sequences(); }
+  int CountTokens(std::string_view text) const override { return real_.CountTokens(text); }
+  const std::string& model_id() const override { return real_.model_id(); }
+
+  size_t hits() const { return hits_; }
+
+ private:
+  struct Entry {
+    Generation generation;
+    bool logprobs = false;
+  };
+  static std::string GreedyKey(const std::vector<ChatMessage>& conversation, const SamplingOptions& s);
+
+  Generator& real_;
+  std::map<std::string, Entry> memo_;
+  size_t hits_ = 0;
 };
 
 // Runs fn(i, generator) for i in [0, n), `batch` examples at a time through a

@@ -33,6 +33,36 @@ using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 double Since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
+// The order modes run in: "X+candidates" before "X" when both are asked for,
+// so X can reuse the greedy first candidate (GreedyMemoGenerator).
+std::vector<std::string> RunOrder(const std::vector<std::string>& modes, bool share) {
+  if (!share) return modes;
+  std::vector<std::string> order;
+  auto has = [&](const std::string& m) { return std::find(modes.begin(), modes.end(), m) != modes.end(); };
+  auto ran = [&](const std::string& m) { return std::find(order.begin(), order.end(), m) != order.end(); };
+  for (const std::string& m : modes) {
+    if (has(m + "+candidates") && !ran(m + "+candidates")) order.push_back(m + "+candidates");
+    if (!ran(m)) order.push_back(m);
+  }
+  return order;
+}
+
+// Results back in the order the modes were asked for (each mode's rows together).
+std::vector<TaskModeResult> InAskedOrder(const std::vector<std::string>& modes, std::vector<TaskModeResult> ran) {
+  std::vector<TaskModeResult> out;
+  for (const std::string& m : modes) {
+    for (auto& r : ran) {
+      if (r.mode == m || r.mode.rfind(m + ":", 0) == 0) out.push_back(std::move(r));
+    }
+  }
+  return out;
+}
+
+// The mode whose greedy answers `mode` took from memory, if it took any.
+std::string Reused(const std::string& mode, const GreedyMemoGenerator& memo, size_t hits_before) {
+  return memo.hits() > hits_before ? mode + "+candidates" : std::string();
+}
+
 Result<std::string> ReadAll(const std::string& path) {
   if (path.size() > 3 && path.compare(path.size() - 3, 3, ".gz") == 0) {
     gzFile f = gzopen(path.c_str(), "rb");
@@ -297,7 +327,10 @@ Result<std::vector<TaskModeResult>> EvaluateQa(KnowledgeBase& kb, Generator& gen
       {"agreement", {{"agreement", 1}}},
       {"support+agreement", {{"support", 1}, {"agreement", 1}}},
   };
-  for (const std::string& mode : o.modes) {
+  GreedyMemoGenerator memo(gen);
+  Generator& g_all = o.batch.share_greedy ? static_cast<Generator&>(memo) : gen;
+  const std::vector<std::string> order = RunOrder(o.modes, o.batch.share_greedy);
+  for (const std::string& mode : order) {
     if (mode != "closed-book" && mode != "rag" && mode != "rag+candidates") {
       return Status::InvalidArgument("unknown QA mode '" + mode + "' (closed-book, rag, rag+candidates)");
     }
@@ -313,9 +346,10 @@ Result<std::vector<TaskModeResult>> EvaluateQa(KnowledgeBase& kb, Generator& gen
       std::vector<std::string> predictions;
     };
     std::map<std::string, Tally> by_selector;
+    const size_t hits_before = memo.hits();
     const auto t = Clock::now();
     auto answers = RunBatched(
-        gen, data.examples.size(), o.batch.examples, o.batch.context, o.batch.sequences,
+        g_all, data.examples.size(), o.batch.examples, o.batch.context, o.batch.sequences,
         [&](size_t i, Generator& g) -> Result<Answer> {
           const QaExample& ex = data.examples[i];
           AskOptions ao = o.ask;
@@ -393,6 +427,7 @@ Result<std::vector<TaskModeResult>> EvaluateQa(KnowledgeBase& kb, Generator& gen
     }
     r.seconds = Since(t);
     r.examples = data.examples.size();
+    r.reused = Reused(mode, memo, hits_before);
     r.resample = {{"exact_match", MeanOf(em)}, {"f1", MeanOf(f1)}, {"contains", MeanOf(contains)}};
     if (mode != "closed-book") {
       r.resample["citation_precision"] = [cited_n, cited_gold_n](const std::vector<size_t>& sample) {
@@ -427,7 +462,7 @@ Result<std::vector<TaskModeResult>> EvaluateQa(KnowledgeBase& kb, Generator& gen
       results.push_back(std::move(s));
     }
   }
-  return results;
+  return InAskedOrder(o.modes, std::move(results));
 }
 
 SampleMetric MeanOf(std::vector<double> per_example) {
@@ -493,16 +528,20 @@ std::vector<ModeDifference> CompareModes(const std::vector<TaskModeResult>& resu
 Result<std::vector<TaskModeResult>> EvaluateSummaries(Generator& gen, KnowledgeBase* kb, const std::vector<SummaryExample>& data,
                                                       const SummarizeEvalOptions& o, const EvalProgress& progress) {
   std::vector<TaskModeResult> results;
-  for (const std::string& mode : o.modes) {
+  GreedyMemoGenerator memo(gen);
+  Generator& g_all = o.batch.share_greedy ? static_cast<Generator&>(memo) : gen;
+  const std::vector<std::string> order = RunOrder(o.modes, o.batch.share_greedy);
+  for (const std::string& mode : order) {
     if (mode != "lead" && mode != "summary" && mode != "summary+candidates") {
       return Status::InvalidArgument("unknown summarize mode '" + mode + "' (lead, summary, summary+candidates)");
     }
     TaskModeResult r;
     r.mode = mode;
     std::vector<double> rouge;
+    const size_t hits_before = memo.hits();
     const auto t = Clock::now();
     auto answers = RunBatched(
-        gen, data.size(), mode == "lead" ? 1 : o.batch.examples, o.batch.context, o.batch.sequences,
+        g_all, data.size(), mode == "lead" ? 1 : o.batch.examples, o.batch.context, o.batch.sequences,
         [&](size_t i, Generator& g) -> Result<Answer> {
           if (mode == "lead") {
             // The first sentence: the classic extractive baseline.
@@ -528,27 +567,32 @@ Result<std::vector<TaskModeResult>> EvaluateSummaries(Generator& gen, KnowledgeB
     }
     r.seconds = Since(t);
     r.examples = data.size();
+    r.reused = Reused(mode, memo, hits_before);
     r.resample = {{"rouge_l", MeanOf(std::move(rouge))}};
     r.metrics = {{"rouge_l", r.resample["rouge_l"](AllOf(r.examples))}};
     results.push_back(std::move(r));
   }
-  return results;
+  return InAskedOrder(o.modes, std::move(results));
 }
 
 Result<std::vector<TaskModeResult>> EvaluateTranslation(Generator& gen, KnowledgeBase* tm, const std::vector<std::string>& sources,
                                                         const std::vector<std::vector<std::string>>& refs, const TranslateEvalOptions& o,
                                                         const EvalProgress& progress) {
   std::vector<TaskModeResult> results;
-  for (const std::string& mode : o.modes) {
+  GreedyMemoGenerator memo(gen);
+  Generator& g_all = o.batch.share_greedy ? static_cast<Generator&>(memo) : gen;
+  const std::vector<std::string> order = RunOrder(o.modes, o.batch.share_greedy);
+  for (const std::string& mode : order) {
     if (mode != "zero-shot" && mode != "tm" && mode != "tm+candidates") {
       return Status::InvalidArgument("unknown translate mode '" + mode + "' (zero-shot, tm, tm+candidates)");
     }
     if (mode != "zero-shot" && !tm) return Status::InvalidArgument("mode " + mode + " needs a translation memory").About("tm");
     TaskModeResult r;
     r.mode = mode;
+    const size_t hits_before = memo.hits();
     const auto t = Clock::now();
     auto answers = RunBatched(
-        gen, sources.size(), o.batch.examples, o.batch.context, o.batch.sequences,
+        g_all, sources.size(), o.batch.examples, o.batch.context, o.batch.sequences,
         [&](size_t i, Generator& g) {
           TranslateOptions to = o.translate;
           to.tm = mode == "zero-shot" ? nullptr : tm;
@@ -565,6 +609,7 @@ Result<std::vector<TaskModeResult>> EvaluateTranslation(Generator& gen, Knowledg
     }
     r.seconds = Since(t);
     r.examples = sources.size();
+    r.reused = Reused(mode, memo, hits_before);
     // Corpus metrics are sums of sentence statistics: resampled by summing.
     std::vector<std::vector<double>> chrf, bleu;
     for (size_t i = 0; i < r.predictions.size(); ++i) {
@@ -584,7 +629,7 @@ Result<std::vector<TaskModeResult>> EvaluateTranslation(Generator& gen, Knowledg
     for (const auto& [name, metric] : r.resample) r.metrics[name] = metric(AllOf(r.examples));
     results.push_back(std::move(r));
   }
-  return results;
+  return InAskedOrder(o.modes, std::move(results));
 }
 
 }  // namespace quarry::eval

@@ -358,6 +358,30 @@ TEST(EvalCommands, OwnQaSetAndPlainParallelTextWithIntervals) {
     ++lines;
   }
   EXPECT_EQ(lines, 6);  // 3 questions x 2 modes
+
+  // rag with rag+candidates: rag's answers are candidate 1 of the same
+  // prompts, decoded once; the same answers as decoding rag on its own.
+  // (Short answers: a batch of four may round differently late in a long one.)
+  auto rag_answers = [&](const std::string& extra) {
+    const std::string file = (d.path() / ("rag" + extra.substr(0, 4) + ".jsonl")).string();
+    auto r = RunCmd(Quarry() + " eval qa --data " + (d.path() / "qa.jsonl").string() + " --db " + (d.path() / "kb").string() +
+                    " --modes rag,rag+candidates --eval-candidates 2 -n 24 --json --predictions " + file + " " + extra);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    json j = json::parse(r.out);
+    std::vector<std::string> out;
+    std::ifstream f(file);
+    for (std::string line; std::getline(f, line);) {
+      json p = json::parse(line);
+      if (p["mode"] == "rag") out.push_back(p["prediction"]);
+    }
+    return std::make_pair(j, out);
+  };
+  auto [shared_json, shared] = rag_answers("");
+  auto [alone_json, alone] = rag_answers("--separate-modes");
+  EXPECT_EQ(shared_json["modes"]["rag"]["reused_answers_of"], "rag+candidates");
+  EXPECT_FALSE(alone_json["modes"]["rag"].contains("reused_answers_of"));
+  ASSERT_EQ(shared.size(), 3u);
+  EXPECT_EQ(shared, alone);
 }
 
 TEST_F(Rag, BadInputGetsClearErrors) {
