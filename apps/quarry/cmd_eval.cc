@@ -145,7 +145,18 @@ int Report(const std::string& task, const json& header, const std::vector<eval::
   if (!predictions_file.empty()) {
     std::ofstream out(predictions_file);
     for (const auto& r : results) {
-      for (size_t i = 0; i < r.predictions.size(); ++i) out << JsonText(json{{"mode", r.mode}, {"i", i}, {"prediction", r.predictions[i]}}) << "\n";
+      for (size_t i = 0; i < r.predictions.size(); ++i) {
+        json line = {{"mode", r.mode}, {"i", i}, {"prediction", r.predictions[i]}};
+        if (i < r.grounding.size()) {
+          const auto& g = r.grounding[i];
+          line["generated"] = g.generated;
+          line["cited"] = g.cited;
+          line["gold"] = g.gold;
+          line["sources"] = json::array();
+          for (const auto& s : g.sources) line["sources"].push_back({{"n", s.n}, {"source", s.hit.source}, {"text", s.text}});
+        }
+        out << JsonText(line) << "\n";
+      }
     }
   }
   const std::vector<eval::ModeDifference> diffs = eval::CompareModes(results);

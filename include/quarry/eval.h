@@ -86,6 +86,15 @@ struct TaskModeResult {
   // that mode ("rag" of "rag+candidates"): its seconds exclude the decoding.
   std::string reused;
   std::vector<std::string> predictions;
+  // Grounded QA modes, per example: what the model wrote before its citations
+  // were checked, the passages it was given, the ones the answer cites and the
+  // ones the data says hold a gold answer (how citation precision is judged).
+  struct Grounding {
+    std::string generated;
+    std::vector<Source> sources;
+    std::vector<int> cited, gold;
+  };
+  std::vector<Grounding> grounding;
 };
 
 // A difference between two modes' scores on the same examples, with its

@@ -410,8 +410,13 @@ Result<std::vector<TaskModeResult>> EvaluateQa(KnowledgeBase& kb, Generator& gen
       if (mode != "closed-book") {
         bool any_gold = false, cites_gold = false;
         double cited_here = 0, cited_gold_here = 0;
+        TaskModeResult::Grounding gr;
+        gr.generated = a->candidates.empty() ? a->text : a->candidates[static_cast<size_t>(a->selected)].generation.text;
+        gr.sources = a->sources;
+        gr.cited = a->cited;
         for (const Source& src : a->sources) {
           const bool gold = AnswerContains(src.text, ex.answers);
+          if (gold) gr.gold.push_back(src.n);
           const bool is_cited = std::find(a->cited.begin(), a->cited.end(), src.n) != a->cited.end();
           any_gold = any_gold || gold;
           cited_here += is_cited ? 1 : 0;
@@ -422,6 +427,7 @@ Result<std::vector<TaskModeResult>> EvaluateQa(KnowledgeBase& kb, Generator& gen
         citing_gold += cites_gold ? 1 : 0;
         cited_n.push_back(cited_here);
         cited_gold_n.push_back(cited_gold_here);
+        r.grounding.push_back(std::move(gr));
       }
       r.predictions.push_back(a->text);
     }
