@@ -111,7 +111,7 @@ Result<Answer> Grounded(KnowledgeBase& kb, Generator& gen, const std::string& qu
   // is attributed a sentence at a time, the candidates once they are whole.
   // What streams is what the answer will be, trimmed as candidates are:
   // leading space is dropped, trailing space held until text follows it.
-  rag::CitationAttributor stream(a.sources);
+  rag::CitationAttributor stream(a.sources, query);
   std::string held;
   bool started = false;
   auto emit = [&](std::string out) {

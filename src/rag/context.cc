@@ -305,12 +305,53 @@ std::vector<size_t> CitedSentenceEnds(std::string_view t) {
   return out;
 }
 
+namespace {
+bool StartsWithWord(std::string_view s, size_t at, std::string_view w) {
+  return s.substr(at, w.size()) == w && (at + w.size() == s.size() || s[at + w.size()] == ' ');
+}
+// Where the next marker starts when only a list separator (spaces, a comma,
+// "and", "or") comes before it; npos otherwise.
+size_t MarkerAfterSeparator(std::string_view s, size_t j) {
+  auto spaces = [&] {
+    while (j < s.size() && s[j] == ' ') ++j;
+  };
+  spaces();
+  if (j < s.size() && s[j] == ',') ++j, spaces();
+  for (std::string_view w : {"and", "or"}) {
+    if (StartsWithWord(s, j, w)) {
+      j += w.size();
+      spaces();
+      break;
+    }
+  }
+  std::vector<int> nums;
+  size_t close = 0;
+  return j < s.size() && s[j] == '[' && ParseCitation(s, j, &nums, &close) ? j : std::string_view::npos;
+}
+// Drops a separator left dangling after a marker: "[2] and" -> "[2]".
+void TrimListSeparator(std::string* out) {
+  size_t end = out->size();
+  for (std::string_view w : {" and", " or"}) {
+    if (end >= w.size() && std::string_view(*out).substr(end - w.size()) == w) {
+      end -= w.size();
+      break;
+    }
+  }
+  if (end > 0 && (*out)[end - 1] == ',') --end;
+  size_t k = end;
+  while (k > 0 && (*out)[k - 1] == ' ') --k;
+  if (end < out->size() && k > 0 && (*out)[k - 1] == ']') out->resize(k);
+}
+}  // namespace
+
 struct CitationAttributor::Terms {
   std::unique_ptr<text::Analyzer> analyzer;
   std::vector<std::unordered_set<std::string>> sources;  // index n - 1
+  std::unordered_set<std::string> question;
 };
 
-CitationAttributor::CitationAttributor(const std::vector<Source>& sources) : terms_(std::make_unique<Terms>()) {
+CitationAttributor::CitationAttributor(const std::vector<Source>& sources, std::string_view question)
+    : terms_(std::make_unique<Terms>()) {
   auto a = text::Analyzer::Create();
   if (a.ok()) terms_->analyzer = std::move(*a);
   for (const Source& s : sources) max_n_ = std::max(max_n_, s.n);
@@ -320,15 +361,67 @@ CitationAttributor::CitationAttributor(const std::vector<Source>& sources) : ter
     if (s.n < 1) continue;
     for (auto& term : terms_->analyzer->Analyze(s.text)) terms_->sources[static_cast<size_t>(s.n - 1)].insert(std::move(term));
   }
+  for (auto& term : terms_->analyzer->Analyze(question)) terms_->question.insert(std::move(term));
 }
 
 CitationAttributor::~CitationAttributor() = default;
 
-std::string CitationAttributor::AttributeSentence(std::string_view seg) const {
-  // Markers as written, less the numbers that name no source.
-  std::string out;
+std::string CitationAttributor::AttributeSentence(std::string_view seg, std::string_view previous) const {
+  // The sentence without its markers, and the numbers they name that exist.
+  std::string plain;
+  std::vector<int> named;
   std::vector<int> nums;
   size_t close = 0;
+  for (size_t i = 0; i < seg.size(); ++i) {
+    if (seg[i] != '[' || !ParseCitation(seg, i, &nums, &close)) {
+      plain += seg[i];
+      continue;
+    }
+    for (int x : nums) {
+      if (x >= 1 && x <= max_n_ && std::find(named.begin(), named.end(), x) == named.end()) named.push_back(x);
+    }
+    i = close;
+  }
+
+  // What a sentence says beyond the question: its terms less the
+  // question's. A passage that only shares the question's words (retrieved
+  // for them: the noise a retriever brings) does not support the answer.
+  size_t all_terms = 0;
+  std::vector<double> support(static_cast<size_t>(max_n_), 0.0);
+  double best_support = 0;
+  int best = 0;
+  auto judge = [&](std::string_view text) {
+    std::unordered_set<std::string> said;
+    all_terms = 0;
+    if (terms_->analyzer) {
+      for (auto& term : terms_->analyzer->Analyze(text)) {
+        ++all_terms;
+        if (!terms_->question.count(term)) said.insert(std::move(term));
+      }
+    }
+    best_support = 0, best = 0;
+    for (size_t k = 0; k < support.size(); ++k) {
+      size_t common = 0;
+      for (const auto& term : said) common += terms_->sources[k].count(term);
+      support[k] = said.empty() ? 0.0 : static_cast<double>(common) / static_cast<double>(said.size());
+      if (support[k] > best_support) best_support = support[k], best = static_cast<int>(k) + 1;
+    }
+  };
+  judge(plain);
+  // "This is stated in sources [1], [2] and [3].": markers on a sentence that
+  // says nothing any passage holds are judged by the sentence before it.
+  if (best_support == 0 && !named.empty() && !previous.empty()) {
+    const size_t own_terms = all_terms;
+    judge(WithoutCitations(previous));
+    all_terms = own_terms;
+  }
+  // A marker the model wrote stays when its passage holds at least half as
+  // much of what the sentence says as the best passage does (or when no
+  // passage holds any of it: nothing to judge by).
+  auto keep = [&](int n) { return best_support == 0 || support[static_cast<size_t>(n - 1)] >= 0.5 * best_support; };
+
+  // Markers as written, less the numbers that name no source or fail the check.
+  std::string out;
   bool cited = false;
   for (size_t i = 0; i < seg.size(); ++i) {
     if (seg[i] != '[' || !ParseCitation(seg, i, &nums, &close)) {
@@ -337,7 +430,7 @@ std::string CitationAttributor::AttributeSentence(std::string_view seg) const {
     }
     std::vector<int> valid;
     for (int x : nums) {
-      if (x >= 1 && x <= max_n_ && std::find(valid.begin(), valid.end(), x) == valid.end()) valid.push_back(x);
+      if (x >= 1 && x <= max_n_ && keep(x) && std::find(valid.begin(), valid.end(), x) == valid.end()) valid.push_back(x);
     }
     if (valid.size() == nums.size()) {
       out.append(seg.substr(i, close + 1 - i));
@@ -345,26 +438,24 @@ std::string CitationAttributor::AttributeSentence(std::string_view seg) const {
       out += '[';
       for (size_t k = 0; k < valid.size(); ++k) out += (k ? ", " : "") + std::to_string(valid[k]);
       out += ']';
+    } else if (const size_t next = MarkerAfterSeparator(seg, close + 1); next != std::string_view::npos) {
+      // "[1], [2]" / "[1] and [2]" without [1]: the list goes on from [2].
+      cited = cited || !valid.empty();
+      i = next - 1;
+      continue;
     } else {
+      // Removed with the space before it, and with what joined it to a
+      // marker before ("[2] and [3]" without [3]).
       while (!out.empty() && out.back() == ' ') out.pop_back();
+      TrimListSeparator(&out);
     }
     cited = cited || !valid.empty();
     i = close;
   }
-  if (cited || !terms_->analyzer || max_n_ == 0) return out;
+  if (cited || max_n_ == 0) return out;
 
-  // No marker: the source holding most of the sentence's terms, if it holds half.
-  std::unordered_set<std::string> mine;
-  for (auto& term : terms_->analyzer->Analyze(out)) mine.insert(std::move(term));
-  if (mine.size() < 2) return out;
-  int best = 0;
-  size_t best_common = 0;
-  for (size_t k = 0; k < terms_->sources.size(); ++k) {
-    size_t common = 0;
-    for (const auto& term : mine) common += terms_->sources[k].count(term);
-    if (common > best_common) best = static_cast<int>(k) + 1, best_common = common;
-  }
-  if (best == 0 || 2 * best_common < mine.size()) return out;
+  // No marker left: the passage holding most of what the sentence says, if it holds half.
+  if (all_terms < 2 || best == 0 || best_support < 0.5) return out;
 
   // Before the closing punctuation: "... four minutes [2]." / "……四分钟[2]。"
   size_t at = out.size();
@@ -387,8 +478,11 @@ std::string CitationAttributor::AttributeSentence(std::string_view seg) const {
 std::string CitationAttributor::Attribute(std::string_view answer) const {
   std::string out;
   size_t from = 0;
+  std::string_view previous;
   for (size_t end : CitedSentenceEnds(answer)) {
-    out += AttributeSentence(answer.substr(from, end - from));
+    const std::string_view sentence = answer.substr(from, end - from);
+    out += AttributeSentence(sentence, previous);
+    previous = sentence;
     from = end;
   }
   return out;
@@ -436,7 +530,9 @@ std::string CitationAttributor::Feed(std::string_view piece) {
   std::string out;
   size_t from = 0;
   for (size_t k = 0; k < last; ++k) {
-    std::string s = AttributeSentence(std::string_view(pending_).substr(from, ends[k] - from));
+    const std::string_view sentence = std::string_view(pending_).substr(from, ends[k] - from);
+    std::string s = AttributeSentence(sentence, previous_);
+    previous_ = sentence;
     // The first sentence's stable prefix has been released already, and
     // attribution keeps it as it was.
     out += k == 0 ? s.substr(std::min(released_, s.size())) : s;
@@ -454,7 +550,14 @@ std::string CitationAttributor::Feed(std::string_view piece) {
 }
 
 std::string CitationAttributor::Finish() {
-  std::string out = pending_.empty() ? std::string() : AttributeSentence(pending_);
+  std::string out;
+  size_t from = 0;
+  for (size_t end : pending_.empty() ? std::vector<size_t>{} : CitedSentenceEnds(pending_)) {
+    const std::string_view sentence = std::string_view(pending_).substr(from, end - from);
+    out += AttributeSentence(sentence, previous_);
+    previous_ = sentence;
+    from = end;
+  }
   out.erase(0, std::min(released_, out.size()));
   pending_.clear();
   released_ = 0;

@@ -39,14 +39,20 @@ std::vector<int> CitedNumbers(std::string_view text, int max_n);
 std::string WithoutCitations(std::string_view text);
 
 // Inline citations an answer can be trusted to carry. The answer is read
-// sentence by sentence (a sentence keeps the "[n]" markers that follow it):
-// a marker naming no source is removed; a sentence without a marker gets the
-// source that holds at least half of its terms (BM25 analysis, so CJK works),
-// as " [n]" before its closing punctuation. Sentences nothing supports stay
-// uncited. Deterministic; used for every grounded answer.
+// sentence by sentence (a sentence keeps the "[n]" markers that follow it),
+// judged by what it says beyond the question: its terms (BM25 analysis, so
+// CJK works) less the question's. A marker naming no source is removed, and
+// so is one whose passage holds less than half as much of what the sentence
+// says as the best passage does (a passage retrieved for the question's words
+// alone); markers on a sentence that says nothing any passage holds ("This
+// is stated in [1], [2] and [3].") are judged by the sentence before it. A
+// sentence left without a marker gets the passage that holds at least half of
+// what it says, as " [n]" before its closing punctuation.
+// Sentences nothing supports stay uncited. Deterministic; used for every
+// grounded answer.
 class CitationAttributor {
  public:
-  explicit CitationAttributor(const std::vector<Source>& sources);
+  explicit CitationAttributor(const std::vector<Source>& sources, std::string_view question = {});
   ~CitationAttributor();
   // The whole answer, attributed.
   std::string Attribute(std::string_view answer) const;
@@ -59,12 +65,15 @@ class CitationAttributor {
   std::string Finish();
 
  private:
-  std::string AttributeSentence(std::string_view sentence) const;
+  // previous: the sentence before it (markers on a sentence that says nothing
+  // checkable are judged by it).
+  std::string AttributeSentence(std::string_view sentence, std::string_view previous) const;
   struct Terms;
   std::unique_ptr<Terms> terms_;
   int max_n_ = 0;
   std::string pending_;   // text not yet attributed, from the start of a sentence
   size_t released_ = 0;   // bytes of pending_ already returned (its stable prefix)
+  std::string previous_;  // the last sentence attributed while streaming
 };
 
 // The end of each sentence of an answer, extended over the citation markers

@@ -140,6 +140,41 @@ TEST(InlineCitations, MarkersTheModelWroteAreKeptOrRemovedWhenTheyNameNoSource) 
             (std::vector<int>{1, 2}));
 }
 
+// RGB-style noise: passages retrieved for the question's words that do not
+// hold the answer. A marker the model put on one is dropped; an uncited
+// sentence is judged by what it says beyond the question.
+TEST(InlineCitations, APassageSharingOnlyTheQuestionsWordsIsNotCited) {
+  const std::vector<std::string> passages = {
+      "The 2021 Nobel Prize in Literature went to Abdulrazak Gurnah, the Swedish Academy said.",
+      "Annie Ernaux was awarded the 2022 Nobel Prize in Literature for her courage and clinical acuity.",
+      "The Nobel Prize in Literature is announced each October in Stockholm."};
+  const std::string question = "Who won the 2022 Nobel Prize in Literature?";
+  rag::CitationAttributor a(Sources(passages), question);
+  EXPECT_EQ(a.Attribute("Annie Ernaux won the 2022 Nobel Prize in Literature [1][2]."),
+            "Annie Ernaux won the 2022 Nobel Prize in Literature [2].");
+  EXPECT_EQ(a.Attribute("Annie Ernaux won the 2022 Nobel Prize in Literature [1, 2, 3]."),
+            "Annie Ernaux won the 2022 Nobel Prize in Literature [2].");
+  // Every marker on noise: the sentence goes to the passage that holds it.
+  EXPECT_EQ(a.Attribute("Annie Ernaux won it [3]."), "Annie Ernaux won it [2].");
+  EXPECT_EQ(a.Attribute("The prize went to Annie Ernaux."), "The prize went to Annie Ernaux [2].");
+  // Two passages each holding part of the sentence both stay.
+  EXPECT_EQ(a.Attribute("Ernaux won in 2022, after Gurnah in 2021 [1][2]."), "Ernaux won in 2022, after Gurnah in 2021 [1][2].");
+  // A sentence that only points at sources is judged by the one before it.
+  EXPECT_EQ(a.Attribute("Annie Ernaux won it. This is stated in sources [1], [2] and [3]."),
+            "Annie Ernaux won it [2]. This is stated in sources [2].");
+  // Streamed, the same answers.
+  for (const std::string& answer : {std::string("Annie Ernaux won the 2022 Nobel Prize in Literature [1][2]. The prize went to Annie Ernaux."),
+                                   std::string("Annie Ernaux won it. This is stated in sources [1], [2] and [3].")}) {
+  for (size_t step : {1, 3, 7}) {
+    rag::CitationAttributor s(Sources(passages), question);
+    std::string streamed;
+    for (size_t i = 0; i < answer.size(); i += step) streamed += s.Feed(std::string_view(answer).substr(i, step));
+    streamed += s.Finish();
+    EXPECT_EQ(streamed, a.Attribute(answer)) << step;
+  }
+  }
+}
+
 TEST(InlineCitations, StreamingGivesExactlyTheWholeAnswer) {
   const std::vector<std::string> answers = {
       "The Eiffel Tower was completed in 1889.[1] A French press steeps for four minutes [2]. "
