@@ -64,12 +64,28 @@ std::string SourcesText(const std::vector<Source>& sources) {
 
 }  // namespace
 
+namespace {
+// "U.S. Open", "e.g. this", "J. Smith", "Dr. Who": a period after a single
+// letter or a title does not end the sentence.
+bool AbbreviationDot(std::string_view t, size_t dot) {
+  size_t w = dot;
+  while (w > 0 && std::isalpha(static_cast<unsigned char>(t[w - 1]))) --w;
+  const size_t len = dot - w;
+  if (len == 0 || (w > 0 && !IsSpace(t[w - 1]) && t[w - 1] != '.' && t[w - 1] != '(' && t[w - 1] != '"')) return false;
+  if (len == 1) return true;
+  static const std::string_view kTitles[] = {"Mr", "Mrs", "Ms", "Dr", "Prof", "St", "Jr", "Sr", "vs", "Mt"};
+  return std::find(std::begin(kTitles), std::end(kTitles), t.substr(w, len)) != std::end(kTitles);
+}
+}  // namespace
+
 std::vector<size_t> SentenceEnds(std::string_view t) {
   std::vector<size_t> ends;
   for (size_t i = 0; i < t.size(); ++i) {
     const unsigned char c = static_cast<unsigned char>(t[i]);
     size_t end = 0;
-    if (c == '.' || c == '!' || c == '?') {
+    if (c == '.' && AbbreviationDot(t, i)) {
+      continue;
+    } else if (c == '.' || c == '!' || c == '?') {
       size_t j = i + 1;
       while (j < t.size() && (t[j] == '"' || t[j] == '\'' || t[j] == ')')) ++j;
       if (j == t.size() || IsSpace(t[j])) end = j;

@@ -61,6 +61,9 @@ TEST(Sentences, EnglishAndChinese) {
             (std::vector<std::string>{"One.", "Two!", "Three?", "e.g.x stays"}));
   EXPECT_EQ(rag::SplitSentences("今天下雨。明天晴！好吗？"), (std::vector<std::string>{"今天下雨。", "明天晴！", "好吗？"}));
   EXPECT_EQ(rag::SentenceEnds("ab. cd").back(), 6u);
+  // Initials and titles do not end a sentence.
+  EXPECT_EQ(rag::SplitSentences("Serena Williams won the U.S. Open in 2019. Dr. Smith agreed, e.g. J. K. Rowling did. Fine."),
+            (std::vector<std::string>{"Serena Williams won the U.S. Open in 2019.", "Dr. Smith agreed, e.g. J. K. Rowling did.", "Fine."}));
 }
 
 TEST(PackSources, BestFirstWithoutDuplicatesWithinBudget) {
