@@ -68,7 +68,7 @@ Result<Stmt> Db::Prepare(std::string_view sql) {
   Stmt st;
   st.db_ = db_;
   st.owner_ = this;
-  if (auto it = idle_.find(std::string(sql)); it != idle_.end()) {
+  if (auto it = idle_.find(sql); it != idle_.end()) {
     st.s_ = it->second;
     idle_.erase(it);
     return st;

@@ -4,6 +4,7 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -89,7 +90,12 @@ class Db {
   void GiveBack(sqlite3_stmt* s);
   sqlite3* db_;
   std::string path_;
-  std::unordered_map<std::string, sqlite3_stmt*> idle_;  // by SQL text; reset, bindings cleared
+  struct SqlHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view sql) const { return std::hash<std::string_view>{}(sql); }
+  };
+  // By SQL text (looked up without a copy of it); reset, bindings cleared.
+  std::unordered_map<std::string, sqlite3_stmt*, SqlHash, std::equal_to<>> idle_;
 };
 
 // BEGIN IMMEDIATE ... COMMIT; rolls back unless Commit() succeeded.
