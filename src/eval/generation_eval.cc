@@ -566,9 +566,7 @@ Result<std::vector<TaskModeResult>> EvaluateSummaries(Generator& gen, KnowledgeB
     if (!answers.ok()) return answers.status();
     for (size_t i = 0; i < data.size(); ++i) {
       std::string pred = (*answers)[i].text;
-      double best = 0;
-      for (const auto& ref : data[i].references) best = std::max(best, RougeL(pred, ref));
-      rouge.push_back(best);
+      rouge.push_back(RougeL(pred, data[i].references));
       r.predictions.push_back(std::move(pred));
     }
     r.seconds = Since(t);

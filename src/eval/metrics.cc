@@ -177,6 +177,12 @@ bool AnswerContains(std::string_view prediction, const std::vector<std::string>&
   return false;
 }
 
+double RougeL(std::string_view prediction, const std::vector<std::string>& references) {
+  double best = 0;
+  for (const auto& ref : references) best = std::max(best, RougeL(prediction, ref));
+  return best;
+}
+
 double RougeL(std::string_view prediction, std::string_view reference) {
   const auto p = TextTokens(prediction), r = TextTokens(reference);
   if (p.empty() || r.empty()) return 0.0;

@@ -30,6 +30,8 @@ bool AnswerContains(std::string_view prediction, const std::vector<std::string>&
 
 // ROUGE-L F1 (longest common subsequence of tokens).
 double RougeL(std::string_view prediction, std::string_view reference);
+// Several references: the best F-measure over them (rouge-score's score_multi).
+double RougeL(std::string_view prediction, const std::vector<std::string>& references);
 
 // Corpus chrF (character 6-grams, beta 2, whitespace ignored) and corpus BLEU
 // (4-grams, brevity penalty, exponential smoothing; punctuation split off and

@@ -39,6 +39,15 @@ TEST(SummaryMetrics, RougeLMatchesRougeScore) {
   EXPECT_EQ(RougeL("same words here", "same words here"), 1.0);
 }
 
+// DialogSum's test split has three references per dialogue. rouge-score
+// 0.1.2: RougeScorer(['rougeL']).score_multi(refs, prediction).fmeasure.
+TEST(SummaryMetrics, SeveralReferencesScoreLikeRougeScoresScoreMulti) {
+  const std::vector<std::string> refs = {"The cat is sitting on the mat.", "A cat sat on a mat today.", "Dogs bark."};
+  EXPECT_NEAR(RougeL("The cat sat on the mat.", refs), 0.7692307692307692, 1e-9);
+  EXPECT_NEAR(RougeL("The cat sat on the mat.", std::vector<std::string>{refs[1], refs[2]}), 0.6153846153846153, 1e-9);
+  EXPECT_EQ(RougeL("The cat sat on the mat.", std::vector<std::string>{}), 0.0);
+}
+
 TEST(TranslationMetrics, ChrFMatchesSacreBleu) {
   std::vector<std::string> hyps = {"The cat sat on the mat.", "A quick brown fox jumps over the lazy dog!"};
   std::vector<std::string> refs = {"The cat is sitting on the mat.", "The quick brown fox jumped over the lazy dog."};
