@@ -383,21 +383,8 @@ CitationAttributor::CitationAttributor(const std::vector<Source>& sources, std::
 CitationAttributor::~CitationAttributor() = default;
 
 std::string CitationAttributor::AttributeSentence(std::string_view seg, std::string_view previous) const {
-  // The sentence without its markers, and the numbers they name that exist.
-  std::string plain;
-  std::vector<int> named;
   std::vector<int> nums;
   size_t close = 0;
-  for (size_t i = 0; i < seg.size(); ++i) {
-    if (seg[i] != '[' || !ParseCitation(seg, i, &nums, &close)) {
-      plain += seg[i];
-      continue;
-    }
-    for (int x : nums) {
-      if (x >= 1 && x <= max_n_ && std::find(named.begin(), named.end(), x) == named.end()) named.push_back(x);
-    }
-    i = close;
-  }
 
   // What a sentence says beyond the question: its terms less the
   // question's. A passage that only shares the question's words (retrieved
@@ -423,10 +410,11 @@ std::string CitationAttributor::AttributeSentence(std::string_view seg, std::str
       if (support[k] > best_support) best_support = support[k], best = static_cast<int>(k) + 1;
     }
   };
-  judge(plain);
+  judge(WithoutCitations(seg));
   // "This is stated in sources [1], [2] and [3].": markers on a sentence that
-  // says nothing any passage holds are judged by the sentence before it.
-  if (best_support == 0 && !named.empty() && !previous.empty()) {
+  // says nothing any passage holds are judged by the sentence before it (and
+  // if they all fail, the sentence goes to the passage that holds that one).
+  if (best_support == 0 && !CitedNumbers(seg, max_n_).empty() && !previous.empty()) {
     const size_t own_terms = all_terms;
     judge(WithoutCitations(previous));
     all_terms = own_terms;
