@@ -41,7 +41,7 @@ json CandidatesJson(const Answer& a) {
 json AnswerJson(const Answer& a, const std::string& model) {
   json cites = json::array();
   for (const auto& s : a.sources) {
-    cites.push_back({{"n", s.n},
+    json c = {{"n", s.n},
                      {"doc_id", s.hit.chunk.doc_id},
                      {"chunk_id", s.hit.chunk.id},
                      {"source", s.hit.source},
@@ -51,7 +51,9 @@ json AnswerJson(const Answer& a, const std::string& model) {
                      {"score", s.hit.score},
                      {"cited", std::find(a.cited.begin(), a.cited.end(), s.n) != a.cited.end()},
                      {"trimmed", s.trimmed},
-                     {"text", s.text}});
+                     {"text", s.text}};
+    if (s.hit.rerank_score) c["rerank_score"] = *s.hit.rerank_score, c["fused_rank"] = s.hit.fused_rank;
+    cites.push_back(std::move(c));
   }
   return {{"answer", a.text},
           {"grounded", a.grounded},
@@ -136,7 +138,9 @@ void AddGenFlags(CLI::App* cmd, GenFlags* f, const char* default_select) {
                   "agreement (consensus with the other candidates), rerank (cross-encoder, needs --rerank-model), "
                   "or a mix like support=0.5,agreement=0.5")
       ->capture_default_str();
-  cmd->add_option("--rerank-model", f->rerank_model, "Cross-encoder GGUF for the rerank selector");
+  cmd->add_option("--rerank-model", f->rerank_model,
+                  "Cross-encoder GGUF (a name or path; see `quarry model import`): reranks the retrieved passages "
+                  "and serves the rerank selector");
   cmd->add_option("-c,--ctx", f->context, "Context window in tokens (default: the model's, at most 4096)")->check(CLI::NonNegativeNumber);
   cmd->add_flag("--json", f->as_json, "Print the result as JSON (no streaming)");
 }
@@ -153,8 +157,10 @@ Result<Backend> OpenBackend(const GenFlags& f, int sequences, int threads) {
   b.options.sampling.temperature = static_cast<float>(f.temperature);
   b.options.candidate_temperature = static_cast<float>(f.candidate_temperature);
   QUARRY_RETURN_IF_ERROR(b.options.Validate());
-  if (sel->count("rerank")) {
-    if (f.rerank_model.empty()) return Status::InvalidArgument("--select rerank needs --rerank-model FILE.gguf (a cross-encoder)");
+  if (sel->count("rerank") && f.rerank_model.empty()) {
+    return Status::InvalidArgument("--select rerank needs --rerank-model FILE.gguf (a cross-encoder)");
+  }
+  if (!f.rerank_model.empty()) {
     auto path = ResolveModel(f.rerank_model);
     if (!path.ok()) return path.status();
     auto r = Reranker::Open(*path, threads);
@@ -214,6 +220,7 @@ void RegisterAsk(CLI::App& app, Registry& reg) {
         auto b = OpenBackend(gf, seqs, flags.threads);
         if (!b.ok()) return Fail(b.status());
         o.generate = b->options;
+        o.search.reranker = b->reranker.get();
         const bool stream = !gf.as_json && gf.candidates == 1 && o.strategy == AskOptions::Strategy::kJoint;
         bool streamed = false;
         auto a = Ask(**kb, *b->gen, question, o, stream ? TokenCallback([&](std::string_view p) { return streamed = true, StreamPiece(p); }) : nullptr);
@@ -259,6 +266,7 @@ void RegisterAsk(CLI::App& app, Registry& reg) {
           if (!kb) return Fail(Status::NotFound(ToOptions(flags).dir + ": no knowledge base here; `quarry add` documents first, or pass --db"));
           AskOptions o;
           o.search.k = k;
+          o.search.reranker = b->reranker.get();
           o.generate = b->options;
           a = SummarizeQuery(*kb, *b->gen, query, o, cb);
         } else {

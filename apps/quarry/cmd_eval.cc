@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "quarry/eval.h"
+#include "quarry/registry.h"
 
 namespace quarry::cli {
 using nlohmann::json;
@@ -27,6 +28,8 @@ void RegisterEval(CLI::App& app, Registry& reg) {
   static size_t limit = 0;
   static bool as_json = false, no_embed = false;
   static AddOptions ao;
+  static std::string rerank_model;
+  static size_t rerank_depth = SearchOptions().rerank_depth;
   auto* r = ev->add_subcommand("retrieval", "nDCG@10, Recall@100 and MRR@10 on a BEIR-format dataset, per mode");
   r->add_option("--beir", beir, "Dataset directory (corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv)")->required()->check(CLI::ExistingDirectory);
   r->add_option("--split", split, "Judgment split: any qrels/SPLIT.tsv of the dataset (test, train, dev, ...)")->capture_default_str();
@@ -36,6 +39,8 @@ void RegisterEval(CLI::App& app, Registry& reg) {
   r->add_option("--chunk-tokens", ao.chunk_tokens, "Chunk size for the corpus")->check(CLI::Range(16, 8192))->capture_default_str();
   r->add_option("--overlap", ao.overlap_tokens, "Chunk overlap")->check(CLI::Range(0, 4096))->capture_default_str();
   r->add_flag("--no-embed", no_embed, "BM25 only: skip embedding the corpus");
+  r->add_option("--rerank-model", rerank_model, "Cross-encoder GGUF that reorders each mode's first --rerank-depth results (modes report as MODE+rerank)");
+  r->add_option("--rerank-depth", rerank_depth, "Results the cross-encoder reads per query")->capture_default_str();
   r->add_flag("--json", as_json, "Print JSON: {\"modes\": {\"bm25\": {\"ndcg@10\", \"recall@100\", \"mrr@10\"}, ...}}");
   AddKbFlags(r, &flags);
   // Default: a knowledge base per dataset in the cache, reused across runs.
@@ -65,6 +70,17 @@ void RegisterEval(CLI::App& app, Registry& reg) {
         }
       }
       o.search.fusion = fusion == "weighted" ? SearchOptions::Fusion::kWeighted : SearchOptions::Fusion::kRrf;
+      o.search.rerank_depth = rerank_depth;
+      if (Status st = o.search.Validate(); !st.ok()) return Fail(st);
+      std::unique_ptr<Reranker> reranker;
+      if (!rerank_model.empty()) {
+        auto path = ResolveModel(rerank_model);
+        if (!path.ok()) return Fail(path.status());
+        auto rr = Reranker::Open(*path, flags.threads);
+        if (!rr.ok()) return Fail(rr.status());
+        reranker = std::move(*rr);
+        o.search.reranker = reranker.get();
+      }
       KbFlags f = flags;
       if (f.db.empty()) {
         f.db = eval::CachedKnowledgeBaseDir("", beir, "|" + std::to_string(ao.chunk_tokens) + "|" + std::to_string(ao.overlap_tokens) + "|" +

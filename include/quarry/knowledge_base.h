@@ -122,9 +122,15 @@ struct SearchOptions {
   std::vector<std::string> where; // "key=value", "key!=value", "key>=3", "date<2024-01-01"
   bool mmr = false;               // maximal marginal relevance over the fused list
   float mmr_lambda = 0.7f;
+  // A cross-encoder re-scores the first rerank_depth fused hits against the
+  // query: they come first, in its order, SearchHit::rerank_score (and score)
+  // its logit; any further hits follow in fused order. Applied before MMR.
+  // Not owned; it must outlive the call.
+  Reranker* reranker = nullptr;
+  size_t rerank_depth = 30;
 
   // k in [1, 10000], candidates in [1, 100000], rrf_k >= 1, dense_weight and
-  // mmr_lambda in [0, 1].
+  // mmr_lambda in [0, 1], rerank_depth in [1, 1000].
   Status Validate() const;
 };
 
@@ -134,6 +140,8 @@ struct SearchHit {
   double score = 0;
   std::optional<double> bm25_score, dense_score;
   int bm25_rank = 0, dense_rank = 0;  // 1-based; 0 when that retriever did not return it
+  std::optional<double> rerank_score; // the cross-encoder's logit (also in score) when reranked
+  int fused_rank = 0;                 // 1-based rank before reranking; 0 when not reranked
 };
 
 // The text Add would extract from one file (any supported format; JSONL and

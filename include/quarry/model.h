@@ -3,7 +3,8 @@
 //
 // Threads and ownership: an Embedder or Generator object is not safe for
 // concurrent use (it owns one llama.cpp context and its KV cache); use one
-// per thread, or serialise calls. Objects are independent of each other, so
+// per thread, or serialise calls. A Reranker may be shared: its calls run one
+// at a time on its own thread. Objects are independent of each other, so
 // a pool of them serves several threads. The free functions here may be
 // called from any thread.
 #pragma once
@@ -57,6 +58,23 @@ class Embedder {
   virtual double min_relevance(std::string_view /*query*/) const { return 0.25; }
   // Stable identity of the model: file name plus a digest of its metadata.
   virtual const std::string& model_id() const = 0;
+};
+
+// ---------------------------------------------------------------------------
+// Reranking
+
+// A cross-encoder: relevance of each text to a query, read from the query and
+// the text together (sharper than comparing two embeddings, and slower).
+class Reranker {
+ public:
+  // A GGUF with a classification head and rank pooling: one imported by
+  // ImportHfModel from a *ForSequenceClassification checkpoint, or a
+  // bge-reranker / ms-marco cross-encoder converted by llama.cpp. Fails with
+  // InvalidArgument for embedding and chat models.
+  static Result<std::unique_ptr<Reranker>> Open(const std::string& gguf_path, int threads = 0);
+  virtual ~Reranker() = default;
+  // Raw relevance logits, one per text (higher is more relevant).
+  virtual Result<std::vector<float>> Score(const std::string& query, const std::vector<std::string>& texts) = 0;
 };
 
 // ---------------------------------------------------------------------------
@@ -186,13 +204,18 @@ struct ImportReport {
   int tensors = 0;
   int vocab_size = 0;
   int embedding_length = 0;
-  std::string pooling;  // "mean", "cls", "last" or "none"
+  std::string pooling;  // "mean", "cls", "last" or "rank" (a cross-encoder)
+  std::vector<std::string> notes;  // what the user should know about the result
 };
 
-// Converts a BERT-family sentence-transformers checkpoint (config.json,
-// model.safetensors, vocab.txt or tokenizer.json, optional modules.json and
-// pooling config) into a GGUF file llama.cpp loads as an embedding model.
-// Unsupported architectures fail with Unsupported naming what is missing.
+// Converts a Hugging Face BERT or XLM-RoBERTa checkpoint (config.json,
+// model.safetensors, vocab.txt or tokenizer.json) into a GGUF file llama.cpp
+// loads. A bare encoder (BertModel, XLMRobertaModel; pooling from the
+// sentence-transformers modules.json or ImportOptions::pooling) becomes an
+// embedding model for Embedder::Open; a one-logit cross-encoder
+// (BertForSequenceClassification, XLMRobertaForSequenceClassification) becomes
+// a rank-pooled reranker for Reranker::Open. Unsupported architectures fail
+// with Unsupported naming what is missing.
 Result<ImportReport> ImportHfModel(const std::string& hf_dir, const std::string& out_gguf,
                                    const ImportOptions& options = {});
 

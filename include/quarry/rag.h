@@ -48,16 +48,6 @@ using SelectorWeights = std::map<std::string, double>;
 // "support", "likelihood", "agreement", "rerank" or "support=0.5,agreement=0.5".
 Result<SelectorWeights> ParseSelector(const std::string& spec);
 
-// A cross-encoder: relevance of each text to a query.
-class Reranker {
- public:
-  // A GGUF with rank pooling (e.g. bge-reranker converted by llama.cpp).
-  static Result<std::unique_ptr<Reranker>> Open(const std::string& gguf_path, int threads = 0);
-  virtual ~Reranker() = default;
-  // Raw relevance logits, one per text.
-  virtual Result<std::vector<float>> Score(const std::string& query, const std::vector<std::string>& texts) = 0;
-};
-
 struct GenerateOptions {
   // Grounded tasks decode greedily with a light repetition penalty (what
   // docs/benchmarks.md measures): small models otherwise loop on a passage.

@@ -45,7 +45,7 @@ Result<RetrievalEvalReport> EvaluateRetrieval(KnowledgeBase& kb, const Retrieval
     so.k = 300;  // chunks; enough for 100 distinct documents
     so.candidates = 300;
     ModeResult mr;
-    mr.mode = ModeName(mode);
+    mr.mode = std::string(ModeName(mode)) + (so.reranker ? "+rerank" : "");
     const auto t0 = std::chrono::steady_clock::now();
     for (size_t qi = 0; qi < queries.size(); ++qi) {
       auto hits = kb.Search(queries[qi].text, so);

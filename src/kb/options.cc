@@ -59,6 +59,7 @@ Status SearchOptions::Validate() const {
   QUARRY_RETURN_IF_ERROR(InRange(static_cast<double>(candidates), 1, 100000, "candidates", "candidates per retriever"));
   QUARRY_RETURN_IF_ERROR(AtLeast(rrf_k, 1, "rrf_k", "the RRF constant"));
   QUARRY_RETURN_IF_ERROR(InRange(dense_weight, 0, 1, "dense_weight", "the dense weight"));
+  QUARRY_RETURN_IF_ERROR(InRange(static_cast<double>(rerank_depth), 1, 1000, "rerank_depth", "the rerank depth"));
   return InRange(mmr_lambda, 0, 1, "mmr_lambda", "the MMR lambda");
 }
 

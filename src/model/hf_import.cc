@@ -1,11 +1,16 @@
-// Hugging Face BERT-family checkpoint -> GGUF embedding model.
+// Hugging Face BERT-family checkpoint -> GGUF embedding model or cross-encoder.
 //
 // Follows llama.cpp's own converter (convert_hf_to_gguf.py, conversion/bert.py,
-// gguf-py/gguf/vocab.py) for key names, tensor names and the WordPiece
-// "phantom space" vocabulary, without Python or torch.
+// gguf-py/gguf/vocab.py) for key names, tensor names, the WordPiece "phantom
+// space" vocabulary and XLM-RoBERTa's unigram one, without Python or torch.
+// One deliberate difference: for BertForSequenceClassification the converter
+// drops the pooler and feeds the [CLS] state straight to the classifier; here
+// the pooler becomes llama.cpp's "cls" (dense + tanh) and the classifier its
+// "cls.output", which is what transformers computes.
 #include <ggml.h>
 #include <gguf.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -28,7 +33,15 @@ namespace {
 // gguf-py TokenType values.
 enum TokenType : int32_t { kNormal = 1, kUnknown = 2, kControl = 3, kUserDefined = 4, kUnused = 5 };
 // llama.cpp pooling types.
-enum Pooling : uint32_t { kPoolNone = 0, kPoolMean = 1, kPoolCls = 2, kPoolLast = 3 };
+enum Pooling : uint32_t { kPoolNone = 0, kPoolMean = 1, kPoolCls = 2, kPoolLast = 3, kPoolRank = 4 };
+
+// What the checkpoint is: a BERT or XLM-RoBERTa encoder, bare (an embedder,
+// pooled as its sentence-transformers config says) or with a one-logit
+// sequence-classification head (a cross-encoder: llama.cpp's rank pooling).
+struct Arch {
+  bool roberta = false;
+  bool classifier = false;
+};
 
 std::optional<json> ReadJson(const fs::path& p, Status* err) {
   std::error_code ec;
@@ -53,13 +66,103 @@ std::string TokenText(const json& cfg, const std::string& key) {
 }
 
 struct Vocab {
+  bool unigram = false;  // XLM-R's SentencePiece model ("t5" in llama.cpp) rather than WordPiece
   std::vector<std::string> tokens;
   std::vector<int32_t> types;
+  std::vector<float> scores;               // unigram only
+  std::string charsmap;                    // unigram only: SentencePiece's precompiled normaliser
+  bool add_space_prefix = true, remove_extra_whitespaces = true;
   std::map<std::string, int> ids;
   bool lowercase = true;
   std::optional<bool> strip_accents;
   bool add_bos = true, add_eos = true;
 };
+
+std::optional<std::string> Base64Decode(const std::string& in) {
+  std::string out;
+  uint32_t acc = 0;
+  int bits = 0;
+  for (char c : in) {
+    int v;
+    if (c >= 'A' && c <= 'Z') v = c - 'A';
+    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
+    else if (c >= '0' && c <= '9') v = c - '0' + 52;
+    else if (c == '+') v = 62;
+    else if (c == '/') v = 63;
+    else if (c == '=') break;
+    else return std::nullopt;
+    acc = (acc << 6) | static_cast<uint32_t>(v);
+    if ((bits += 6) >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((acc >> bits) & 0xFF));
+    }
+  }
+  return out;
+}
+
+// The first normaliser / pre-tokeniser of `type`, alone or inside a Sequence.
+const json* FindStep(const json& step, const char* list, const std::string& type) {
+  if (!step.is_object()) return nullptr;
+  if (step.value("type", "") == type) return &step;
+  if (step.contains(list) && step[list].is_array()) {
+    for (const json& s : step[list]) {
+      if (s.is_object() && s.value("type", "") == type) return &s;
+    }
+  }
+  return nullptr;
+}
+
+// XLM-RoBERTa's SentencePiece unigram model as tokenizer.json holds it:
+// model.vocab is [[piece, score], ...] in id order, the normaliser carries the
+// precompiled charsmap (base64), the Metaspace pre-tokeniser the dummy prefix.
+Status LoadUnigram(const fs::path& file, const json& tok, const std::optional<json>& tok_cfg, int64_t vocab_size, Vocab* v) {
+  const json& model = tok["model"];
+  if (!model["vocab"].is_array() || model["vocab"].empty()) return Status::Corruption(file.string() + ": unigram model without a vocab list");
+  std::set<int64_t> special;
+  if (tok.contains("added_tokens") && tok["added_tokens"].is_array()) {
+    for (const auto& a : tok["added_tokens"]) {
+      if (a.value("special", false) && a.contains("id") && a["id"].is_number_integer()) special.insert(a["id"].get<int64_t>());
+    }
+  }
+  const int64_t unk = model.value("unk_id", int64_t{-1});
+  const json& list = model["vocab"];
+  const int64_t n = std::max<int64_t>(vocab_size, static_cast<int64_t>(list.size()));
+  v->unigram = true;
+  for (int64_t i = 0; i < n; ++i) {
+    if (i >= static_cast<int64_t>(list.size())) {
+      v->tokens.push_back("[PAD" + std::to_string(i) + "]");
+      v->scores.push_back(-10000.0f);
+      v->types.push_back(kUnused);
+      continue;
+    }
+    const json& e = list[static_cast<size_t>(i)];
+    if (!e.is_array() || e.size() != 2 || !e[0].is_string() || !e[1].is_number()) {
+      return Status::Corruption(file.string() + ": unigram vocab entry " + std::to_string(i) + " is not [piece, score]");
+    }
+    const std::string piece = e[0].get<std::string>();
+    v->ids.emplace(piece, static_cast<int>(i));
+    v->tokens.push_back(piece);
+    v->scores.push_back(e[1].get<float>());
+    v->types.push_back(i == unk ? kUnknown : special.count(i) ? kControl : kNormal);
+  }
+  if (const json* pc = FindStep(tok["normalizer"], "normalizers", "Precompiled")) {
+    if (pc->contains("precompiled_charsmap") && (*pc)["precompiled_charsmap"].is_string()) {
+      auto bytes = Base64Decode((*pc)["precompiled_charsmap"].get<std::string>());
+      if (!bytes) return Status::Corruption(file.string() + ": precompiled_charsmap is not base64");
+      v->charsmap = std::move(*bytes);
+    }
+  }
+  if (const json* ms = FindStep(tok["pre_tokenizer"], "pretokenizers", "Metaspace")) {
+    if (ms->contains("add_prefix_space") && (*ms)["add_prefix_space"].is_boolean()) v->add_space_prefix = (*ms)["add_prefix_space"].get<bool>();
+    if (ms->contains("prepend_scheme") && (*ms)["prepend_scheme"].is_string()) v->add_space_prefix = (*ms)["prepend_scheme"].get<std::string>() != "never";
+  }
+  if (tok_cfg && tok_cfg->contains("clean_up_tokenization_spaces") && (*tok_cfg)["clean_up_tokenization_spaces"].is_boolean()) {
+    v->remove_extra_whitespaces = (*tok_cfg)["clean_up_tokenization_spaces"].get<bool>();
+  }
+  // A sentence is <s> ... </s>; a pair <s> A </s></s> B </s> (llama.cpp adds the separator).
+  v->add_bos = v->add_eos = true;
+  return Status::OK();
+}
 
 Status LoadVocab(const fs::path& dir, int64_t vocab_size, Vocab* v) {
   Status err;
@@ -69,10 +172,15 @@ Status LoadVocab(const fs::path& dir, int64_t vocab_size, Vocab* v) {
   std::map<int, std::string> by_id;
   if (tok_json) {
     const json& model = (*tok_json)["model"];
+    if (model.is_object() && model.value("type", "") == "Unigram") {
+      auto tok_cfg = ReadJson(dir / "tokenizer_config.json", &err);
+      QUARRY_RETURN_IF_ERROR(err);
+      return LoadUnigram(dir / "tokenizer.json", *tok_json, tok_cfg, vocab_size, v);
+    }
     if (!model.is_object() || model.value("type", "") != "WordPiece" || !model["vocab"].is_object()) {
       return Status::Unsupported((dir / "tokenizer.json").string() + ": tokenizer model is '" +
                                  (model.is_object() ? model.value("type", "?") : std::string("?")) +
-                                 "'; only WordPiece (BERT) tokenizers are supported");
+                                 "'; only WordPiece (BERT) and Unigram (XLM-RoBERTa) tokenizers are supported");
     }
     for (auto& [tok, id] : model["vocab"].items()) by_id[id.get<int>()] = tok;
     if (tok_json->contains("added_tokens")) {
@@ -186,14 +294,28 @@ Result<uint32_t> ReadPooling(const fs::path& dir, const std::string& override_mo
 }
 
 // HF tensor name -> GGUF tensor name; "" to drop; nullopt when unknown.
-std::optional<std::string> MapTensorName(std::string name) {
+std::optional<std::string> MapTensorName(std::string name, const Arch& arch) {
   if (name.rfind("bert.", 0) == 0) name = name.substr(5);
+  if (name.rfind("roberta.", 0) == 0) name = name.substr(8);
   auto ends = [&](const std::string& suf) {
     return name.size() >= suf.size() && name.compare(name.size() - suf.size(), suf.size(), suf) == 0;
   };
   if (ends(".gamma")) name = name.substr(0, name.size() - 6) + ".weight";
   if (ends(".beta")) name = name.substr(0, name.size() - 5) + ".bias";
-  if (name == "embeddings.position_ids" || name.rfind("pooler.", 0) == 0 || name.rfind("cls.", 0) == 0) return "";
+  // Classification heads: BERT's is pooler (dense + tanh) then classifier;
+  // RoBERTa's is classifier.dense (+ tanh) then classifier.out_proj.
+  if (arch.classifier && !arch.roberta) {
+    if (name == "pooler.dense.weight" || name == "pooler.dense.bias") return "cls" + name.substr(12);
+    if (name == "classifier.weight" || name == "classifier.bias") return "cls.output" + name.substr(10);
+  }
+  if (arch.classifier && arch.roberta) {
+    if (name == "classifier.dense.weight" || name == "classifier.dense.bias") return "cls" + name.substr(16);
+    if (name == "classifier.out_proj.weight" || name == "classifier.out_proj.bias") return "cls.output" + name.substr(19);
+  }
+  if (name == "embeddings.position_ids" || name.rfind("pooler.", 0) == 0 || name.rfind("cls.", 0) == 0 ||
+      name.rfind("lm_head.", 0) == 0) {
+    return "";
+  }
   static const std::map<std::string, std::string> fixed = {
       {"embeddings.word_embeddings", "token_embd"},
       {"embeddings.token_type_embeddings", "token_types"},
@@ -254,18 +376,29 @@ Result<ImportReport> ImportHfModel(const std::string& hf_dir, const std::string&
   if (!config) return Status::NotFound(hf_dir + ": no config.json; is this a Hugging Face model directory?");
 
   // Architecture.
-  static const std::set<std::string> kBert = {"BertModel", "BertForMaskedLM", "BertForPreTraining"};
+  static const std::map<std::string, Arch> kArchs = {
+      {"BertModel", {false, false}},          {"BertForMaskedLM", {false, false}},
+      {"BertForPreTraining", {false, false}}, {"BertForSequenceClassification", {false, true}},
+      {"XLMRobertaModel", {true, false}},     {"XLMRobertaForSequenceClassification", {true, true}},
+  };
   std::string arch_name;
-  if (config->contains("architectures") && (*config)["architectures"].is_array() && !(*config)["architectures"].empty()) {
+  if (config->contains("architectures") && (*config)["architectures"].is_array() && !(*config)["architectures"].empty() &&
+      (*config)["architectures"][0].is_string()) {
     arch_name = (*config)["architectures"][0].get<std::string>();
   }
   const std::string model_type = config->value("model_type", "");
-  if (!kBert.count(arch_name) && !(arch_name.empty() && model_type == "bert")) {
+  if (arch_name.empty() && model_type == "bert") arch_name = "BertModel";
+  if (arch_name.empty() && model_type == "xlm-roberta") arch_name = "XLMRobertaModel";
+  const auto arch_it = kArchs.find(arch_name);
+  if (arch_it == kArchs.end()) {
     return Status::Unsupported((dir / "config.json").string() + ": architecture '" +
                                (arch_name.empty() ? model_type : arch_name) +
-                               "' is not supported; the importer handles BERT-family encoders "
-                               "(BertModel, e.g. all-MiniLM-L6-v2, bge-small-en-v1.5)");
+                               "' is not supported; the importer handles BERT and XLM-RoBERTa encoders (BertModel, "
+                               "XLMRobertaModel, e.g. all-MiniLM-L6-v2, bge-m3) and their cross-encoders "
+                               "(BertForSequenceClassification, XLMRobertaForSequenceClassification, e.g. "
+                               "ms-marco-MiniLM-L-6-v2, bge-reranker-v2-m3)");
   }
+  const Arch arch = arch_it->second;
   if (config->value("position_embedding_type", "absolute") != "absolute") {
     return Status::Unsupported((dir / "config.json").string() + ": position_embedding_type '" +
                                config->value("position_embedding_type", "") + "' is not supported (only absolute)");
@@ -278,20 +411,40 @@ Result<ImportReport> ImportHfModel(const std::string& hf_dir, const std::string&
   const char* names[6] = {"hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
                           "max_position_embeddings", "vocab_size"};
   for (int i = 0; i < 6; ++i) {
-    if (!config->contains(names[i]) || !(*config)[names[i]].is_number_integer()) {
-      return Status::Corruption((dir / "config.json").string() + ": missing integer '" + names[i] + "'");
+    if (!config->contains(names[i]) || !(*config)[names[i]].is_number_integer() || (*config)[names[i]].get<int64_t>() <= 0) {
+      return Status::Corruption((dir / "config.json").string() + ": missing positive integer '" + names[i] + "'");
     }
     hp[i] = (*config)[names[i]].get<int64_t>();
   }
-  const int64_t n_embd = hp[0], n_layer = hp[1], n_head = hp[2], n_ff = hp[3], n_ctx = hp[4], n_vocab = hp[5];
+  const int64_t n_embd = hp[0], n_layer = hp[1], n_head = hp[2], n_ff = hp[3], n_vocab = hp[5];
+  // RoBERTa numbers positions from pad_token_id + 1; llama.cpp from 0, so the
+  // first rows of the position table go (as llama.cpp's converter does).
+  const int64_t pos_offset = arch.roberta ? config->value("pad_token_id", int64_t{1}) + 1 : 0;
+  const int64_t n_ctx = hp[4] - pos_offset;
+  if (n_ctx <= 0) return Status::Corruption((dir / "config.json").string() + ": max_position_embeddings is not above pad_token_id + 1");
   const float eps = config->value("layer_norm_eps", 1e-12f);
-  const int64_t type_vocab = config->value("type_vocab_size", 2);
+  const int64_t type_vocab = config->value("type_vocab_size", int64_t{2});
 
-  auto pooling = ReadPooling(dir, options.pooling);
-  if (!pooling.ok()) return pooling.status();
+  uint32_t pooling = kPoolRank;
+  if (arch.classifier) {
+    if (!options.pooling.empty()) {
+      return Status::InvalidArgument(hf_dir + ": a cross-encoder scores with its classification head; pooling '" +
+                                     options.pooling + "' does not apply")
+          .About("pooling");
+    }
+  } else {
+    auto p = ReadPooling(dir, options.pooling);
+    if (!p.ok()) return p.status();
+    pooling = *p;
+  }
 
   Vocab vocab;
   QUARRY_RETURN_IF_ERROR(LoadVocab(dir, n_vocab, &vocab));
+  if (arch.roberta != vocab.unigram) {
+    return Status::Unsupported(hf_dir + ": " + arch_name + " with a " + (vocab.unigram ? "unigram" : "WordPiece") +
+                               " tokenizer; BERT models need WordPiece (vocab.txt or tokenizer.json), XLM-RoBERTa "
+                               "models need tokenizer.json with its Unigram model");
+  }
 
   auto tensors = ListSafeTensors(hf_dir);
   if (!tensors.ok()) return tensors.status();
@@ -314,15 +467,23 @@ Result<ImportReport> ImportHfModel(const std::string& hf_dir, const std::string&
   gguf_set_val_u32(g, "bert.attention.head_count", static_cast<uint32_t>(n_head));
   gguf_set_val_f32(g, "bert.attention.layer_norm_epsilon", eps);
   gguf_set_val_bool(g, "bert.attention.causal", false);
-  gguf_set_val_u32(g, "bert.pooling_type", *pooling);
+  gguf_set_val_u32(g, "bert.pooling_type", pooling);
 
-  gguf_set_val_str(g, "tokenizer.ggml.model", "bert");
+  gguf_set_val_str(g, "tokenizer.ggml.model", vocab.unigram ? "t5" : "bert");
   gguf_set_val_str(g, "tokenizer.ggml.pre", "default");
   std::vector<const char*> tok_ptrs;
   for (const auto& t : vocab.tokens) tok_ptrs.push_back(t.c_str());
   gguf_set_arr_str(g, "tokenizer.ggml.tokens", tok_ptrs.data(), tok_ptrs.size());
   gguf_set_arr_data(g, "tokenizer.ggml.token_type", GGUF_TYPE_INT32, vocab.types.data(), vocab.types.size());
   gguf_set_val_u32(g, "tokenizer.ggml.token_type_count", static_cast<uint32_t>(type_vocab));
+  if (vocab.unigram) {
+    gguf_set_arr_data(g, "tokenizer.ggml.scores", GGUF_TYPE_FLOAT32, vocab.scores.data(), vocab.scores.size());
+    gguf_set_val_bool(g, "tokenizer.ggml.add_space_prefix", vocab.add_space_prefix);
+    gguf_set_val_bool(g, "tokenizer.ggml.remove_extra_whitespaces", vocab.remove_extra_whitespaces);
+    if (!vocab.charsmap.empty()) {
+      gguf_set_arr_data(g, "tokenizer.ggml.precompiled_charsmap", GGUF_TYPE_UINT8, vocab.charsmap.data(), vocab.charsmap.size());
+    }
+  }
   auto special_id = [&](const char* key, std::initializer_list<const char*> cfg_keys, const char* fallback) {
     Status e;
     std::string text;
@@ -336,20 +497,29 @@ Result<ImportReport> ImportHfModel(const std::string& hf_dir, const std::string&
     if (text.empty()) text = fallback;
     if (auto it = vocab.ids.find(text); it != vocab.ids.end()) gguf_set_val_u32(g, key, static_cast<uint32_t>(it->second));
   };
-  special_id("tokenizer.ggml.bos_token_id", {"bos_token", "cls_token"}, "[CLS]");
-  special_id("tokenizer.ggml.eos_token_id", {"eos_token", "sep_token"}, "[SEP]");
-  special_id("tokenizer.ggml.unknown_token_id", {"unk_token"}, "[UNK]");
-  special_id("tokenizer.ggml.seperator_token_id", {"sep_token"}, "[SEP]");  // sic: llama.cpp's spelling
-  special_id("tokenizer.ggml.padding_token_id", {"pad_token"}, "[PAD]");
-  special_id("tokenizer.ggml.mask_token_id", {"mask_token"}, "[MASK]");
+  const bool u = vocab.unigram;
+  special_id("tokenizer.ggml.bos_token_id", {"bos_token", "cls_token"}, u ? "<s>" : "[CLS]");
+  special_id("tokenizer.ggml.eos_token_id", {"eos_token", "sep_token"}, u ? "</s>" : "[SEP]");
+  special_id("tokenizer.ggml.unknown_token_id", {"unk_token"}, u ? "<unk>" : "[UNK]");
+  special_id("tokenizer.ggml.seperator_token_id", {"sep_token"}, u ? "</s>" : "[SEP]");  // sic: llama.cpp's spelling
+  special_id("tokenizer.ggml.padding_token_id", {"pad_token"}, u ? "<pad>" : "[PAD]");
+  special_id("tokenizer.ggml.mask_token_id", {"mask_token"}, u ? "<mask>" : "[MASK]");
   gguf_set_val_bool(g, "tokenizer.ggml.add_bos_token", vocab.add_bos);
   gguf_set_val_bool(g, "tokenizer.ggml.add_eos_token", vocab.add_eos);
-  gguf_set_val_bool(g, "tokenizer.ggml.normalizer.lowercase", vocab.lowercase);
-  if (vocab.strip_accents) gguf_set_val_bool(g, "tokenizer.ggml.normalizer.strip_accents", *vocab.strip_accents);
+  // How llama.cpp (and Quarry's reranker, which follows its server) lays out a
+  // query-document pair: BERT's [CLS] A [SEP] B [SEP] has one separator (the
+  // end-of-sequence [SEP]); XLM-R's <s> A </s></s> B </s> has two. Embedding
+  // a single text ignores this flag.
+  gguf_set_val_bool(g, "tokenizer.ggml.add_sep_token", vocab.unigram);
+  if (!vocab.unigram) {
+    gguf_set_val_bool(g, "tokenizer.ggml.normalizer.lowercase", vocab.lowercase);
+    if (vocab.strip_accents) gguf_set_val_bool(g, "tokenizer.ggml.normalizer.strip_accents", *vocab.strip_accents);
+  }
 
   // Tensors: every expected tensor must be present, every present one known.
   std::set<std::string> expected = {"token_embd.weight", "token_types.weight", "position_embd.weight",
                                     "token_embd_norm.weight", "token_embd_norm.bias"};
+  if (arch.classifier) expected.insert({"cls.weight", "cls.bias", "cls.output.weight", "cls.output.bias"});
   for (int64_t l = 0; l < n_layer; ++l) {
     for (const char* t : {"attn_q", "attn_k", "attn_v", "attn_output", "attn_output_norm", "ffn_up", "ffn_down", "layer_output_norm"}) {
       for (const char* s : {".weight", ".bias"}) expected.insert("blk." + std::to_string(l) + "." + t + s);
@@ -361,24 +531,41 @@ Result<ImportReport> ImportHfModel(const std::string& hf_dir, const std::string&
   data.reserve(tensors->size());
   ImportReport report;
   for (const SafeTensor& t : *tensors) {
-    auto mapped = MapTensorName(t.name);
+    auto mapped = MapTensorName(t.name, arch);
     if (!mapped) {
       return Status::Unsupported(t.file + ": tensor '" + t.name + "' has no GGUF counterpart in the BERT architecture");
     }
     if (mapped->empty()) continue;
     if (!expected.erase(*mapped)) return Status::Corruption(t.file + ": duplicate or unexpected tensor '" + t.name + "'");
     if (t.shape.empty() || t.shape.size() > 2) return Status::Unsupported(t.file + ": tensor '" + t.name + "' is not 1-D or 2-D");
+    if (*mapped == "cls.output.weight" && t.shape[0] != 1) {
+      return Status::Unsupported(t.file + ": the classifier has " + std::to_string(t.shape[0]) +
+                                 " outputs; a reranker gives one relevance score per pair (num_labels 1)");
+    }
     auto values = ReadSafeTensorF32(t);
     if (!values.ok()) return values.status();
-    int64_t ne[2] = {t.shape.back(), t.shape.size() == 2 ? t.shape[0] : 1};  // ggml: innermost first
-    const bool half = f16 && t.shape.size() == 2;
-    ggml_tensor* gt = ggml_new_tensor(ctx.get(), half ? GGML_TYPE_F16 : GGML_TYPE_F32, static_cast<int>(t.shape.size()), ne);
+    std::vector<int64_t> shape = t.shape;
+    size_t skip = 0;  // leading values dropped (RoBERTa's unused position rows)
+    if (*mapped == "position_embd.weight" && pos_offset > 0) {
+      if (shape.size() != 2 || shape[0] <= pos_offset) return Status::Corruption(t.file + ": position table too short for pad_token_id");
+      shape[0] -= pos_offset;
+      skip = static_cast<size_t>(pos_offset * shape[1]);
+    }
+    if (*mapped == "token_types.weight" && arch.classifier && !arch.roberta && shape.size() == 2 && shape[0] >= 2 &&
+        !std::equal(values->begin(), values->begin() + shape[1], values->begin() + shape[1])) {
+      report.notes.push_back("llama.cpp gives every token the first segment's type embedding; this model was trained "
+                             "with a second one for the document, so its scores differ somewhat from transformers'");
+    }
+    int64_t ne[2] = {shape.back(), shape.size() == 2 ? shape[0] : 1};  // ggml: innermost first
+    const bool half = f16 && shape.size() == 2;
+    ggml_tensor* gt = ggml_new_tensor(ctx.get(), half ? GGML_TYPE_F16 : GGML_TYPE_F32, static_cast<int>(shape.size()), ne);
     ggml_set_name(gt, mapped->c_str());
     std::vector<uint8_t> bytes(ggml_nbytes(gt));
+    const float* src = values->data() + skip;
     if (half) {
-      ggml_fp32_to_fp16_row(values->data(), reinterpret_cast<ggml_fp16_t*>(bytes.data()), static_cast<int64_t>(values->size()));
+      ggml_fp32_to_fp16_row(src, reinterpret_cast<ggml_fp16_t*>(bytes.data()), ggml_nelements(gt));
     } else {
-      std::memcpy(bytes.data(), values->data(), bytes.size());
+      std::memcpy(bytes.data(), src, bytes.size());
     }
     data.push_back(std::move(bytes));
     gguf_add_tensor(g, gt);
@@ -394,7 +581,7 @@ Result<ImportReport> ImportHfModel(const std::string& hf_dir, const std::string&
   report.architecture = "bert";
   report.vocab_size = static_cast<int>(vocab.tokens.size());
   report.embedding_length = static_cast<int>(n_embd);
-  report.pooling = *pooling == kPoolMean ? "mean" : *pooling == kPoolCls ? "cls" : "last";
+  report.pooling = pooling == kPoolMean ? "mean" : pooling == kPoolCls ? "cls" : pooling == kPoolLast ? "last" : "rank";
   return report;
 }
 

@@ -1,5 +1,6 @@
 // Question answering (and query-focused summaries) over a knowledge base.
 #include <algorithm>
+#include <cmath>
 #include <chrono>
 #include <cstdio>
 
@@ -98,11 +99,14 @@ Result<Answer> Grounded(KnowledgeBase& kb, Generator& gen, const std::string& qu
   ev.query = query;
   for (const auto& s : a.sources) ev.texts.push_back(s.text);
   if (per_source) {
+    // A passage's weight is its retrieval score over the best one's; a
+    // cross-encoder's logit (any sign) counts through its sigmoid.
+    auto relevance = [](const SearchHit& h) { return h.rerank_score ? 1.0 / (1.0 + std::exp(-*h.rerank_score)) : h.score; };
     double top = 0;
-    for (const auto& s : a.sources) top = std::max(top, s.hit.score);
+    for (const auto& s : a.sources) top = std::max(top, relevance(s.hit));
     for (const auto& s : a.sources) {
       convs.push_back(messages(query, {s}));
-      weights.push_back(top > 0 ? s.hit.score / top : 1.0);
+      weights.push_back(top > 0 ? relevance(s.hit) / top : 1.0);
     }
   } else {
     convs.push_back(messages(query, a.sources));

@@ -1,4 +1,5 @@
-// KnowledgeBase::Search: BM25 and dense candidates, filters, fusion, MMR.
+// KnowledgeBase::Search: BM25 and dense candidates, filters, fusion, an
+// optional cross-encoder over the fused head, MMR.
 #include <algorithm>
 #include <unordered_map>
 
@@ -62,6 +63,27 @@ Result<std::vector<SearchHit>> KnowledgeBase::Search(const std::string& query, c
   else if (o.fusion == SearchOptions::Fusion::kRrf) fused = FuseRrf({sparse, dense}, o.rrf_k);
   else fused = FuseWeighted({sparse, dense}, {1.0 - o.dense_weight, o.dense_weight});
 
+  // Cross-encoder: the head it reads comes first, in its order, its logits
+  // replacing the fused scores; the rest follow in fused order.
+  std::unordered_map<int64_t, std::pair<int, double>> reranked;  // id -> fused rank, logit
+  if (o.reranker && !fused.empty()) {
+    const size_t n = std::min(fused.size(), o.rerank_depth);
+    std::vector<std::string> texts;
+    texts.reserve(n);
+    for (size_t i = 0; i < n; ++i) texts.push_back(by_id.at(fused[i].first)->chunk.text);
+    auto logits = o.reranker->Score(query, texts);
+    if (!logits.ok()) return logits.status();
+    if (logits->size() != n) {
+      return Status::Internal("the reranker returned " + std::to_string(logits->size()) + " scores for " + std::to_string(n) + " passages");
+    }
+    for (size_t i = 0; i < n; ++i) {
+      fused[i].second = (*logits)[i];
+      reranked[fused[i].first] = {static_cast<int>(i) + 1, (*logits)[i]};
+    }
+    std::stable_sort(fused.begin(), fused.begin() + static_cast<std::ptrdiff_t>(n),
+                     [](const auto& a, const auto& b) { return a.second > b.second; });
+  }
+
   if (o.mmr && fused.size() > 1 && im.vectors) {
     // Similarities between candidates need their vectors.
     const size_t pool = std::min(fused.size(), std::max<size_t>(o.k * 4, 20));
@@ -99,6 +121,7 @@ Result<std::vector<SearchHit>> KnowledgeBase::Search(const std::string& query, c
     h.score = score;
     if (auto it = srank.find(id); it != srank.end()) h.bm25_rank = it->second.first, h.bm25_score = it->second.second;
     if (auto it = drank.find(id); it != drank.end()) h.dense_rank = it->second.first, h.dense_score = it->second.second;
+    if (auto it = reranked.find(id); it != reranked.end()) h.fused_rank = it->second.first, h.rerank_score = it->second.second;
     hits.push_back(std::move(h));
   }
   return hits;

@@ -9,6 +9,7 @@
 
 #include "quarry/registry.h"
 #include "quarry/model.h"
+#include "unit/tiny_checkpoint.h"
 #include "rag/rag_internal.h"
 #include "test_util.h"
 #include "text/utf8.h"
@@ -190,6 +191,45 @@ TEST_F(Rag, PerSourceMakesOneCandidatePerPassageWeighedByRetrieval) {
     EXPECT_LE(w, 1.0);
     top = std::max(top, w);
     EXPECT_NEAR(c["score"].get<double>(), w * c["scores"]["support"].get<double>(), 1e-9);
+  }
+  EXPECT_DOUBLE_EQ(top, 1.0);
+}
+
+// A user-supplied cross-encoder (here a tiny random one the importer makes)
+// reorders the retrieved passages and scores candidates with --select rerank.
+TEST_F(Rag, CrossEncoderReordersPassagesAndScoresCandidates) {
+  test::TinyBert spec;
+  spec.cross_encoder = true;
+  test::WriteTinyBert((dir_->path() / "ce").string(), spec);
+  const std::string rr = (dir_->path() / "rerank.gguf").string();
+  auto imported = RunCmd(Quarry() + " model import " + (dir_->path() / "ce").string() + " -o " + rr);
+  ASSERT_EQ(imported.exit_code, 0) << imported.err;
+  json a = AskJson(kCoffee, "-k 3 -n 16 --candidates 2 --select rerank --rerank-model " + rr);
+  ASSERT_FALSE(a.is_null());
+  ASSERT_EQ(a["citations"].size(), 3u);
+  double prev = 1e300;
+  for (const auto& c : a["citations"]) {
+    ASSERT_TRUE(c.contains("rerank_score")) << c.dump();
+    EXPECT_LE(c["rerank_score"].get<double>(), prev);
+    prev = c["rerank_score"];
+    EXPECT_GE(c["fused_rank"].get<int>(), 1);
+  }
+  ASSERT_EQ(a["candidates"].size(), 2u);
+  double best = -1e300;
+  for (const auto& c : a["candidates"]) {
+    ASSERT_TRUE(c["scores"].contains("rerank")) << c.dump();
+    best = std::max(best, c["score"].get<double>());
+  }
+  EXPECT_DOUBLE_EQ(a["candidates"][a["selected"].get<int>()]["score"].get<double>(), best);
+  // Per-source weights stay in (0, 1] when the scores are logits of any sign.
+  json p = AskJson(kCoffee, "-k 3 -n 8 --strategy per-source --rerank-model " + rr);
+  ASSERT_EQ(p["candidates"].size(), 3u);
+  double top = 0;
+  for (const auto& c : p["candidates"]) {
+    const double w = c["scores"]["retrieval"];
+    EXPECT_GT(w, 0.0);
+    EXPECT_LE(w, 1.0);
+    top = std::max(top, w);
   }
   EXPECT_DOUBLE_EQ(top, 1.0);
 }

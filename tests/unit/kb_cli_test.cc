@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <gtest/gtest.h>
@@ -45,6 +46,18 @@ class KbCli : public ::testing::Test {
     auto j = json::parse(r.out, nullptr, false);
     EXPECT_FALSE(j.is_discarded()) << args << "\nstdout: " << r.out << "\nstderr: " << r.err;
     return j;
+  }
+  // A tiny random cross-encoder over the same vocabulary, imported by the CLI.
+  std::string CrossEncoder() {
+    test::TinyBert spec;
+    spec.vocab.insert(spec.vocab.end(), {"volcano", "coffee", "water", "planet", "mars", "banana", "apple"});
+    spec.cross_encoder = true;
+    test::WriteTinyBert(dir_.str() + "/ce", spec);
+    const std::string rr = dir_.str() + "/rerank.gguf";
+    auto imported = test::RunCmd(test::Quarry() + " model import " + dir_.str() + "/ce -o " + rr + " --json");
+    EXPECT_EQ(imported.exit_code, 0) << imported.err;
+    EXPECT_EQ(json::parse(imported.out, nullptr, false).value("pooling", ""), "rank") << imported.out;
+    return rr;
   }
   void Write(const std::string& rel, const std::string& content) {
     fs::create_directories(fs::path(docs_ + "/" + rel).parent_path());
@@ -389,6 +402,42 @@ TEST_F(KbCli, SearchModesFiltersAndJsonShape) {
   }
 }
 
+TEST_F(KbCli, SearchRerankOrdersTheFusedHeadByTheCrossEncoder) {
+  const std::string rr = CrossEncoder();
+  const std::vector<std::string> texts = {"The apple is red.", "An apple and a banana.", "Mars has an apple volcano.",
+                                          "Water and an apple.", "Coffee with apple.", "The apple planet."};
+  for (size_t i = 0; i < texts.size(); ++i) Write("f" + std::to_string(i) + ".txt", texts[i]);
+  ASSERT_EQ(QJson("add " + docs_)["added"], 6);
+
+  auto fused = QJson("search apple --mode bm25 -k 5");
+  ASSERT_EQ(fused["results"].size(), 5u);
+  auto j = QJson("search apple --mode bm25 -k 3 --rerank-depth 5 --rerank-model " + rr);
+  ASSERT_EQ(j["results"].size(), 3u) << j.dump();
+  // What the cross-encoder itself says about the fused top 5, best first.
+  auto reranker = Reranker::Open(rr, 1);
+  ASSERT_TRUE(reranker.ok()) << reranker.status().message();
+  std::vector<std::string> head;
+  for (const auto& h : fused["results"]) head.push_back(h["text"]);
+  auto want = (*reranker)->Score("apple", head);
+  ASSERT_TRUE(want.ok());
+  std::vector<size_t> order = {0, 1, 2, 3, 4};
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return (*want)[a] > (*want)[b]; });
+  for (size_t r = 0; r < 3; ++r) {
+    const auto& h = j["results"][r];
+    EXPECT_EQ(h["text"], head[order[r]]) << r;
+    EXPECT_NEAR(h["rerank_score"].get<double>(), (*want)[order[r]], 1e-4);
+    EXPECT_EQ(h["score"], h["rerank_score"]);
+    EXPECT_EQ(h["fused_rank"], static_cast<int>(order[r]) + 1);
+  }
+  // An embedder is not a cross-encoder; a depth of 0 is a usage error naming the flag.
+  auto wrong = Q("search apple --rerank-model " + model_);
+  EXPECT_EQ(wrong.exit_code, 2);
+  EXPECT_NE(wrong.err.find("not a reranker"), std::string::npos) << wrong.err;
+  auto zero = Q("search apple --rerank-depth 0 --rerank-model " + rr);
+  EXPECT_EQ(zero.exit_code, 2);
+  EXPECT_NE(zero.err.find("--rerank-depth"), std::string::npos) << zero.err;
+}
+
 TEST_F(KbCli, StdinAndShow) {
   auto r = test::RunCmd("echo 'A note about a volcano.' | " + test::Quarry() + " add - --json --db " + db_ + " --embed-model " + model_);
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -461,6 +510,14 @@ TEST_F(KbCli, EvalRetrievalOnABeirDataset) {
   }
   EXPECT_DOUBLE_EQ(j["modes"]["bm25"]["ndcg@10"].get<double>(), 1.0);
   EXPECT_DOUBLE_EQ(j["modes"]["bm25"]["mrr@10"].get<double>(), 1.0);
+  // With a cross-encoder every mode is reported as reranked.
+  auto rr = test::RunCmd(test::Quarry() + " eval retrieval --beir " + beir + " --mode bm25,hybrid --json --db " + db_ +
+                         " --embed-model " + model_ + " --rerank-depth 3 --rerank-model " + CrossEncoder());
+  ASSERT_EQ(rr.exit_code, 0) << rr.err;
+  auto jr = json::parse(rr.out);
+  ASSERT_EQ(jr["modes"].size(), 2u) << rr.out;
+  EXPECT_TRUE(jr["modes"]["bm25+rerank"].contains("ndcg@10")) << rr.out;
+  EXPECT_TRUE(jr["modes"]["hybrid+rerank"].contains("ndcg@10")) << rr.out;
   auto bad = test::RunCmd(test::Quarry() + " eval retrieval --beir " + beir + " --split dev --db " + db_);
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_NE(bad.err.find("available: test"), std::string::npos) << bad.err;

@@ -89,10 +89,16 @@ std::map<std::string, std::vector<long>> WriteTinyBert(const std::string& dir, c
     add(p + "output.LayerNorm.weight", {h}, 1.0f);
     add(p + "output.LayerNorm.bias", {h}, 0.0f);
   }
+  if (s.cross_encoder) {
+    add("pooler.dense.bias", {h});
+    add("classifier.weight", {1, h});
+    add("classifier.bias", {1});
+    for (auto& x : t["classifier.weight"].second) x *= 10;  // scores that tell texts apart
+  }
   for (const auto& d : s.drop) t.erase(d);
   WriteSafeTensors(dir + "/model.safetensors", t, s.dtype);
 
-  json config = {{"architectures", {s.architecture}}, {"model_type", "bert"}, {"hidden_size", s.hidden},
+  json config = {{"architectures", {s.cross_encoder ? std::string("BertForSequenceClassification") : s.architecture}}, {"model_type", "bert"}, {"hidden_size", s.hidden},
                  {"num_hidden_layers", s.layers}, {"num_attention_heads", s.heads}, {"intermediate_size", s.ff},
                  {"max_position_embeddings", s.positions}, {"vocab_size", V}, {"type_vocab_size", s.type_vocab},
                  {"layer_norm_eps", 1e-12}, {"hidden_act", "gelu"}};
@@ -110,7 +116,7 @@ std::map<std::string, std::vector<long>> WriteTinyBert(const std::string& dir, c
     for (const auto& w : s.vocab) v << w << "\n";
   }
   std::ofstream(dir + "/tokenizer_config.json") << json{{"do_lower_case", true}, {"cls_token", "[CLS]"}, {"sep_token", "[SEP]"}}.dump();
-  if (s.with_pooling) {
+  if (s.with_pooling && !s.cross_encoder) {
     std::ofstream(dir + "/modules.json")
         << json::array({{{"idx", 0}, {"path", ""}, {"type", "sentence_transformers.models.Transformer"}},
                         {{"idx", 1}, {"path", "1_Pooling"}, {"type", "sentence_transformers.models.Pooling"}}})

@@ -16,6 +16,9 @@ struct TinyBert {
   bool tokenizer_json = false;      // write tokenizer.json instead of vocab.txt
   std::vector<std::string> drop;    // tensor names to leave out
   std::string architecture = "BertModel";
+  // A one-logit BertForSequenceClassification (pooler + classifier, no
+  // sentence-transformers pooling): a reranker once imported.
+  bool cross_encoder = false;
 };
 
 // Returns the tensor shapes written (HF names -> PyTorch shape).
