@@ -50,6 +50,10 @@ void RegisterServe(CLI::App& app, Registry& reg) {
   cmd->add_option("--timeout", so.generation_timeout_s, "Seconds a chat answer may take; then it ends as if cut by max_tokens")->capture_default_str();
   cmd->add_option("--api-keys-file", keys_file, "File of API keys, one per line (also: $QUARRY_API_KEY); clients send Authorization: Bearer KEY");
   cmd->add_option("--cors-origin", so.cors_origins, "Allow this browser origin (repeatable; '*' for any). Default: CORS off");
+  static std::string rerank_model;
+  cmd->add_option("--rerank-model", rerank_model,
+                  "Cross-encoder GGUF (a name or path): reorders the first passages of searches and chat retrieval "
+                  "(requests may send \"rerank\": false)");
   cmd->add_flag("--no-embed", no_embed, "Uploads are indexed for BM25 only (no embedding model needed)");
   cmd->add_option("--max-body-size", max_body_mb, "Largest request or upload, in MiB")->check(CLI::PositiveNumber)->capture_default_str();
   AddKbFlags(cmd, &flags);
@@ -60,6 +64,11 @@ void RegisterServe(CLI::App& app, Registry& reg) {
       so.generator.threads = flags.threads;
       so.llm = llm;
       so.max_body_bytes = static_cast<uint64_t>(max_body_mb * 1048576.0);
+      if (!rerank_model.empty()) {
+        auto path = ResolveModel(rerank_model);
+        if (!path.ok()) return Fail(path.status());
+        so.rerank_model = *path;
+      }
       if (!keys_file.empty()) {
         auto k = ReadKeys(keys_file);
         if (!k.ok()) return Fail(k.status());

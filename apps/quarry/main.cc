@@ -27,6 +27,7 @@ std::string FlagFor(const std::string& option) {
       {"max_tokens", "--max-tokens, --candidates, --ctx"},
       {"reranker", "--rerank-model"},
       {"rerank_depth", "--rerank-depth"},
+      {"rerank_model", "--rerank-model"},
       {"target_lang", "--to"},
       {"tm", "--tm"},
       {"pooling", "--pooling"},

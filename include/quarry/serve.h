@@ -40,6 +40,9 @@ struct ServeOptions {
   double read_timeout_s = 30;       // a client that sends nothing for this long is dropped
   std::vector<std::string> cors_origins;  // origins allowed by CORS ("*" for any); empty: CORS off
   std::string upload_dir;           // where uploaded files are kept; default: <kb.dir>/uploads
+  // A cross-encoder GGUF (loaded at Start): searches and chat retrieval let it
+  // reorder their first passages unless a request says "rerank": false.
+  std::string rerank_model;
 
   // Ranges, and the loopback rule for servers without keys.
   Status Validate() const;

@@ -448,22 +448,25 @@ json HitJson(const SearchHit& h, int rank) {
             {"metadata", MetadataJson(h.metadata)}};
   if (h.bm25_score) r["bm25_score"] = *h.bm25_score, r["bm25_rank"] = h.bm25_rank;
   if (h.dense_score) r["dense_score"] = *h.dense_score, r["dense_rank"] = h.dense_rank;
+  if (h.rerank_score) r["rerank_score"] = *h.rerank_score, r["fused_rank"] = h.fused_rank;
   return r;
 }
 
 json CitationsJson(const Answer& a) {
   json cites = json::array();
   for (const auto& s : a.sources) {
-    cites.push_back({{"n", s.n},
-                     {"doc_id", s.hit.chunk.doc_id},
-                     {"chunk_id", s.hit.chunk.id},
-                     {"source", s.hit.source},
-                     {"title", s.hit.title},
-                     {"start", s.hit.chunk.start},
-                     {"end", s.hit.chunk.end},
-                     {"score", s.hit.score},
-                     {"cited", std::find(a.cited.begin(), a.cited.end(), s.n) != a.cited.end()},
-                     {"text", s.text}});
+    json c = {{"n", s.n},
+              {"doc_id", s.hit.chunk.doc_id},
+              {"chunk_id", s.hit.chunk.id},
+              {"source", s.hit.source},
+              {"title", s.hit.title},
+              {"start", s.hit.chunk.start},
+              {"end", s.hit.chunk.end},
+              {"score", s.hit.score},
+              {"cited", std::find(a.cited.begin(), a.cited.end(), s.n) != a.cited.end()},
+              {"text", s.text}};
+    if (s.hit.rerank_score) c["rerank_score"] = *s.hit.rerank_score, c["fused_rank"] = s.hit.fused_rank;
+    cites.push_back(std::move(c));
   }
   return cites;
 }
@@ -561,11 +564,14 @@ struct Server::Impl {
   Metrics metrics;
   std::unique_ptr<Pool<KnowledgeBase>> readers;
   std::unique_ptr<Pool<Generator>> generators;
+  std::unique_ptr<Reranker> reranker;  // shared: its calls queue on its own thread
   std::mutex writer_mu;
   std::unique_ptr<KnowledgeBase> writer;  // uploads and deletes, one at a time
   std::once_flag stopped;
 
   Result<std::unique_ptr<KnowledgeBase>> OpenKb(bool create) const { return KnowledgeBase::Open(o.kb, create); }
+  // A request's "rerank" (default: on when the server has a cross-encoder).
+  bool UseReranker(const Body& b, SearchOptions* so, HttpError* err) const;
 
   void Routes();
   using Handler = std::function<void(const httplib::Request&, httplib::Response&)>;
@@ -632,6 +638,11 @@ Result<std::unique_ptr<Server>> Server::Start(const ServeOptions& options) {
   im.generators = std::make_unique<Pool<Generator>>(options.generators, options.max_queued, [&im] {
     return OpenGenerator(im.llm, im.o.generator);
   });
+  if (!options.rerank_model.empty()) {  // loaded now: a wrong file fails the start, not the first request
+    auto rr = Reranker::Open(options.rerank_model, im.o.generator.threads);
+    if (!rr.ok()) return Status(rr.status()).About("rerank_model");
+    im.reranker = std::move(*rr);
+  }
 
   const int threads = options.http_threads;
   im.http.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
@@ -778,7 +789,7 @@ void Server::Impl::Chat(const httplib::Request& req, httplib::Response& res) {
   HttpError err;
   if (!Body::Parse(req,
                    {"model", "messages", "stream", "max_tokens", "max_completion_tokens", "temperature", "top_p", "seed", "n",
-                    "user", "stream_options", "retrieval", "k", "mode", "where", "candidates",
+                    "user", "stream_options", "retrieval", "k", "mode", "where", "candidates", "rerank", "rerank_depth",
                     // OpenAI fields clients send with their defaults; accepted at those values only
                     "stop", "presence_penalty", "frequency_penalty", "logit_bias", "logprobs", "top_logprobs",
                     "response_format", "tools", "tool_choice", "parallel_tool_calls"},
@@ -819,6 +830,7 @@ void Server::Impl::Chat(const httplib::Request& req, httplib::Response& res) {
     if (!neutral) return SendError(res, {400, "'" + std::string(key) + "' is not supported by this server", key, "unsupported_parameter"});
   }
   if (!ParseMode(mode, &ask.search.mode)) return SendError(res, {400, "'mode' must be hybrid, bm25 or dense", "mode", "invalid_value"});
+  if (!UseReranker(b, &ask.search, &err)) return SendError(res, err);
 
   // Messages: {role, content} with content a string or a list of text parts.
   if (!b.has("messages") || !b.raw()["messages"].is_array() || b.raw()["messages"].empty()) {
@@ -1032,12 +1044,25 @@ void Server::Impl::Embeddings(const httplib::Request& req, httplib::Response& re
 }
 
 // ---------------------------------------------------------------------------
+bool Server::Impl::UseReranker(const Body& b, SearchOptions* so, HttpError* err) const {
+  bool on = reranker != nullptr;
+  if (!b.Get("rerank", &on, err) || !b.GetInt("rerank_depth", &so->rerank_depth, err)) return false;
+  if (on && !reranker) {
+    *err = {400, "this server has no reranker (start it with --rerank-model FILE.gguf)", "rerank", "invalid_value"};
+    return false;
+  }
+  so->reranker = on ? reranker.get() : nullptr;
+  return true;
+}
+
 // POST /v1/search
 
 void Server::Impl::Search(const httplib::Request& req, httplib::Response& res) {
   Body b;
   HttpError err;
-  if (!Body::Parse(req, {"query", "k", "mode", "fusion", "where", "candidates", "rrf_k", "dense_weight", "mmr", "mmr_lambda"}, &b, &err)) {
+  if (!Body::Parse(req, {"query", "k", "mode", "fusion", "where", "candidates", "rrf_k", "dense_weight", "mmr", "mmr_lambda", "rerank",
+                         "rerank_depth"},
+                   &b, &err)) {
     return SendError(res, err);
   }
   std::string query, mode = "hybrid", fusion = "rrf";
@@ -1053,6 +1078,7 @@ void Server::Impl::Search(const httplib::Request& req, httplib::Response& res) {
   if (!ParseMode(mode, &so.mode)) return SendError(res, {400, "'mode' must be hybrid, bm25 or dense", "mode", "invalid_value"});
   if (fusion != "rrf" && fusion != "weighted") return SendError(res, {400, "'fusion' must be rrf or weighted", "fusion", "invalid_value"});
   so.fusion = fusion == "weighted" ? SearchOptions::Fusion::kWeighted : SearchOptions::Fusion::kRrf;
+  if (!UseReranker(b, &so, &err)) return SendError(res, err);
   if (Status st = so.Validate(); !st.ok()) return SendError(res, FromStatus(st));
   Pool<KnowledgeBase>::Lease kb;
   if (!AcquireOrFail(*readers, o.queue_timeout_s, "knowledge base handle", &kb, res)) return;
@@ -1255,10 +1281,10 @@ json Server::Impl::OpenApi() {
           {"components", {{"securitySchemes", {{"bearer", {{"type", "http"}, {"scheme", "bearer"}}}}}}},
           {"security", json::array({{{"bearer", json::array()}}})},
           {"paths",
-           {{"/v1/chat/completions", {{"post", op("OpenAI chat completion; model 'quarry' answers from the knowledge base with citations, 'quarry-chat' without retrieval; stream: true for server-sent events. Extra fields: retrieval, k, mode, where, candidates", true)}}},
+           {{"/v1/chat/completions", {{"post", op("OpenAI chat completion; model 'quarry' answers from the knowledge base with citations, 'quarry-chat' without retrieval; stream: true for server-sent events. Extra fields: retrieval, k, mode, where, candidates, rerank, rerank_depth", true)}}},
             {"/v1/embeddings", {{"post", op("OpenAI embeddings with the knowledge base's embedding model", true)}}},
             {"/v1/models", {{"get", op("Models: quarry, quarry-chat and the embedding model", false)}}},
-            {"/v1/search", {{"post", op("Search: {query, k, mode (hybrid|bm25|dense), fusion, where, candidates, rrf_k, dense_weight, mmr, mmr_lambda}", true)}}},
+            {"/v1/search", {{"post", op("Search: {query, k, mode (hybrid|bm25|dense), fusion, where, candidates, rrf_k, dense_weight, mmr, mmr_lambda, rerank (default: on with --rerank-model), rerank_depth}", true)}}},
             {"/v1/documents", {{"get", op("List documents", false)}, {"post", upload}}},
             {"/v1/documents/{id}", {{"get", op("One document; ?text=1 adds its text, ?chunks=1 its chunks", false)}, {"delete", op("Delete a document", false)}}},
             {"/v1/stats", {{"get", op("Collection statistics", false)}}},

@@ -10,6 +10,8 @@
 #include "serve_process.h"
 #include "test_util.h"
 #include "unit/fixtures.h"
+#include "quarry/model.h"
+#include "unit/tiny_checkpoint.h"
 
 namespace quarry {
 namespace {
@@ -95,6 +97,44 @@ TEST_F(Serve, SearchUploadListAndDeleteOverHttp) {
 
 // Every malformed request gets a 4xx in OpenAI's error shape, and the server
 // keeps serving.
+TEST_F(Serve, ACrossEncoderReordersSearchesUnlessARequestSaysNot) {
+  test::TinyBert spec;
+  spec.cross_encoder = true;
+  test::WriteTinyBert(dir_.str() + "/ce", spec);
+  const std::string rr = dir_.str() + "/rerank.gguf";
+  ASSERT_TRUE(ImportHfModel(dir_.str() + "/ce", rr).ok());
+  const std::string q = R"({"query": "the bees and the tides", "mode": "bm25")";
+  {
+    ServeProcess s(Args({"--rerank-model", rr}));
+    ASSERT_TRUE(s.up()) << s.err();
+    auto c = s.Client();
+    json on = Json(c.Post("/v1/search", q + "}", "application/json"));
+    ASSERT_EQ(on["results"].size(), 2u) << on.dump();
+    EXPECT_GE(on["results"][0]["rerank_score"].get<double>(), on["results"][1]["rerank_score"].get<double>());
+    json off = Json(c.Post("/v1/search", q + R"(, "rerank": false})", "application/json"));
+    ASSERT_EQ(off["results"].size(), 2u) << off.dump();
+    EXPECT_FALSE(off["results"][0].contains("rerank_score"));
+    auto depth = c.Post("/v1/search", q + R"(, "rerank_depth": 0})", "application/json");
+    ASSERT_TRUE(depth);
+    EXPECT_EQ(depth->status, 400) << depth->body;
+  }
+  {
+    ServeProcess s(Args());
+    ASSERT_TRUE(s.up()) << s.err();
+    auto r = s.Client().Post("/v1/search", q + R"(, "rerank": true})", "application/json");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400);
+    EXPECT_NE(r->body.find("--rerank-model"), std::string::npos) << r->body;
+  }
+  // A model that is not a cross-encoder stops the server at start, naming the flag.
+  test::WriteTinyBert(dir_.str() + "/emb", test::TinyBert{});
+  ASSERT_TRUE(ImportHfModel(dir_.str() + "/emb", dir_.str() + "/emb.gguf").ok());
+  ServeProcess bad(Args({"--rerank-model", dir_.str() + "/emb.gguf"}));
+  EXPECT_FALSE(bad.up());
+  EXPECT_NE(bad.err().find("not a reranker"), std::string::npos) << bad.err();
+  EXPECT_NE(bad.err().find("--rerank-model"), std::string::npos) << bad.err();
+}
+
 TEST_F(Serve, BadRequestsGetClearErrorsNeverACrash) {
   ServeProcess s(Args({"--max-body-size", "1", "--llm", dir_.str() + "/no-such-model.gguf"}));
   ASSERT_TRUE(s.up()) << s.err();
