@@ -358,6 +358,17 @@ void TrimListSeparator(std::string* out) {
   while (k > 0 && (*out)[k - 1] == ' ') --k;
   if (end < out->size() && k > 0 && (*out)[k - 1] == ']') out->resize(k);
 }
+// "[2], and [3]" (what is left of "[1], [2], and [3]"): a pair of markers
+// takes no comma; a longer list keeps its serial comma.
+void TidyMarkerPairs(std::string* s) {
+  for (std::string_view sep : {std::string_view("], and ["), std::string_view("], or [")}) {
+    for (size_t at = s->find(sep); at != std::string::npos; at = s->find(sep, at + 1)) {
+      const size_t open = s->rfind('[', at);
+      const bool longer = open != std::string::npos && open >= 3 && s->compare(open - 3, 3, "], ") == 0;
+      if (!longer) s->erase(at + 1, 1);
+    }
+  }
+}
 }  // namespace
 
 struct CitationAttributor::Terms {
@@ -456,6 +467,7 @@ std::string CitationAttributor::AttributeSentence(std::string_view seg, std::str
     cited = cited || !valid.empty();
     i = close;
   }
+  TidyMarkerPairs(&out);
   if (cited || max_n_ == 0) return out;
 
   // No marker left: the passage holding most of what the sentence says, if it holds half.

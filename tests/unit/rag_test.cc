@@ -165,6 +165,11 @@ TEST(InlineCitations, APassageSharingOnlyTheQuestionsWordsIsNotCited) {
   // A sentence that only points at sources is judged by the one before it.
   EXPECT_EQ(a.Attribute("Annie Ernaux won it. This is stated in sources [1], [2] and [3]."),
             "Annie Ernaux won it [2]. This is stated in sources [2].");
+  // What is left of a list reads as a list: a pair without the serial comma.
+  EXPECT_EQ(a.Attribute("Ernaux won in 2022, after Gurnah in 2021. See sources [3], [1], and [2]."),
+            "Ernaux won in 2022, after Gurnah in 2021 [1]. See sources [1] and [2].");
+  EXPECT_EQ(a.Attribute("Ernaux won in 2022, after Gurnah in 2021. See sources [1], [2], and [3]."),
+            "Ernaux won in 2022, after Gurnah in 2021 [1]. See sources [1], [2].");
   // Streamed, the same answers.
   for (const std::string& answer : {std::string("Annie Ernaux won the 2022 Nobel Prize in Literature [1][2]. The prize went to Annie Ernaux."),
                                    std::string("Annie Ernaux won it. This is stated in sources [1], [2] and [3].")}) {
