@@ -69,6 +69,8 @@ struct Backend {
   GenerateOptions options;
 };
 Result<Backend> OpenBackend(const GenFlags& flags, int sequences, int threads);
+// --rerank-model: nullptr when the flag is empty, else the cross-encoder it names.
+Result<std::unique_ptr<Reranker>> OpenReranker(const std::string& name_or_path, int threads);
 
 // A one-line progress display on stderr when it is a terminal.
 class ProgressLine {

@@ -145,6 +145,13 @@ void AddGenFlags(CLI::App* cmd, GenFlags* f, const char* default_select) {
   cmd->add_flag("--json", f->as_json, "Print the result as JSON (no streaming)");
 }
 
+Result<std::unique_ptr<Reranker>> OpenReranker(const std::string& name_or_path, int threads) {
+  if (name_or_path.empty()) return std::unique_ptr<Reranker>();
+  auto path = ResolveModel(name_or_path);
+  if (!path.ok()) return path.status();
+  return Reranker::Open(*path, threads);
+}
+
 Result<Backend> OpenBackend(const GenFlags& f, int sequences, int threads) {
   Backend b;
   auto sel = ParseSelector(f.select);
@@ -160,14 +167,10 @@ Result<Backend> OpenBackend(const GenFlags& f, int sequences, int threads) {
   if (sel->count("rerank") && f.rerank_model.empty()) {
     return Status::InvalidArgument("--select rerank needs --rerank-model FILE.gguf (a cross-encoder)");
   }
-  if (!f.rerank_model.empty()) {
-    auto path = ResolveModel(f.rerank_model);
-    if (!path.ok()) return path.status();
-    auto r = Reranker::Open(*path, threads);
-    if (!r.ok()) return r.status();
-    b.reranker = std::move(*r);
-    b.options.reranker = b.reranker.get();
-  }
+  auto r = OpenReranker(f.rerank_model, threads);
+  if (!r.ok()) return r.status();
+  b.reranker = std::move(*r);
+  b.options.reranker = b.reranker.get();
   GeneratorOptions go;
   go.context = f.context;
   go.threads = threads;

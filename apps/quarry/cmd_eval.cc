@@ -9,7 +9,6 @@
 
 #include "cli.h"
 #include "quarry/eval.h"
-#include "quarry/registry.h"
 
 namespace quarry::cli {
 using nlohmann::json;
@@ -72,15 +71,9 @@ void RegisterEval(CLI::App& app, Registry& reg) {
       o.search.fusion = fusion == "weighted" ? SearchOptions::Fusion::kWeighted : SearchOptions::Fusion::kRrf;
       o.search.rerank_depth = rerank_depth;
       if (Status st = o.search.Validate(); !st.ok()) return Fail(st);
-      std::unique_ptr<Reranker> reranker;
-      if (!rerank_model.empty()) {
-        auto path = ResolveModel(rerank_model);
-        if (!path.ok()) return Fail(path.status());
-        auto rr = Reranker::Open(*path, flags.threads);
-        if (!rr.ok()) return Fail(rr.status());
-        reranker = std::move(*rr);
-        o.search.reranker = reranker.get();
-      }
+      auto reranker = OpenReranker(rerank_model, flags.threads);
+      if (!reranker.ok()) return Fail(reranker.status());
+      o.search.reranker = reranker->get();
       KbFlags f = flags;
       if (f.db.empty()) {
         f.db = eval::CachedKnowledgeBaseDir("", beir, "|" + std::to_string(ao.chunk_tokens) + "|" + std::to_string(ao.overlap_tokens) + "|" +

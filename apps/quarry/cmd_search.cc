@@ -3,7 +3,6 @@
 #include <nlohmann/json.hpp>
 
 #include "cli.h"
-#include "quarry/registry.h"
 
 namespace quarry::cli {
 using nlohmann::json;
@@ -60,15 +59,9 @@ void RegisterSearch(CLI::App& app, Registry& reg) {
       if (Status st = so.Validate(); !st.ok()) return Fail(st);  // before loading any model
       auto kb = KnowledgeBase::Open(ToOptions(flags), false);
       if (!kb.ok()) return Fail(kb.status());
-      std::unique_ptr<Reranker> reranker;
-      if (!rerank_model.empty()) {
-        auto path = ResolveModel(rerank_model);
-        if (!path.ok()) return Fail(path.status());
-        auto r = Reranker::Open(*path, flags.threads);
-        if (!r.ok()) return Fail(r.status());
-        reranker = std::move(*r);
-        so.reranker = reranker.get();
-      }
+      auto reranker = OpenReranker(rerank_model, flags.threads);
+      if (!reranker.ok()) return Fail(reranker.status());
+      so.reranker = reranker->get();
       auto hits = (*kb)->Search(query, so);
       if (!hits.ok()) return Fail(hits.status());
       if (as_json) {
