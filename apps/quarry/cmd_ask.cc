@@ -200,7 +200,7 @@ void RegisterAsk(CLI::App& app, Registry& reg) {
         ->check(CLI::IsMember({"joint", "per-source"}))->capture_default_str();
     cmd->add_option("--min-relevance", min_rel,
                     "Below this question-passage cosine similarity, answer \"I don't know\" instead of guessing "
-                    "(default: the embedding model's own threshold: 0.25 for MiniLM; 0.80 for E5, 0.86 for a Chinese, Japanese or Korean question)")->capture_default_str();
+                    "(default: the embedding model's own threshold: 0.80 for E5, the default, 0.86 for a Chinese, Japanese or Korean question; 0.25 for MiniLM)")->capture_default_str();
     cmd->add_option("--context-tokens", context_tokens, "Token budget for the passages (default: what the window leaves)");
     AddGenFlags(cmd, &gf, "support");
     AddKbFlags(cmd, &flags);

@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "quarry/eval.h"
+#include "quarry/registry.h"
 
 namespace quarry::cli {
 using nlohmann::json;
@@ -16,7 +17,10 @@ using nlohmann::json;
 void RegisterEvalTasks(CLI::App* ev, Registry& reg);
 
 namespace {
-std::string EvalKey(const KbFlags& f) { return "|" + f.stemmer + "|" + f.embed_model; }
+// A cached base per embedding model: an empty --embed-model is the default's
+// name, so a new default does not reuse a base built with the old one.
+std::string EmbedKey(const KbFlags& f) { return f.embed_model.empty() ? std::string(kDefaultEmbedder) : f.embed_model; }
+std::string EvalKey(const KbFlags& f) { return "|" + f.stemmer + "|" + EmbedKey(f); }
 }  // namespace
 
 void RegisterEval(CLI::App& app, Registry& reg) {
@@ -77,7 +81,7 @@ void RegisterEval(CLI::App& app, Registry& reg) {
       KbFlags f = flags;
       if (f.db.empty()) {
         f.db = eval::CachedKnowledgeBaseDir("", beir, "|" + std::to_string(ao.chunk_tokens) + "|" + std::to_string(ao.overlap_tokens) + "|" +
-                                    f.stemmer + "|" + f.embed_model + (no_embed ? "|bm25" : ""));
+                                    f.stemmer + "|" + EmbedKey(f) + (no_embed ? "|bm25" : ""));
       }
       auto kb = KnowledgeBase::Open(ToOptions(f), true);
       if (!kb.ok()) return Fail(kb.status());

@@ -16,7 +16,7 @@ void AddKbFlags(CLI::App* cmd, KbFlags* f) {
   const char* env = std::getenv("QUARRY_DB");
   f->db = env && *env ? env : ".quarry";
   cmd->add_option("--db", f->db, "Knowledge base directory (default: $QUARRY_DB or .quarry)")->capture_default_str();
-  cmd->add_option("--embed-model", f->embed_model, "Embedding model: a name, a GGUF path, or openai:URL[#MODEL] (default: the one the base was built with, else minilm-l6)");
+  cmd->add_option("--embed-model", f->embed_model, "Embedding model: a name, a GGUF path, or openai:URL[#MODEL] (default: the one the base was built with, else multilingual-e5-small; minilm-l6 ingests English 2.5x faster)");
   cmd->add_option("-t,--threads", f->threads, "CPU threads (default: all)");
   cmd->add_option("--k1", f->k1, "BM25 k1")->capture_default_str();
   cmd->add_option("--b", f->b, "BM25 b")->capture_default_str();

@@ -127,6 +127,8 @@ def main():
     ap.add_argument("--split", default="train")
     ap.add_argument("--ann-n", type=int, default=100000)
     ap.add_argument("--ingest-docs", type=int, default=500)
+    ap.add_argument("--embed-model", default="multilingual-e5-small",
+                    help="for the modes and ingest parts (the default embedder; minilm-l6 for the tables measured before 2026-11-30)")
     ap.add_argument("--skip-dense", action="store_true", help="skip the embedding-based parts (slow on 2 cores)")
     ap.add_argument("--million", action="store_true", help="also measure BM25 at 1M synthetic chunks (slow)")
     ap.add_argument("--parts", default="bm25,synthetic,ann,modes,ingest",  # also: ann1m (1M vectors, long)
@@ -141,7 +143,8 @@ def main():
     parts = set(args.parts.split(","))
     out_path = ROOT / "bench" / "results" / "retrieval.json"
     result = json.loads(out_path.read_text()) if out_path.exists() and not parts >= {"bm25", "synthetic", "ann", "modes", "ingest"} else {}
-    result.update({"date": time.strftime("%Y-%m-%d"), "dataset": beir.name, "split": args.split, "cpu_count": os.cpu_count()})
+    result.update({"date": time.strftime("%Y-%m-%d"), "dataset": beir.name, "split": args.split, "cpu_count": os.cpu_count(),
+                   "embed_model": args.embed_model})
 
     # Judged queries only, the same list for every system.
     judged = {line.split("\t")[0] for i, line in enumerate(open(qrels)) if i or not line.startswith("query-id")}
@@ -168,7 +171,8 @@ def main():
         ann_part(result, work, py, 1000000, "_1000000", os.cpu_count() or 1)
     if "modes" in parts and not args.skip_dense:
         log("quarry eval retrieval (chunked corpus, bm25 / dense / hybrid; embeds the corpus once, then cached)")
-        result["quarry_modes"] = json.loads(run([QUARRY, "eval", "retrieval", "--beir", beir, "--split", args.split, "--json"]))
+        result["quarry_modes"] = json.loads(run([QUARRY, "eval", "retrieval", "--beir", beir, "--split", args.split, "--json",
+                                                  "--embed-model", args.embed_model]))
     if "ingest" in parts and not args.skip_dense:
         log(f"ingest: {args.ingest_docs} documents with the default embedder")
         with open(work / "slice.jsonl", "w") as f:
@@ -176,7 +180,8 @@ def main():
                 if i >= args.ingest_docs:
                     break
                 f.write(line)
-        result["quarry_ingest"] = json.loads(run([QUARRY, "add", work / "slice.jsonl", "--db", work / "ingest", "--json"]))
+        result["quarry_ingest"] = json.loads(run([QUARRY, "add", work / "slice.jsonl", "--db", work / "ingest", "--json",
+                                                   "--embed-model", args.embed_model]))
     write_and_print(result, out_path)
 
 

@@ -29,7 +29,7 @@ namespace quarry {
 
 struct KnowledgeBaseOptions {
   std::string dir = ".quarry";
-  std::string embed_model;        // name or GGUF path; default: the one the base was built with, else minilm-l6
+  std::string embed_model;        // name or GGUF path; default: the one the base was built with, else kDefaultEmbedder
   int threads = 0;                // 0: all hardware threads
   float bm25_k1 = 0.9f;           // Lucene/Anserini BEIR defaults
   float bm25_b = 0.4f;

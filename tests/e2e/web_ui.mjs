@@ -37,13 +37,25 @@ try {
   out.answer = await page.textContent("#answer");
   out.sources = await page.$$eval("#sources li", (lis) => lis.map((li) => li.textContent));
 
-  // A citation: an inline [n] when the model wrote one, else the first source.
+  // An inline [n], when the model wrote one, opens passage n.
   const inline = await page.$("#answer a.cite");
-  out.clicked = inline ? "inline" : "source list";
-  await (inline || (await page.$("#sources a.cite"))).click();
-  await page.waitForSelector("#passage:not([hidden])");
-  out.passage_where = await page.textContent("#passage-where");
-  out.passage_text = await page.textContent("#passage-text");
+  out.inline_opens_its_passage = true;
+  if (inline) {
+    const n = await inline.getAttribute("data-n");
+    await inline.click();
+    await page.waitForSelector("#passage:not([hidden])");
+    out.inline_passage_title = await page.textContent("#passage-title");
+    out.inline_opens_its_passage = out.inline_passage_title.startsWith(`[${n}]`);
+  }
+  // The uploaded file is among the sources: its [n] in the list opens it.
+  // (Which passage the small test model cites inline is its own business.)
+  for (const link of await page.$$("#sources a.cite")) {
+    await link.click();
+    await page.waitForSelector("#passage:not([hidden])");
+    out.passage_where = await page.textContent("#passage-where");
+    out.passage_text = await page.textContent("#passage-text");
+    if (out.passage_where.includes(name)) break;
+  }
   await page.screenshot({ path: screenshot, fullPage: true });
 
   // Delete it again from the table.
@@ -55,6 +67,7 @@ try {
     out.upload.includes(`${name}: added`) &&
     out.answer.trim().length > 0 &&
     out.sources.length > 0 &&
+    out.inline_opens_its_passage &&
     out.passage_where.includes(name) &&
     out.passage_text.length > 0 &&
     out.page_errors.length === 0;

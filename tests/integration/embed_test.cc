@@ -17,8 +17,8 @@
 namespace quarry {
 namespace {
 
-std::unique_ptr<Embedder> OpenDefault() {
-  auto path = ResolveModel(kDefaultEmbedder);
+std::unique_ptr<Embedder> OpenMiniLM() {
+  auto path = ResolveModel("minilm-l6");
   EXPECT_TRUE(path.ok()) << path.status().message();
   if (!path.ok()) return nullptr;
   auto e = Embedder::Open(*path);
@@ -27,7 +27,7 @@ std::unique_ptr<Embedder> OpenDefault() {
 }
 
 TEST(MiniLM, MatchesTheReferenceVectors) {
-  auto e = OpenDefault();
+  auto e = OpenMiniLM();
   ASSERT_NE(e, nullptr);
   EXPECT_EQ(e->dimension(), 384);
   auto v = e->Embed({"This is an example sentence", "Each sentence is converted"});
@@ -44,7 +44,7 @@ TEST(MiniLM, MatchesTheReferenceVectors) {
 }
 
 TEST(MiniLM, BatchingDoesNotChangeVectors) {
-  auto e = OpenDefault();
+  auto e = OpenMiniLM();
   ASSERT_NE(e, nullptr);
   std::vector<std::string> texts;
   for (int i = 0; i < 40; ++i) texts.push_back("passage number " + std::to_string(i) + " about retrieval");
@@ -58,7 +58,7 @@ TEST(MiniLM, BatchingDoesNotChangeVectors) {
 }
 
 TEST(MiniLM, SimilarMeaningScoresHigher) {
-  auto e = OpenDefault();
+  auto e = OpenMiniLM();
   ASSERT_NE(e, nullptr);
   auto v = e->Embed({"How do I bake bread?", "A recipe for baking a loaf of bread", "The stock market fell sharply today"});
   ASSERT_TRUE(v.ok());
@@ -71,7 +71,7 @@ TEST(MiniLM, SimilarMeaningScoresHigher) {
 }
 
 TEST(MiniLM, LongTextIsTruncatedNotRejected) {
-  auto e = OpenDefault();
+  auto e = OpenMiniLM();
   ASSERT_NE(e, nullptr);
   std::string long_text;
   for (int i = 0; i < 2000; ++i) long_text += "word ";
@@ -82,7 +82,7 @@ TEST(MiniLM, LongTextIsTruncatedNotRejected) {
 }
 
 TEST(EmbedCli, JsonHasOneVectorPerText) {
-  auto r = test::RunCmd(test::Quarry() + " embed --json 'This is an example sentence' 'Each sentence is converted'");
+  auto r = test::RunCmd(test::Quarry() + " embed -m minilm-l6 --json 'This is an example sentence' 'Each sentence is converted'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto j = nlohmann::json::parse(r.out);
   ASSERT_TRUE(j.contains("model"));

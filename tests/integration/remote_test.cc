@@ -89,7 +89,8 @@ class Remote : public ::testing::Test {
   static void SetUpTestSuite() {
     dir_ = new TempDir();
     auto gen = ResolveModel(kSmallGenerator);
-    auto emb = ResolveModel(kDefaultEmbedder);
+    // MiniLM: llama-server embeds raw text, without E5's "query: "/"passage: " prefixes.
+    auto emb = ResolveModel("minilm-l6");
     ASSERT_TRUE(gen.ok() && emb.ok());
     chat_ = new Server(*gen, {"-c", "4096", "-np", "4"}, (dir_->path() / "chat.log").string());
     embed_ = new Server(*emb, {"--embedding"}, (dir_->path() / "embed.log").string());
@@ -119,7 +120,7 @@ TEST_F(Remote, KnowledgeBaseEmbedsThroughTheServer) {
   ASSERT_EQ(r.size(), 1u);
   EXPECT_NE(r[0]["source"].get<std::string>().find("coffee-brewing.html"), std::string::npos);
   // The server runs the same GGUF: its vectors match the in-process ones.
-  auto local = OpenEmbedder(kDefaultEmbedder);
+  auto local = OpenEmbedder("minilm-l6");
   auto remote = OpenEmbedder(embed_->spec());
   ASSERT_TRUE(local.ok() && remote.ok()) << (remote.ok() ? "" : remote.status().message());
   EXPECT_EQ((*remote)->dimension(), (*local)->dimension());
