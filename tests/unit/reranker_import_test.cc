@@ -33,6 +33,7 @@ struct Tiny {
   float eps = 1e-12f;
   std::string prefix;          // "bert." or "roberta."
   int vocab = 16;
+  bool classifier = true;      // false: the bare encoder (an embedder, mean pooling)
 };
 
 Tiny BertSpec() {
@@ -88,12 +89,12 @@ Tensors MakeWeights(const Tiny& s) {
     add(e + "output.LayerNorm.weight", {h}, 1.0f, 0.3f);
     add(e + "output.LayerNorm.bias", {h}, 0.0f, 0.3f);
   }
-  if (s.roberta) {
+  if (s.classifier && s.roberta) {
     add("classifier.dense.weight", {h, h}, 0.0f, 2.0f);
     add("classifier.dense.bias", {h});
     add("classifier.out_proj.weight", {s.labels, h}, 0.0f, 2.0f);
     add("classifier.out_proj.bias", {s.labels});
-  } else {
+  } else if (s.classifier) {
     add(p + "embeddings.position_ids", {1, s.positions}, 0.0f, 0.0f);
     add(p + "pooler.dense.weight", {h, h}, 0.0f, 2.0f);
     add(p + "pooler.dense.bias", {h});
@@ -106,13 +107,21 @@ Tensors MakeWeights(const Tiny& s) {
 void WriteCheckpoint(const std::string& dir, const Tiny& s, const Tensors& t) {
   std::filesystem::create_directories(dir);
   test::WriteSafeTensors(dir + "/model.safetensors", t, "F32");
-  json config = {{"architectures", {s.roberta ? "XLMRobertaForSequenceClassification" : "BertForSequenceClassification"}},
+  const std::string arch = std::string(s.roberta ? "XLMRoberta" : "Bert") + (s.classifier ? "ForSequenceClassification" : "Model");
+  json config = {{"architectures", {arch}},
                  {"model_type", s.roberta ? "xlm-roberta" : "bert"}, {"hidden_size", s.hidden},
                  {"num_hidden_layers", s.layers}, {"num_attention_heads", s.heads}, {"intermediate_size", s.ff},
                  {"max_position_embeddings", s.positions + s.pos_offset}, {"vocab_size", s.vocab},
                  {"type_vocab_size", s.type_vocab}, {"layer_norm_eps", s.eps}, {"hidden_act", "gelu"},
                  {"id2label", {{"0", "LABEL_0"}}}};
   if (s.roberta) config["pad_token_id"] = 1;
+  if (!s.classifier) {
+    std::ofstream(dir + "/modules.json") << json::array({{{"idx", 0}, {"path", ""}, {"type", "sentence_transformers.models.Transformer"}},
+                                                         {{"idx", 1}, {"path", "1_Pooling"}, {"type", "sentence_transformers.models.Pooling"}}})
+                                                .dump();
+    std::filesystem::create_directories(dir + "/1_Pooling");
+    std::ofstream(dir + "/1_Pooling/config.json") << json{{"pooling_mode_mean_tokens", true}}.dump();
+  }
   std::ofstream(dir + "/config.json") << config.dump(2);
   if (s.roberta) {
     // A unigram vocabulary where every test word is one piece.
@@ -305,6 +314,27 @@ TEST(RerankerImport, LongPairsAreTruncatedToTheModelsPositions) {
   types.resize(ids.size(), 1);
   ASSERT_EQ(ids.size(), static_cast<size_t>(spec.positions));
   EXPECT_NEAR((*got)[0], Reference(spec, weights, ids, types), kTolerance);
+}
+
+// The bare XLM-R encoder (bge-m3's architecture) imports as an embedder with
+// its unigram vocabulary: llama.cpp tokenises with it as transformers does.
+TEST(RerankerImport, XlmRobertaEncoderImportsAsAnEmbedder) {
+  test::TempDir dir;
+  Tiny spec = XlmrSpec();
+  spec.classifier = false;
+  WriteCheckpoint(dir.str() + "/hf", spec, MakeWeights(spec));
+  auto rep = ImportHfModel(dir.str() + "/hf", dir.str() + "/e.gguf");
+  ASSERT_TRUE(rep.ok()) << rep.status().message();
+  EXPECT_EQ(rep->pooling, "mean");
+  auto emb = Embedder::Open(dir.str() + "/e.gguf");
+  ASSERT_TRUE(emb.ok()) << emb.status().message();
+  EXPECT_EQ((*emb)->CountTokens("the cat"), 4);           // <s> the cat </s>
+  EXPECT_EQ((*emb)->CountTokens("the cat sat on the mat"), 8);
+  auto v = (*emb)->Embed({"the cat sat", "hello world"});
+  ASSERT_TRUE(v.ok()) << v.status().message();
+  EXPECT_EQ((*v)[0].size(), static_cast<size_t>(spec.hidden));
+  EXPECT_NE((*v)[0], (*v)[1]);
+  EXPECT_FALSE(Reranker::Open(dir.str() + "/e.gguf", 1).ok());
 }
 
 TEST(RerankerImport, SegmentTypeDifferenceIsReported) {
