@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "cli.h"
+#include "quarry/json.h"
 #include "quarry/registry.h"
 #include "quarry/rag.h"
 
@@ -27,37 +28,10 @@ bool StreamPiece(std::string_view piece) {
   return true;
 }
 
-json CandidatesJson(const Answer& a) {
-  json out = json::array();
-  for (const auto& c : a.candidates) {
-    json j = {{"text", c.text}, {"score", c.score}, {"scores", c.scores}, {"finish_reason", c.generation.finish_reason},
-              {"completion_tokens", c.generation.completion_tokens}};
-    if (c.source > 0) j["source"] = c.source;
-    out.push_back(std::move(j));
-  }
-  return out;
-}
-
 json AnswerJson(const Answer& a, const std::string& model) {
-  json cites = json::array();
-  for (const auto& s : a.sources) {
-    json c = {{"n", s.n},
-                     {"doc_id", s.hit.chunk.doc_id},
-                     {"chunk_id", s.hit.chunk.id},
-                     {"source", s.hit.source},
-                     {"title", s.hit.title},
-                     {"start", s.hit.chunk.start},
-                     {"end", s.hit.chunk.end},
-                     {"score", s.hit.score},
-                     {"cited", std::find(a.cited.begin(), a.cited.end(), s.n) != a.cited.end()},
-                     {"trimmed", s.trimmed},
-                     {"text", s.text}};
-    if (s.hit.rerank_score) c["rerank_score"] = *s.hit.rerank_score, c["fused_rank"] = s.hit.fused_rank;
-    cites.push_back(std::move(c));
-  }
   return {{"answer", a.text},
           {"grounded", a.grounded},
-          {"citations", cites},
+          {"citations", CitationsJson(a)},
           {"candidates", CandidatesJson(a)},
           {"selected", a.selected},
           {"best_relevance", a.best_relevance},

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli.h"
+#include "quarry/json.h"
 #include "quarry/knowledge_base.h"
 
 namespace quarry::cli {
@@ -71,12 +72,6 @@ std::string Duration(double s) {
 
 Result<std::unique_ptr<KnowledgeBase>> OpenKb(const KbFlags& f, bool create) {
   return KnowledgeBase::Open(ToOptions(f), create);
-}
-
-json DocJson(const Document& d) {
-  return {{"id", d.id}, {"source", d.source}, {"title", d.title}, {"metadata", json::parse(d.metadata, nullptr, false)},
-          {"content_hash", d.content_hash}, {"bytes", d.bytes}, {"chunks", d.chunks}, {"version", d.version},
-          {"created_at", d.created_at}, {"updated_at", d.updated_at}};
 }
 
 }  // namespace
@@ -211,7 +206,7 @@ void RegisterKnowledgeBase(CLI::App& app, Registry& reg) {
       if (!docs.ok()) return Fail(docs.status());
       if (ls_json) {
         json j = {{"documents", json::array()}};
-        for (const auto& d : *docs) j["documents"].push_back(DocJson(d));
+        for (const auto& d : *docs) j["documents"].push_back(ToJson(d));
         PrintJson(j);
         return kExitOk;
       }
@@ -242,7 +237,7 @@ void RegisterKnowledgeBase(CLI::App& app, Registry& reg) {
       auto chunks = (*kb)->GetChunks(show_id);
       if (!chunks.ok()) return Fail(chunks.status());
       if (show_json) {
-        json j = DocJson(**d);
+        json j = ToJson(**d);
         j["chunk_list"] = json::array();
         for (const auto& c : *chunks) {
           j["chunk_list"].push_back({{"id", c.id}, {"seq", c.seq}, {"start", c.start}, {"end", c.end}, {"heading", c.heading},

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli.h"
+#include "quarry/json.h"
 
 namespace quarry::cli {
 using nlohmann::json;
@@ -68,13 +69,7 @@ void RegisterSearch(CLI::App& app, Registry& reg) {
         json j = {{"query", query}, {"mode", mode}, {"results", json::array()}};
         int rank = 0;
         for (const auto& h : *hits) {
-          json r = {{"rank", ++rank}, {"score", h.score}, {"doc_id", h.chunk.doc_id}, {"chunk_id", h.chunk.id},
-                    {"source", h.source}, {"title", h.title}, {"start", h.chunk.start}, {"end", h.chunk.end},
-                    {"heading", h.chunk.heading}, {"text", h.chunk.text}, {"metadata", json::parse(h.metadata, nullptr, false)}};
-          if (h.bm25_score) r["bm25_score"] = *h.bm25_score, r["bm25_rank"] = h.bm25_rank;
-          if (h.dense_score) r["dense_score"] = *h.dense_score, r["dense_rank"] = h.dense_rank;
-          if (h.rerank_score) r["rerank_score"] = *h.rerank_score, r["fused_rank"] = h.fused_rank;
-          j["results"].push_back(r);
+          j["results"].push_back(ToJson(h, ++rank));
         }
         PrintJson(j);
         return kExitOk;

@@ -8,3 +8,5 @@
 #include "quarry/rag.h"
 #include "quarry/registry.h"
 #include "quarry/status.h"
+// quarry/json.h (the JSON shape of documents, hits and citations) is left out:
+// it makes nlohmann/json a dependency of whoever includes it.

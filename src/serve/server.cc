@@ -30,6 +30,7 @@
 #include <set>
 #include <thread>
 
+#include "quarry/json.h"
 #include "quarry/rag.h"
 #include "quarry/registry.h"
 #include "web_assets.h"
@@ -425,50 +426,6 @@ std::string Extension(const std::string& filename) {
   const std::string base = fs::path(filename).filename().string();
   const size_t dot = base.find_last_of('.');
   return dot == std::string::npos || dot == 0 ? "" : base.substr(dot);
-}
-
-// Stored metadata is a JSON object; anything else (it cannot happen, but the
-// catalog is a file) reads as empty rather than failing the request.
-json MetadataJson(const std::string& text) {
-  json m = json::parse(text, nullptr, false);
-  return m.is_object() ? m : json::object();
-}
-
-json DocumentJson(const Document& d) {
-  return {{"id", d.id},       {"source", d.source},   {"title", d.title},          {"bytes", d.bytes},
-          {"chunks", d.chunks}, {"version", d.version}, {"content_hash", d.content_hash},
-          {"created_at", d.created_at}, {"updated_at", d.updated_at},
-          {"metadata", MetadataJson(d.metadata)}};
-}
-
-json HitJson(const SearchHit& h, int rank) {
-  json r = {{"rank", rank},         {"score", h.score},         {"doc_id", h.chunk.doc_id}, {"chunk_id", h.chunk.id},
-            {"source", h.source},   {"title", h.title},         {"start", h.chunk.start},   {"end", h.chunk.end},
-            {"heading", h.chunk.heading}, {"text", h.chunk.text},
-            {"metadata", MetadataJson(h.metadata)}};
-  if (h.bm25_score) r["bm25_score"] = *h.bm25_score, r["bm25_rank"] = h.bm25_rank;
-  if (h.dense_score) r["dense_score"] = *h.dense_score, r["dense_rank"] = h.dense_rank;
-  if (h.rerank_score) r["rerank_score"] = *h.rerank_score, r["fused_rank"] = h.fused_rank;
-  return r;
-}
-
-json CitationsJson(const Answer& a) {
-  json cites = json::array();
-  for (const auto& s : a.sources) {
-    json c = {{"n", s.n},
-              {"doc_id", s.hit.chunk.doc_id},
-              {"chunk_id", s.hit.chunk.id},
-              {"source", s.hit.source},
-              {"title", s.hit.title},
-              {"start", s.hit.chunk.start},
-              {"end", s.hit.chunk.end},
-              {"score", s.hit.score},
-              {"cited", std::find(a.cited.begin(), a.cited.end(), s.n) != a.cited.end()},
-              {"text", s.text}};
-    if (s.hit.rerank_score) c["rerank_score"] = *s.hit.rerank_score, c["fused_rank"] = s.hit.fused_rank;
-    cites.push_back(std::move(c));
-  }
-  return cites;
 }
 
 bool ParseMode(const std::string& s, SearchOptions::Mode* m) {
@@ -1087,7 +1044,7 @@ void Server::Impl::Search(const httplib::Request& req, httplib::Response& res) {
   if (!hits.ok()) return SendError(res, FromStatus(hits.status()));
   json results = json::array();
   int rank = 0;
-  for (const auto& h : *hits) results.push_back(HitJson(h, ++rank));
+  for (const auto& h : *hits) results.push_back(ToJson(h, ++rank));
   SendJson(res, {{"query", query}, {"mode", mode}, {"results", results}, {"took_ms", SecondsSince(t) * 1000}});
 }
 
@@ -1179,7 +1136,7 @@ void Server::Impl::ListDocuments(httplib::Response& res) {
   auto docs = kb->ListDocuments();
   if (!docs.ok()) return SendError(res, FromStatus(docs.status()));
   json data = json::array();
-  for (const auto& d : *docs) data.push_back(DocumentJson(d));
+  for (const auto& d : *docs) data.push_back(ToJson(d));
   SendJson(res, {{"object", "list"}, {"data", data}});
 }
 
@@ -1190,7 +1147,7 @@ void Server::Impl::GetDocument(const httplib::Request& req, httplib::Response& r
   auto d = kb->GetDocument(id);
   if (!d.ok()) return SendError(res, FromStatus(d.status()));
   if (!*d) return SendError(res, {404, "no document " + req.matches[1].str(), "id", "not_found"});
-  json j = DocumentJson(**d);
+  json j = ToJson(**d);
   if (req.get_param_value("text") == "1" || req.get_param_value("text") == "true") {
     auto t = kb->GetDocumentText(id);
     if (!t.ok()) return SendError(res, FromStatus(t.status()));
