@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <optional>
 
 #include "model/gguf_write.h"
 #include "model/llama_runtime.h"
@@ -90,10 +91,11 @@ class LlamaReranker final : public Reranker {
 // it carries a classification head (llama.cpp's converter writes bge-reranker
 // and ms-marco cross-encoders without a pooling type; its server is told
 // --reranking). Without either, rank pooling would return one dimension of the
-// [CLS] state as a "score".
-bool HasRankHead(const std::string& path) {
+// [CLS] state as a "score". Reads the header only; nullopt when the file is
+// no GGUF at all (LoadModel then says why).
+std::optional<bool> HasRankHead(const std::string& path) {
   std::unique_ptr<gguf_context, GgufFree> g(gguf_init_from_file(path.c_str(), {true, nullptr}));
-  if (!g) return false;
+  if (!g) return std::nullopt;
   const std::string arch = [&] {
     const int64_t k = gguf_find_key(g.get(), "general.architecture");
     return k >= 0 && gguf_get_kv_type(g.get(), k) == GGUF_TYPE_STRING ? std::string(gguf_get_val_str(g.get(), k)) : "";
@@ -108,13 +110,14 @@ bool HasRankHead(const std::string& path) {
 }  // namespace
 
 Result<std::unique_ptr<Reranker>> Reranker::Open(const std::string& gguf_path, int threads) {
-  auto model = llama::LoadModel(gguf_path);
-  if (!model.ok()) return model.status();
-  if (!HasRankHead(gguf_path)) {
+  // The header check first: refusing a chat model must not cost loading it.
+  if (HasRankHead(gguf_path) == false) {
     return Status::InvalidArgument(gguf_path + ": not a reranker (no classification head: an embedding or chat model?); "
                                    "use a cross-encoder GGUF, e.g. bge-reranker or ms-marco-MiniLM imported with "
                                    "`quarry model import` or converted by llama.cpp");
   }
+  auto model = llama::LoadModel(gguf_path);
+  if (!model.ok()) return model.status();
   const uint32_t n = static_cast<uint32_t>(std::clamp(llama_model_n_ctx_train(model->get()), 512, 2048));
   llama_context_params cp = llama_context_default_params();
   cp.embeddings = true;
