@@ -101,6 +101,8 @@ struct SamplingOptions {
   bool logprobs = false;     // fill Generation::sum_logprob (costs a softmax per token)
   bool greedy_first = false; // ChatBatch: conversation 0 decodes greedily, the others sample
   bool ignore_eos = false;   // never sample end-of-generation: exactly max_tokens (benchmarks)
+  bool text_first = false;   // the first token may not open with "[": a cited answer starts with
+                             // words, not a citation marker (in-process generators; ask sets it)
 
   // max_tokens >= 1, temperature in [0, 5], top_p in (0, 1], top_k >= 0,
   // repeat_penalty in [0.5, 3].

@@ -23,7 +23,8 @@ std::string ReplayGenerator::Key(const std::vector<std::vector<ChatMessage>>& co
   add(&s.top_k, sizeof s.top_k);
   add(&s.seed, sizeof s.seed);
   add(&s.repeat_penalty, sizeof s.repeat_penalty);
-  k += static_cast<char>(s.logprobs) + static_cast<char>(2 * s.greedy_first) + static_cast<char>(4 * s.ignore_eos);
+  k += static_cast<char>(s.logprobs) + static_cast<char>(2 * s.greedy_first) + static_cast<char>(4 * s.ignore_eos) +
+       static_cast<char>(8 * s.text_first);
   return k;
 }
 

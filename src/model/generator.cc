@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <optional>
 
 #include "model/llama_runtime.h"
 #include "quarry/model.h"
@@ -248,6 +249,9 @@ class LlamaGenerator final : public Generator {
         float* logits = llama_get_logits_ith(ctx_.get(), logits_at[s]);
         if (!logits) return Status::Internal("llama.cpp returned no logits");
         penalties[s].Apply(logits);
+        if (step == 0 && sampling.text_first) {
+          for (llama_token t : MarkerOpeners()) logits[t] = -INFINITY;
+        }
         llama_token tok = llama_sampler_sample(samplers[s].get(), ctx_.get(), logits_at[s]);
         penalties[s].Restore(logits);
         penalties[s].Accept(tok);
@@ -295,6 +299,21 @@ class LlamaGenerator final : public Generator {
   }
 
  private:
+  // Tokens whose text opens with "[" after any spaces (" [", "[", "[[", ...),
+  // found once per generator by reading the whole vocabulary.
+  const std::vector<llama_token>& MarkerOpeners() {
+    if (!marker_openers_) {
+      marker_openers_.emplace();
+      const int n_vocab = llama_vocab_n_tokens(vocab_);
+      for (llama_token t = 0; t < n_vocab; ++t) {
+        const std::string piece = llama::TokenPiece(vocab_, t);
+        const size_t first = piece.find_first_not_of(' ');
+        if (first != std::string::npos && piece[first] == '[') marker_openers_->push_back(t);
+      }
+    }
+    return *marker_openers_;
+  }
+
   llama_sampler* MakeSampler(const SamplingOptions& s) const {
     llama_sampler_chain_params p = llama_sampler_chain_default_params();
     p.no_perf = true;
@@ -336,6 +355,7 @@ class LlamaGenerator final : public Generator {
   const llama_vocab* vocab_;
   std::string template_;
   std::vector<std::string> markers_;
+  std::optional<std::vector<llama_token>> marker_openers_;  // MarkerOpeners(), on the compute thread
   llama::ComputeThread compute_;  // last: stops first, before the context goes
 };
 

@@ -132,7 +132,11 @@ Result<Answer> Grounded(KnowledgeBase& kb, Generator& gen, const std::string& qu
   };
   TokenCallback attributed;
   if (on_piece) attributed = [&](std::string_view piece) { return emit(stream.Feed(piece)); };
-  QUARRY_RETURN_IF_ERROR(rag::GenerateAndSelect(gen, convs, o.generate, ev, weights, &kb, attributed, &a));
+  // Markers follow what they cite: an answer that opens with one is all markers
+  // (small models copy the prompt's "[1][3]" example and stop).
+  GenerateOptions go = o.generate;
+  go.sampling.text_first = true;
+  QUARRY_RETURN_IF_ERROR(rag::GenerateAndSelect(gen, convs, go, ev, weights, &kb, attributed, &a));
   if (on_piece) emit(stream.Finish());
   for (Candidate& c : a.candidates) c.text = stream.Attribute(c.text);  // Attribute keeps no state
   if (!a.candidates.empty()) a.text = a.candidates[static_cast<size_t>(a.selected)].text;

@@ -65,6 +65,25 @@ TEST_F(SmolLM, GreedyIsDeterministicAndStreamsWholeText) {
   EXPECT_GT(pieces, 1);
 }
 
+TEST_F(SmolLM, TextFirstKeepsACitationMarkerFromOpeningTheAnswer) {
+  // Small generators copy the prompt's "[1][3]" example and stop: an answer of
+  // markers only. text_first forbids "[" as the first token, nothing else.
+  ASSERT_NE(gen_, nullptr);
+  const std::string prompt = "Cited: [1][2]\nCited: [2][3]\nCited: [3][4]\nCited:";
+  auto plain = gen_->Complete(prompt, Greedy(8));
+  ASSERT_TRUE(plain.ok()) << plain.status().message();
+  const size_t p0 = plain->text.find_first_not_of(' ');
+  ASSERT_NE(p0, std::string::npos);
+  ASSERT_EQ(plain->text[p0], '[') << "the control: greedy continues the markers: " << plain->text;
+  SamplingOptions s = Greedy(8);
+  s.text_first = true;
+  auto first = gen_->Complete(prompt, s);
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  const size_t f0 = first->text.find_first_not_of(' ');
+  ASSERT_NE(f0, std::string::npos) << "'" << first->text << "'";
+  EXPECT_NE(first->text[f0], '[') << first->text;
+}
+
 TEST_F(SmolLM, MaxTokensStopsWithLength) {
   ASSERT_NE(gen_, nullptr);
   auto g = gen_->Chat({{"user", "Write a long story about a dragon."}}, Greedy(5));
