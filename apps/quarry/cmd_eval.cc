@@ -254,6 +254,7 @@ void RegisterEvalTasks(CLI::App* ev, Registry& reg) {
   static int batch = 1;
   static bool separate_modes = false;
   static size_t k = 5;
+  static bool noise_only = false;
   static std::string summary_language;
 
   auto common = [](CLI::App* c, std::string& modes, GenFlags& gf, const char* default_modes, int max_tokens,
@@ -283,17 +284,21 @@ void RegisterEvalTasks(CLI::App* ev, Registry& reg) {
          "nq-open .jsonl(.gz) {question, answers, ctxs}, RGB .json lines {query, answer, positive, negative}, "
          "or SQuAD/CMRC .json; or a directory holding one such file");
   qa->add_option("-k,--top-k", k, "Passages per question")->check(CLI::Range(1, 50))->capture_default_str();
+  qa->add_flag("--noise-only", noise_only,
+               "RGB's negative rejection: each question gets only its noise passages, and only a refusal is right "
+               "(contains = share refused)");
   qa->callback([&reg] {
     reg.run = [] {
       const GenFlags& gf = qa_gen;
       const std::string& modes = qa_modes;
-      auto ds = eval::ReadQaDataset(data, limit);
+      auto ds = eval::ReadQaDataset(data, limit, noise_only);
       if (!ds.ok()) return Fail(ds.status());
       if (ds->examples.empty()) {
         return Fail(Status::NotFound(data + ": no question with answers to score (looked for question/query and answers/answer)"));
       }
       KbFlags f = flags;
-      if (f.db.empty()) f.db = eval::CachedKnowledgeBaseDir("qa", data, EvalKey(f));
+      // The noise-only pools hold other passages: another cached base.
+      if (f.db.empty()) f.db = eval::CachedKnowledgeBaseDir(noise_only ? "qa-noise" : "qa", data, EvalKey(f));
       auto kb = KnowledgeBase::Open(ToOptions(f), true);
       if (!kb.ok()) return Fail(kb.status());
       eval::EvalBatch eb;

@@ -48,7 +48,11 @@ struct QaDataset {
 // unanswerable), or a user's own JSON lines {question, answers, contexts?}
 // (answers: a string or a list; contexts: strings or {title, text}). A
 // directory holding exactly one such file works too.
-Result<QaDataset> ReadQaDataset(const std::string& path, size_t limit);
+//
+// noise_only (RGB only): RGB's negative rejection test. Each question gets
+// only its negative (noise) passages and is unanswerable: a refusal is the
+// right answer. Other formats fail with InvalidArgument.
+Result<QaDataset> ReadQaDataset(const std::string& path, size_t limit, bool noise_only = false);
 
 struct SummaryExample {
   std::string id, text;

@@ -98,7 +98,7 @@ bool EndsWith(const std::string& s, const std::string& suffix) {
 
 }  // namespace
 
-Result<QaDataset> ReadQaDataset(const std::string& path_in, size_t limit) {
+Result<QaDataset> ReadQaDataset(const std::string& path_in, size_t limit, bool noise_only) {
   std::string path = path_in;
   std::error_code ec;
   if (fs::is_directory(path, ec)) {
@@ -120,6 +120,7 @@ Result<QaDataset> ReadQaDataset(const std::string& path_in, size_t limit) {
   for (const char* ext : {".gz", ".jsonl", ".json"}) {
     if (EndsWith(ds.name, ext)) ds.name.resize(ds.name.size() - std::strlen(ext));
   }
+  if (noise_only) ds.name += "-noise-only";
   auto full = [&] { return limit > 0 && ds.examples.size() >= limit; };
   // SQuAD / CMRC: one JSON document.
   const size_t first = data->find_first_not_of(" \t\r\n");
@@ -167,6 +168,10 @@ Result<QaDataset> ReadQaDataset(const std::string& path_in, size_t limit) {
       return Status::Corruption(path + ":" + std::to_string(n) + ": not valid JSON: " + e.what());
     }
     QaExample ex;
+    if (noise_only && !(r.contains("query") && r.contains("positive"))) {
+      return Status::InvalidArgument(path + ":" + std::to_string(n) +
+                                     ": the noise-only test needs RGB records {query, answer, positive, negative}");
+    }
     if (r.contains("ctxs")) {
       ex.id = r.contains("id") ? IdOf(r["id"]) : std::to_string(n);
       ex.question = r.value("question", "");
@@ -178,9 +183,16 @@ Result<QaDataset> ReadQaDataset(const std::string& path_in, size_t limit) {
       ex.question = r.value("query", "");
       Flatten(r.value("answer", json()), &ex.answers);
       std::vector<std::string> texts;
-      Flatten(r["positive"], &texts);
+      if (!noise_only) Flatten(r["positive"], &texts);
       if (r.contains("negative")) Flatten(r["negative"], &texts);
       for (auto& t : texts) ex.passages.push_back({"", std::move(t)});
+      if (noise_only) {
+        if (ex.passages.empty()) {
+          return Status::Corruption(path + ":" + std::to_string(n) + ": no noise passages (field \"negative\") for the noise-only test");
+        }
+        ex.answers.clear();
+        ex.unanswerable = ds.has_unanswerable = true;
+      }
     } else if (r.contains("question") && r.contains("answers")) {
       // A user's own set: {question, answers, contexts?}.
       ex.id = r.contains("id") ? IdOf(r["id"]) : std::to_string(n);
@@ -195,7 +207,7 @@ Result<QaDataset> ReadQaDataset(const std::string& path_in, size_t limit) {
                                      ": unknown QA record (expected {question, answers, contexts?}, nq-open {question, "
                                      "answers, ctxs} or RGB {query, answer, positive})");
     }
-    if (ex.question.empty() || ex.answers.empty()) {
+    if (ex.question.empty() || (ex.answers.empty() && !ex.unanswerable)) {
       return Status::Corruption(path + ":" + std::to_string(n) + ": " +
                                 (ex.question.empty() ? "no question (field \"question\" or \"query\")"
                                                      : "no answer to score against (field \"answers\" or \"answer\")"));

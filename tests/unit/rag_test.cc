@@ -339,6 +339,26 @@ TEST(QaDatasets, ReadsNqRgbAndSquadShapes) {
   EXPECT_EQ(rgb->examples[0].id, "7");
   EXPECT_EQ(rgb->examples[0].answers.size(), 2u);
   EXPECT_EQ(rgb->examples[0].passages.size(), 3u);
+  EXPECT_FALSE(rgb->has_unanswerable);
+
+  // RGB's negative rejection: only the noise, and only a refusal is right.
+  auto noise = eval::ReadQaDataset((d.path() / "rgb.json").string(), 0, /*noise_only=*/true);
+  ASSERT_TRUE(noise.ok()) << noise.status().message();
+  ASSERT_EQ(noise->examples.size(), 1u);
+  EXPECT_TRUE(noise->has_unanswerable);
+  EXPECT_TRUE(noise->per_question_pool);
+  EXPECT_TRUE(noise->examples[0].unanswerable);
+  EXPECT_TRUE(noise->examples[0].answers.empty());
+  ASSERT_EQ(noise->examples[0].passages.size(), 2u);
+  EXPECT_EQ(noise->examples[0].passages[0].text, "n1");
+  EXPECT_EQ(noise->examples[0].passages[1].text, "n2");
+  auto not_rgb = eval::ReadQaDataset((d.path() / "nq.jsonl").string(), 0, true);
+  ASSERT_FALSE(not_rgb.ok());
+  EXPECT_NE(not_rgb.status().message().find("nq.jsonl:1"), std::string::npos) << not_rgb.status().message();
+  Write(d.path() / "rgb_nonoise.json", R"({"query": "q", "answer": "a", "positive": ["p"], "negative": []})" "\n");
+  auto no_noise = eval::ReadQaDataset((d.path() / "rgb_nonoise.json").string(), 0, true);
+  ASSERT_FALSE(no_noise.ok());
+  EXPECT_NE(no_noise.status().message().find("negative"), std::string::npos) << no_noise.status().message();
 
   Write(d.path() / "squad.json",
         R"({"data": [{"title": "A", "paragraphs": [{"context": "ctx", "qas": [{"id": "x1", "question": "q?", "answers": [{"text": "ans", "answer_start": 0}]}]}]}]})");
