@@ -447,7 +447,8 @@ Result<std::vector<TaskModeResult>> EvaluateQa(KnowledgeBase& kb, Generator& gen
     r.examples = data.examples.size();
     r.reused = Reused(mode, memo, hits_before);
     r.resample = {{"exact_match", MeanOf(em)}, {"f1", MeanOf(f1)}, {"contains", MeanOf(contains)}};
-    if (mode != "closed-book") {
+    const bool any_answerable = std::any_of(data.examples.begin(), data.examples.end(), [](const QaExample& e) { return !e.unanswerable; });
+    if (mode != "closed-book" && any_answerable) {  // not on a set without answers (RGB --noise-only)
       r.resample["citation_precision"] = [cited_n, cited_gold_n](const std::vector<size_t>& sample) {
         double c = 0, g = 0;
         for (size_t i : sample) c += cited_n[i], g += cited_gold_n[i];
@@ -458,9 +459,10 @@ Result<std::vector<TaskModeResult>> EvaluateQa(KnowledgeBase& kb, Generator& gen
     for (const auto& [name, metric] : r.resample) r.metrics[name] = metric(AllOf(r.examples));
     if (data.has_unanswerable) {
       // The gate's two errors: unanswerable questions answered, answerable ones refused.
-      auto mean = [](const std::vector<double>& v) { return v.empty() ? 0.0 : std::accumulate(v.begin(), v.end(), 0.0) / v.size(); };
-      r.metrics["refused_unanswerable"] = mean(refused_unanswerable);
-      r.metrics["refused_answerable"] = mean(refused_answerable);
+      // Each only where the set has such questions (RGB --noise-only has no answerable one).
+      auto mean = [](const std::vector<double>& v) { return std::accumulate(v.begin(), v.end(), 0.0) / v.size(); };
+      if (!refused_unanswerable.empty()) r.metrics["refused_unanswerable"] = mean(refused_unanswerable);
+      if (!refused_answerable.empty()) r.metrics["refused_answerable"] = mean(refused_answerable);
     }
     const size_t examples = r.examples;
     const double seconds = r.seconds;
