@@ -54,6 +54,9 @@ void RegisterServe(CLI::App& app, Registry& reg) {
   cmd->add_option("--rerank-model", rerank_model,
                   "Cross-encoder GGUF (a name or path): reorders the first passages of searches and chat retrieval "
                   "(requests may send \"rerank\": false)");
+  cmd->add_option("--max-rerank-depth", so.max_rerank_depth,
+                  "Most passages one request may have the cross-encoder read (its rerank_depth; above: 400)")
+      ->capture_default_str();
   cmd->add_flag("--no-embed", no_embed, "Uploads are indexed for BM25 only (no embedding model needed)");
   cmd->add_option("--max-body-size", max_body_mb, "Largest request or upload, in MiB")->check(CLI::PositiveNumber)->capture_default_str();
   AddKbFlags(cmd, &flags);

@@ -28,6 +28,7 @@ std::string FlagFor(const std::string& option) {
       {"reranker", "--rerank-model"},
       {"rerank_depth", "--rerank-depth"},
       {"rerank_model", "--rerank-model"},
+      {"max_rerank_depth", "--max-rerank-depth"},
       {"target_lang", "--to"},
       {"tm", "--tm"},
       {"pooling", "--pooling"},

@@ -43,6 +43,10 @@ struct ServeOptions {
   // A cross-encoder GGUF (loaded at Start): searches and chat retrieval let it
   // reorder their first passages unless a request says "rerank": false.
   std::string rerank_model;
+  // The most passages one request may have the cross-encoder read: the
+  // reranker is shared, so one deep request holds up every other. Requests
+  // without rerank_depth get min(the default, this); above it: 400.
+  int max_rerank_depth = 100;
 
   // Ranges, and the loopback rule for servers without keys.
   Status Validate() const;

@@ -489,6 +489,9 @@ Status ServeOptions::Validate() const {
   QUARRY_RETURN_IF_ERROR(kb.Validate());
   QUARRY_RETURN_IF_ERROR(add.Validate());
   if (port < 0 || port > 65535) return Status::InvalidArgument("the port must be in [0, 65535]").About("port");
+  if (max_rerank_depth < 1 || max_rerank_depth > 1000) {
+    return Status::InvalidArgument("the rerank depth limit must be in [1, 1000]").About("max_rerank_depth");
+  }
   if (generators < 1 || generators > 64) return Status::InvalidArgument("generators must be in [1, 64]").About("generators");
   if (max_queued < 0) return Status::InvalidArgument("max_queued must be >= 0").About("max_queued");
   if (searchers < 1 || searchers > 256) return Status::InvalidArgument("searchers must be in [1, 256]").About("searchers");
@@ -1003,9 +1006,18 @@ void Server::Impl::Embeddings(const httplib::Request& req, httplib::Response& re
 // ---------------------------------------------------------------------------
 bool Server::Impl::UseReranker(const Body& b, SearchOptions* so, HttpError* err) const {
   bool on = reranker != nullptr;
+  const size_t given = so->rerank_depth;
   if (!b.Get("rerank", &on, err) || !b.GetInt("rerank_depth", &so->rerank_depth, err)) return false;
   if (on && !reranker) {
     *err = {400, "this server has no reranker (start it with --rerank-model FILE.gguf)", "rerank", "invalid_value"};
+    return false;
+  }
+  const size_t most = static_cast<size_t>(o.max_rerank_depth);
+  if (!b.has("rerank_depth")) {
+    so->rerank_depth = std::min(given, most);
+  } else if (on && so->rerank_depth > most) {
+    *err = {400, "rerank_depth is at most " + std::to_string(most) + " on this server (quarry serve --max-rerank-depth)",
+            "rerank_depth", "invalid_value"};
     return false;
   }
   so->reranker = on ? reranker.get() : nullptr;

@@ -106,7 +106,7 @@ TEST_F(Serve, ACrossEncoderReordersSearchesUnlessARequestSaysNot) {
   const std::string q = R"({"query": "the bees and the tides", "mode": "bm25")";
   {
     // One thread: ggml's OpenMP workers are invisible to the TSan build that runs this suite.
-    ServeProcess s(Args({"--rerank-model", rr, "--threads", "1"}));
+    ServeProcess s(Args({"--rerank-model", rr, "--threads", "1", "--max-rerank-depth", "5"}));
     ASSERT_TRUE(s.up()) << s.err();
     auto c = s.Client();
     json on = Json(c.Post("/v1/search", q + "}", "application/json"));
@@ -118,6 +118,17 @@ TEST_F(Serve, ACrossEncoderReordersSearchesUnlessARequestSaysNot) {
     auto depth = c.Post("/v1/search", q + R"(, "rerank_depth": 0})", "application/json");
     ASSERT_TRUE(depth);
     EXPECT_EQ(depth->status, 400) << depth->body;
+    // One request cannot hold the shared cross-encoder for long: the server's limit.
+    auto deep = c.Post("/v1/search", q + R"(, "rerank_depth": 6})", "application/json");
+    ASSERT_TRUE(deep);
+    EXPECT_EQ(deep->status, 400) << deep->body;
+    EXPECT_NE(deep->body.find("at most 5"), std::string::npos) << deep->body;
+    auto at_limit = c.Post("/v1/search", q + R"(, "rerank_depth": 5})", "application/json");
+    ASSERT_TRUE(at_limit);
+    EXPECT_EQ(at_limit->status, 200) << at_limit->body;
+    auto unranked = c.Post("/v1/search", q + R"(, "rerank": false, "rerank_depth": 500})", "application/json");
+    ASSERT_TRUE(unranked);
+    EXPECT_EQ(unranked->status, 200) << unranked->body;
   }
   {
     ServeProcess s(Args());
