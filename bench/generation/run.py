@@ -71,7 +71,8 @@ def main():
         print("| mode | " + " | ".join(cols) + " | s/example |")
         print("|---|" + "---|" * (len(cols) + 1))
         for mode, m in res["modes"].items():
-            print(f"| {mode} | " + " | ".join(f"{m[c]:.3f}" if c not in ("chrf", "bleu") else f"{m[c]:.1f}" for c in cols) +
+            print(f"| {mode} | " + " | ".join("-" if c not in m else f"{m[c]:.3f}" if c not in ("chrf", "bleu")
+                                             else f"{m[c]:.1f}" for c in cols) +
                   f" | {m['seconds_per_example']:.2f} |")
         for d in res.get("differences", []):
             if d["metric"] in cols:
