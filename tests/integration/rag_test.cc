@@ -147,12 +147,11 @@ TEST_F(Rag, UnrelatedQuestionGetsIDontKnowWithoutGenerating) {
 }
 
 TEST_F(Rag, CandidatesAreScoredAndTheBestReturned) {
-  // Short answers: a batch of four and a batch of one may round differently
-  // late in a long greedy answer.
-  json one = AskJson(kCoffee, "-k 4 -n 24");
   json a = AskJson(kCoffee, "-k 4 -n 24 --candidates 4");
-  ASSERT_FALSE(a.is_null());
+  json b = AskJson(kCoffee, "-k 4 -n 24 --candidates 4 --seed 7");
+  ASSERT_FALSE(a.is_null() || b.is_null());
   ASSERT_EQ(a["candidates"].size(), 4u);
+  ASSERT_EQ(b["candidates"].size(), 4u);
   const int sel = a["selected"].get<int>();
   EXPECT_EQ(a["answer"], a["candidates"][sel]["text"]);
   double best = -1;
@@ -163,11 +162,16 @@ TEST_F(Rag, CandidatesAreScoredAndTheBestReturned) {
     EXPECT_LE(s, 1.0);
   }
   EXPECT_DOUBLE_EQ(a["candidates"][sel]["score"].get<double>(), best);
-  // Candidate 0 is the greedy answer, decoded in the same batch as the others.
-  EXPECT_EQ(a["candidates"][0]["text"], one["answer"]);
-  // Sampled candidates differ from it.
-  bool differs = false;
-  for (size_t i = 1; i < 4; ++i) differs = differs || a["candidates"][i]["text"] != one["answer"];
+  // Candidate 0 is greedy: the seed moves the sampled candidates, not it. (It
+  // is not compared with a lone greedy answer: a batch of four rounds
+  // differently, and on an AVX-512 CPU that flipped a near-tie at token 6.)
+  EXPECT_EQ(a["candidates"][0]["text"], b["candidates"][0]["text"]);
+  bool moved = false, differs = false;
+  for (size_t i = 1; i < 4; ++i) {
+    moved = moved || a["candidates"][i]["text"] != b["candidates"][i]["text"];
+    differs = differs || a["candidates"][i]["text"] != a["candidates"][0]["text"];
+  }
+  EXPECT_TRUE(moved);
   EXPECT_TRUE(differs);
 }
 
