@@ -342,6 +342,7 @@ Result<std::vector<TaskModeResult>> EvaluateQa(KnowledgeBase& kb, Generator& gen
   GreedyMemoGenerator memo(gen);
   Generator& g_all = o.batch.share_greedy ? static_cast<Generator&>(memo) : gen;
   const std::vector<std::string> order = RunOrder(o.modes, o.batch.share_greedy);
+  const bool any_answerable = std::any_of(data.examples.begin(), data.examples.end(), [](const QaExample& e) { return !e.unanswerable; });
   for (const std::string& mode : order) {
     if (mode != "closed-book" && mode != "rag" && mode != "rag+candidates") {
       return Status::InvalidArgument("unknown QA mode '" + mode + "' (closed-book, rag, rag+candidates)");
@@ -447,7 +448,6 @@ Result<std::vector<TaskModeResult>> EvaluateQa(KnowledgeBase& kb, Generator& gen
     r.examples = data.examples.size();
     r.reused = Reused(mode, memo, hits_before);
     r.resample = {{"exact_match", MeanOf(em)}, {"f1", MeanOf(f1)}, {"contains", MeanOf(contains)}};
-    const bool any_answerable = std::any_of(data.examples.begin(), data.examples.end(), [](const QaExample& e) { return !e.unanswerable; });
     if (mode != "closed-book" && any_answerable) {  // not on a set without answers (RGB --noise-only)
       r.resample["citation_precision"] = [cited_n, cited_gold_n](const std::vector<size_t>& sample) {
         double c = 0, g = 0;
