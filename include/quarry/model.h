@@ -103,9 +103,14 @@ struct SamplingOptions {
   bool ignore_eos = false;   // never sample end-of-generation: exactly max_tokens (benchmarks)
   bool text_first = false;   // the first token may not open with "[": a cited answer starts with
                              // words, not a citation marker (in-process generators; ask sets it)
+  // Replies to weigh as the first token, each one token of the model's
+  // vocabulary (e.g. "Yes", "No"): Generation::choice_probs holds the model's
+  // probability of each before any sampling. In-process generators only; a
+  // remote one leaves choice_probs empty.
+  std::vector<std::string> choices;
 
   // max_tokens >= 1, temperature in [0, 5], top_p in (0, 1], top_k >= 0,
-  // repeat_penalty in [0.5, 3].
+  // repeat_penalty in [0.5, 3], at most 16 choices, none empty.
   Status Validate() const;
 };
 
@@ -118,6 +123,8 @@ struct Generation {
   double prompt_ms = 0;               // prompt evaluation
   double generation_ms = 0;           // after the first token until the last
   double sum_logprob = 0;             // sum of log p(token) of the sampled tokens, if asked for
+  std::vector<double> choice_probs;   // p(first token) of each SamplingOptions::choices
+  int cached_tokens = 0;              // prompt tokens kept from the previous call, not evaluated again
 };
 
 // Called with each decoded piece of text (always whole UTF-8 characters).
@@ -143,7 +150,11 @@ class Generator {
   // share one context: their common token prefix is evaluated once, then every
   // sequence advances in the same decode batches, so N answers cost far less
   // than N calls. Conversation i samples with seed sampling.seed + i.
-  // on_piece streams conversation 0 only.
+  // on_piece streams conversation 0 only. The context keeps conversation 0
+  // (prompt and reply) until the next call, which evaluates only what its
+  // common prefix does not repeat of it (Generation::cached_tokens): a
+  // follow-up turn, or a second question over the same prompt, costs its own
+  // tokens only.
   virtual Result<std::vector<Generation>> ChatBatch(const std::vector<std::vector<ChatMessage>>& conversations,
                                                     const SamplingOptions& sampling,
                                                     const TokenCallback& on_piece = nullptr) = 0;

@@ -25,6 +25,7 @@ std::string ReplayGenerator::Key(const std::vector<std::vector<ChatMessage>>& co
   add(&s.repeat_penalty, sizeof s.repeat_penalty);
   k += static_cast<char>(s.logprobs) + static_cast<char>(2 * s.greedy_first) + static_cast<char>(4 * s.ignore_eos) +
        static_cast<char>(8 * s.text_first);
+  for (const auto& c : s.choices) k += '\x1f', str(c);
   return k;
 }
 
@@ -66,12 +67,15 @@ Status ReplayGenerator::Flush() {
 
 std::string GreedyMemoGenerator::GreedyKey(const std::vector<ChatMessage>& conversation, const SamplingOptions& s) {
   // What a greedy decode depends on: the prompt, the length limit, the
-  // penalty and whether end-of-generation may be sampled (not the seed,
-  // temperature, top-k or top-p: the arg max ignores them).
+  // penalty, whether end-of-generation or a marker may be sampled first, and
+  // the choices weighed (not the seed, temperature, top-k or top-p: the arg
+  // max ignores them).
   SamplingOptions g;
   g.max_tokens = s.max_tokens;
   g.repeat_penalty = s.repeat_penalty;
   g.ignore_eos = s.ignore_eos;
+  g.text_first = s.text_first;
+  g.choices = s.choices;
   return ReplayGenerator::Key({conversation}, g);
 }
 

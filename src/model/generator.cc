@@ -172,6 +172,17 @@ class LlamaGenerator final : public Generator {
     // Every sequence needs at least its last prompt token decoded on its own
     // (that is where its first logits come from).
     for (int s = 0; s < n; ++s) shared = std::min(shared, toks[s].size() - 1);
+    // Each choice is one token of this vocabulary (as the reply's first token: no leading space).
+    std::vector<llama_token> choice_ids;
+    for (const std::string& c : sampling.choices) {
+      const std::vector<llama_token> t = llama::Tokenize(vocab_, c, /*add_special=*/false, /*parse_special=*/false);
+      if (t.size() != 1) {
+        return Status::InvalidArgument("choice \"" + c + "\" is " + std::to_string(t.size()) +
+                                       " tokens of this model's vocabulary; each choice must be one")
+            .About("choices");
+      }
+      choice_ids.push_back(t[0]);
+    }
     size_t kv_prompt = shared;
     for (int s = 0; s < n; ++s) kv_prompt += toks[s].size() - shared;
     const int n_ctx = context_size();
@@ -183,7 +194,19 @@ class LlamaGenerator final : public Generator {
     const int room = (n_ctx - static_cast<int>(kv_prompt)) / n;
     const int max_new = std::min(sampling.max_tokens, room);
 
-    if (llama_memory_t mem = llama_get_memory(ctx_.get())) llama_memory_clear(mem, true);
+    // What the previous call left of sequence 0 and this call's shared prefix
+    // repeats stays in the KV cache; everything else goes.
+    size_t reuse = 0;
+    if (llama_memory_t mem = llama_get_memory(ctx_.get())) {
+      while (reuse < cached_.size() && reuse < shared && cached_[reuse] == toks[0][reuse]) ++reuse;
+      for (int s = 1; s < max_sequences(); ++s) llama_memory_seq_rm(mem, s, -1, -1);
+      if (!can_reuse_ || !llama_memory_seq_rm(mem, 0, static_cast<llama_pos>(reuse), -1)) {
+        llama_memory_clear(mem, true);
+        reuse = 0;
+      }
+      for (int s = 1; s < n; ++s) llama_memory_seq_cp(mem, 0, s, 0, static_cast<llama_pos>(reuse));
+    }
+    cached_.clear();  // set again only when this call succeeds
     std::vector<Generation> out(n);
     std::vector<llama::SamplerPtr> samplers;
     std::vector<RepeatPenalty> penalties(n, RepeatPenalty(sampling.repeat_penalty));
@@ -193,6 +216,7 @@ class LlamaGenerator final : public Generator {
       if (s == 0 && sampling.greedy_first) so.temperature = 0;
       samplers.emplace_back(MakeSampler(so));
       out[s].prompt_tokens = static_cast<int>(toks[s].size());
+      out[s].cached_tokens = static_cast<int>(reuse);
       out[s].finish_reason = "length";
     }
 
@@ -210,7 +234,7 @@ class LlamaGenerator final : public Generator {
       return Status::OK();
     };
     // Shared prefix, then each sequence's own rest of the prompt, in batches of n_batch.
-    for (size_t j = 0; j < shared; ++j) {
+    for (size_t j = reuse; j < shared; ++j) {
       batch.Add(toks[0][j], static_cast<llama_pos>(j), all, false);
       if (batch.size() == n_batch) QUARRY_RETURN_IF_ERROR(decode("on the prompt"));
     }
@@ -230,6 +254,7 @@ class LlamaGenerator final : public Generator {
     QUARRY_RETURN_IF_ERROR(decode("on the prompt"));
     const double prompt_ms = MsSince(t0);
 
+    std::vector<llama_token> decoded0;    // what sequence 0 adds to the KV cache after its prompt
     std::vector<std::string> pending(n);  // bytes of a UTF-8 character split across tokens
     std::vector<llama_pos> pos(n);
     std::vector<bool> done(n, false);
@@ -248,6 +273,7 @@ class LlamaGenerator final : public Generator {
         Generation& g = out[s];
         float* logits = llama_get_logits_ith(ctx_.get(), logits_at[s]);
         if (!logits) return Status::Internal("llama.cpp returned no logits");
+        if (step == 0 && !choice_ids.empty()) g.choice_probs = Probabilities(logits, choice_ids);
         penalties[s].Apply(logits);
         if (step == 0 && sampling.text_first) {
           for (llama_token t : MarkerOpeners()) logits[t] = -INFINITY;
@@ -278,12 +304,16 @@ class LlamaGenerator final : public Generator {
         if (step + 1 == max_new) continue;
         logits_at[s] = batch.size();
         batch.Add(tok, pos[s]++, {s}, true);
+        if (s == 0) decoded0.push_back(tok);
       }
       if (batch.size() == 0) break;
       QUARRY_RETURN_IF_ERROR(decode("while generating"));
     }
     // What is still pending is a character the token limit cut off: dropped,
     // so neither the stream nor the text ends in a broken sequence.
+    // The KV cache now holds sequence 0's prompt and reply: the next call may start from it.
+    cached_ = std::move(toks[0]);
+    cached_.insert(cached_.end(), decoded0.begin(), decoded0.end());
     for (int s = 0; s < n; ++s) {
       out[s].prompt_ms = prompt_ms;
       if (out[s].completion_tokens > 0) out[s].generation_ms = MsSince(t_first[s]);
@@ -338,6 +368,17 @@ class LlamaGenerator final : public Generator {
     return chain;
   }
 
+  // p(t) for each of ids under the distribution the logits give.
+  std::vector<double> Probabilities(const float* logits, const std::vector<llama_token>& ids) const {
+    const int n = llama_vocab_n_tokens(vocab_);
+    const float mx = *std::max_element(logits, logits + n);
+    double sum = 0;
+    for (int i = 0; i < n; ++i) sum += std::exp(static_cast<double>(logits[i] - mx));
+    std::vector<double> p;
+    for (llama_token t : ids) p.push_back(std::exp(static_cast<double>(logits[t] - mx)) / sum);
+    return p;
+  }
+
   // log p(tok) under the unmodified model distribution at batch index i.
   double TokenLogProb(int at, llama_token tok) const {
     const float* logits = llama_get_logits_ith(ctx_.get(), at);
@@ -356,6 +397,11 @@ class LlamaGenerator final : public Generator {
   std::string template_;
   std::vector<std::string> markers_;
   std::optional<std::vector<llama_token>> marker_openers_;  // MarkerOpeners(), on the compute thread
+  // Sequence 0 of the last successful call, as its KV cells hold it (compute thread).
+  std::vector<llama_token> cached_;
+  // Attention caches can drop a suffix; windowed (SWA) and recurrent ones cannot keep a prefix.
+  bool can_reuse_ = llama_model_n_swa(model_.get()) == 0 && !llama_model_is_recurrent(model_.get()) &&
+                    !llama_model_is_hybrid(model_.get());
   llama::ComputeThread compute_;  // last: stops first, before the context goes
 };
 

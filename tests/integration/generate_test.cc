@@ -65,6 +65,80 @@ TEST_F(SmolLM, GreedyIsDeterministicAndStreamsWholeText) {
   EXPECT_GT(pieces, 1);
 }
 
+// The context keeps the last conversation: a call repeating its start
+// evaluates only the rest, and answers as a fresh evaluation would.
+TEST_F(SmolLM, APromptSharingThePreviousCallsStartEvaluatesOnlyTheRest) {
+  ASSERT_NE(gen_, nullptr);
+  const std::vector<ChatMessage> first = {{"system", "You answer in one short sentence."}, {"user", "What colour is the sky?"}};
+  auto a = gen_->Chat(first, Greedy(12));
+  ASSERT_TRUE(a.ok()) << a.status().message();
+  // The same prompt again: everything but the last token (whose logits are needed) is kept.
+  auto again = gen_->Chat(first, Greedy(12));
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  EXPECT_EQ(again->cached_tokens, again->prompt_tokens - 1);
+  EXPECT_EQ(again->text, a->text);
+  // A follow-up turn: the first prompt and the reply are kept.
+  std::vector<ChatMessage> follow = first;
+  follow.push_back({"assistant", again->text});
+  follow.push_back({"user", "And at night?"});
+  auto f = gen_->Chat(follow, Greedy(12));
+  ASSERT_TRUE(f.ok()) << f.status().message();
+  EXPECT_GE(f->cached_tokens, a->prompt_tokens);
+  EXPECT_LT(f->cached_tokens, f->prompt_tokens);
+  // Candidates over a prompt that shares the system turn: every sequence starts
+  // from the kept cells, and the greedy one matches a lone greedy answer.
+  auto path = ResolveModel(kSmallGenerator);
+  ASSERT_TRUE(path.ok());
+  GeneratorOptions go;
+  go.sequences = 3;
+  auto three = Generator::Open(*path, go);
+  ASSERT_TRUE(three.ok()) << three.status().message();
+  ASSERT_TRUE((*three)->Chat(first, Greedy(4)).ok());
+  const std::vector<ChatMessage> other = {{"system", "You answer in one short sentence."}, {"user", "Name a fruit."}};
+  SamplingOptions s = Greedy(12);
+  s.temperature = 0.8f;
+  s.greedy_first = true;
+  auto cands = (*three)->ChatBatch({other, other, other}, s);
+  ASSERT_TRUE(cands.ok()) << cands.status().message();
+  for (const auto& c : *cands) {
+    EXPECT_GT(c.cached_tokens, 0);
+    EXPECT_LT(c.cached_tokens, c.prompt_tokens);
+  }
+  auto lone = (*three)->Chat(other, Greedy(12));
+  ASSERT_TRUE(lone.ok()) << lone.status().message();
+  EXPECT_EQ(lone->cached_tokens, lone->prompt_tokens - 1);
+  EXPECT_EQ(lone->text, (*cands)[0].text);
+  // A prompt with another start keeps nothing past what it shares.
+  auto fresh = gen_->Chat({{"user", "Name a fruit."}}, Greedy(4));
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_LT(fresh->cached_tokens, 4);
+}
+
+TEST_F(SmolLM, ChoicesAreWeighedBeforeSampling) {
+  ASSERT_NE(gen_, nullptr);
+  SamplingOptions s = Greedy(1);
+  s.choices = {"Yes", "No"};
+  auto g = gen_->Chat({{"user", "Is Paris the capital of France? Answer Yes or No."}}, s);
+  ASSERT_TRUE(g.ok()) << g.status().message();
+  ASSERT_EQ(g->choice_probs.size(), 2u);
+  EXPECT_GT(g->choice_probs[0], 0);
+  EXPECT_GT(g->choice_probs[1], 0);
+  EXPECT_LE(g->choice_probs[0] + g->choice_probs[1], 1.0 + 1e-9);
+  // The sampled token is the likelier one when it is a choice.
+  if (g->text == "Yes" || g->text == "No") {
+    EXPECT_EQ(g->text == "Yes", g->choice_probs[0] > g->choice_probs[1]) << g->text;
+  }
+  // Without choices, none are weighed.
+  auto plain = gen_->Chat({{"user", "Is Paris the capital of France? Answer Yes or No."}}, Greedy(1));
+  ASSERT_TRUE(plain.ok());
+  EXPECT_TRUE(plain->choice_probs.empty());
+  // A choice must be one token of the vocabulary.
+  s.choices = {"Yes", "Absolutely not, never"};
+  auto bad = gen_->Chat({{"user", "Is it?"}}, s);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("Absolutely not, never"), std::string::npos) << bad.status().message();
+}
+
 TEST_F(SmolLM, TextFirstKeepsACitationMarkerFromOpeningTheAnswer) {
   // Small generators copy the prompt's "[1][3]" example and stop: an answer of
   // markers only. text_first forbids "[" as the first token, nothing else.
