@@ -255,6 +255,7 @@ void RegisterEvalTasks(CLI::App* ev, Registry& reg) {
   static bool separate_modes = false;
   static size_t k = 5;
   static bool noise_only = false;
+  static double qa_min_answerable = 0;
   static std::string summary_language;
 
   auto common = [](CLI::App* c, std::string& modes, GenFlags& gf, const char* default_modes, int max_tokens,
@@ -284,6 +285,10 @@ void RegisterEvalTasks(CLI::App* ev, Registry& reg) {
          "nq-open .jsonl(.gz) {question, answers, ctxs}, RGB .json lines {query, answer, positive, negative}, "
          "or SQuAD/CMRC .json; or a directory holding one such file");
   qa->add_option("-k,--top-k", k, "Passages per question")->check(CLI::Range(1, 50))->capture_default_str();
+  qa->add_option("--min-answerable", qa_min_answerable,
+                 "The reading check of `quarry ask --min-answerable` (0: off): an answer it stops is a refusal")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
   qa->add_flag("--noise-only", noise_only,
                "RGB's negative rejection: each question gets only its noise passages, and only a refusal is right "
                "(contains = share refused)");
@@ -311,6 +316,7 @@ void RegisterEvalTasks(CLI::App* ev, Registry& reg) {
       o.candidates = candidates;
       o.ask.search.k = k;
       o.ask.generate = b->options;
+      o.ask.min_answerable = qa_min_answerable;
       ProgressLine line;
       auto r = eval::EvaluateQa(**kb, *b->gen, *ds, o, [&](const std::string& m, size_t done, size_t total) {
         line.Update("  " + m + ": " + std::to_string(done) + (total ? "/" + std::to_string(total) : std::string(" passages")));
@@ -319,6 +325,7 @@ void RegisterEvalTasks(CLI::App* ev, Registry& reg) {
       if (!r.ok()) return Fail(r.status());
       json header = {{"dataset", ds->name}, {"examples", ds->examples.size()}, {"model", b->gen->model_id()}, {"batch", batch},
                      {"top_k", k}, {"candidates", candidates}, {"select", gf.select}, {"db", f.db}};
+      if (qa_min_answerable > 0) header["min_answerable"] = qa_min_answerable;
       return Report("qa", header, *r, {"exact_match", "f1", "contains", "citation_precision", "citation_recall"}, gf.as_json,
                     predictions);
     };

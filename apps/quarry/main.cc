@@ -58,6 +58,7 @@ std::string FlagFor(const std::string& option) {
       {"repeat_penalty", "--repeat-penalty"},
       {"select", "--select"},
       {"min_relevance", "--min-relevance"},
+      {"min_answerable", "--min-answerable"},
       {"context_tokens", "--context-tokens"},
       {"examples", "--examples"},
   };

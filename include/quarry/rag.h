@@ -78,11 +78,19 @@ struct AskOptions {
   // Only applies when the base has embeddings.
   // Unset: the embedding model's own threshold (Embedder::min_relevance).
   std::optional<double> min_relevance;
+  // The reading check (Ask only): before answering, the generator is asked
+  // whether the packed sources state the answer (a one-token Yes/No turn over
+  // the answer's own prompt, so in-process it costs a few tokens: the sources
+  // are evaluated once for both). Below this probability of "Yes" against
+  // "No" the answer is "I don't know" instead of a guess from passages that
+  // only look relevant. 0: off. A remote generator cannot weigh the reply: the
+  // check passes there.
+  double min_answerable = 0;
   int context_tokens = 0;         // budget for sources; 0: whatever the window leaves
   AskOptions() { search.k = 8; }
 
   // search and generate valid, search.k <= 100, min_relevance in [-1, 1],
-  // context_tokens >= 0.
+  // min_answerable in [0, 1], context_tokens >= 0.
   Status Validate() const;
 };
 
@@ -94,7 +102,8 @@ struct Answer {
   std::vector<Candidate> candidates; // all N, in generation order
   int selected = 0;                  // index into candidates
   double best_relevance = 0;         // question-passage cosine of the best source
-  double retrieve_ms = 0, generate_ms = 0, select_ms = 0, time_to_first_token_ms = 0;
+  std::optional<double> answerable;  // the reading check's p("Yes"), when it ran
+  double retrieve_ms = 0, check_ms = 0, generate_ms = 0, select_ms = 0, time_to_first_token_ms = 0;
   int prompt_tokens = 0, completion_tokens = 0;
 };
 

@@ -68,6 +68,10 @@ Status SamplingOptions::Validate() const {
   QUARRY_RETURN_IF_ERROR(InRange(temperature, 0, 5, "temperature", "the temperature"));
   if (!(top_p > 0 && top_p <= 1)) return Status::InvalidArgument("top_p must be in (0, 1], not " + Num(top_p)).About("top_p");
   QUARRY_RETURN_IF_ERROR(AtLeast(top_k, 0, "top_k", "top_k"));
+  if (choices.size() > 16) return Status::InvalidArgument("at most 16 choices, not " + std::to_string(choices.size())).About("choices");
+  for (const auto& c : choices) {
+    if (c.empty()) return Status::InvalidArgument("a choice is empty").About("choices");
+  }
   return InRange(repeat_penalty, 0.5, 3, "repeat_penalty", "the repeat penalty");
 }
 
@@ -89,6 +93,7 @@ Status AskOptions::Validate() const {
   QUARRY_RETURN_IF_ERROR(InRange(static_cast<double>(search.k), 1, 100, "k", "the number of passages"));
   QUARRY_RETURN_IF_ERROR(generate.Validate());
   if (min_relevance) QUARRY_RETURN_IF_ERROR(InRange(*min_relevance, -1, 1, "min_relevance", "the relevance threshold"));
+  QUARRY_RETURN_IF_ERROR(InRange(min_answerable, 0, 1, "min_answerable", "the reading check's threshold"));
   return AtLeast(context_tokens, 0, "context_tokens", "the context budget");
 }
 

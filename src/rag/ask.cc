@@ -15,7 +15,7 @@ double MsSince(Clock::time_point t) { return std::chrono::duration<double, std::
 using MessagesFn = std::vector<ChatMessage> (*)(const std::string&, const std::vector<Source>&);
 
 Result<Answer> Grounded(KnowledgeBase& kb, Generator& gen, const std::string& query, const AskOptions& o, MessagesFn messages,
-                        const TokenCallback& on_piece) {
+                        MessagesFn check, const TokenCallback& on_piece) {
   QUARRY_RETURN_IF_ERROR(o.Validate());
   if (query.find_first_not_of(" \t\r\n") == std::string::npos) return Status::InvalidArgument("the question is empty");
   Answer a;
@@ -91,6 +91,30 @@ Result<Answer> Grounded(KnowledgeBase& kb, Generator& gen, const std::string& qu
     if (on_piece) on_piece(a.text);
     return a;
   }
+  // The reading check: do these passages state the answer at all?
+  if (check && o.min_answerable > 0) {
+    SamplingOptions so;
+    so.max_tokens = 1;
+    so.choices = {"Yes", "No"};
+    const auto tc = Clock::now();
+    auto g = gen.Chat(check(query, a.sources), so);
+    if (!g.ok()) return g.status();
+    a.check_ms = MsSince(tc);
+    if (g->choice_probs.size() == 2 && g->choice_probs[0] + g->choice_probs[1] > 0) {
+      a.answerable = g->choice_probs[0] / (g->choice_probs[0] + g->choice_probs[1]);
+      if (*a.answerable < o.min_answerable) {
+        char buf[200];
+        std::snprintf(buf, sizeof buf,
+                      "I don't know: the passages found do not seem to state the answer "
+                      "(reading check %.2f, below the %.2f threshold).",
+                      *a.answerable, o.min_answerable);
+        a.text = buf;
+        a.sources.clear();
+        if (on_piece) on_piece(a.text);
+        return a;
+      }
+    }
+  }
   a.grounded = true;
 
   std::vector<std::vector<ChatMessage>> convs;
@@ -148,12 +172,12 @@ Result<Answer> Grounded(KnowledgeBase& kb, Generator& gen, const std::string& qu
 
 Result<Answer> Ask(KnowledgeBase& kb, Generator& gen, const std::string& question, const AskOptions& options,
                    const TokenCallback& on_piece) {
-  return Grounded(kb, gen, question, options, rag::AskMessages, on_piece);
+  return Grounded(kb, gen, question, options, rag::AskMessages, rag::CheckMessages, on_piece);
 }
 
 Result<Answer> SummarizeQuery(KnowledgeBase& kb, Generator& gen, const std::string& query, const AskOptions& options,
                               const TokenCallback& on_piece) {
-  return Grounded(kb, gen, query, options, rag::QuerySummaryMessages, on_piece);
+  return Grounded(kb, gen, query, options, rag::QuerySummaryMessages, nullptr, on_piece);
 }
 
 Result<Answer> AskClosedBook(Generator& gen, const std::string& question, const GenerateOptions& options,

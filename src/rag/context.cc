@@ -586,6 +586,12 @@ std::vector<ChatMessage> AskMessages(const std::string& question, const std::vec
           {"user", SourcesText(sources) + "Question: " + question}};
 }
 
+std::vector<ChatMessage> CheckMessages(const std::string& question, const std::vector<Source>& sources) {
+  return {{"system", kAskSystem},
+          {"user", SourcesText(sources) + "Question: " + question +
+                       "\n\nIs the answer to the question written in the sources above? Answer Yes or No."}};
+}
+
 std::vector<ChatMessage> QuerySummaryMessages(const std::string& query, const std::vector<Source>& sources) {
   return {{"system", kAskSystem},
           {"user", SourcesText(sources) + "Summarize what the sources say about: " + query}};

@@ -83,6 +83,9 @@ std::vector<size_t> CitedSentenceEnds(std::string_view text);
 // Messages for a question over sources (ask) or for a summary of what sources
 // say about a query.
 std::vector<ChatMessage> AskMessages(const std::string& question, const std::vector<Source>& sources);
+// The reading check: AskMessages' prompt with a Yes/No question after the
+// question, so the two share every token up to it.
+std::vector<ChatMessage> CheckMessages(const std::string& question, const std::vector<Source>& sources);
 std::vector<ChatMessage> QuerySummaryMessages(const std::string& query, const std::vector<Source>& sources);
 
 // Tokens of the messages' fixed part: the template around them.

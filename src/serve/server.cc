@@ -750,6 +750,7 @@ void Server::Impl::Chat(const httplib::Request& req, httplib::Response& res) {
   if (!Body::Parse(req,
                    {"model", "messages", "stream", "max_tokens", "max_completion_tokens", "temperature", "top_p", "seed", "n",
                     "user", "stream_options", "retrieval", "k", "mode", "where", "candidates", "rerank", "rerank_depth",
+                    "min_answerable",
                     // OpenAI fields clients send with their defaults; accepted at those values only
                     "stop", "presence_penalty", "frequency_penalty", "logit_bias", "logprobs", "top_logprobs",
                     "response_format", "tools", "tool_choice", "parallel_tool_calls"},
@@ -767,7 +768,7 @@ void Server::Impl::Chat(const httplib::Request& req, httplib::Response& res) {
       !b.GetInt("max_completion_tokens", &sampling.max_tokens, &err) || !b.GetNumber("temperature", &sampling.temperature, &err) ||
       !b.GetNumber("top_p", &sampling.top_p, &err) || !b.GetInt("seed", &sampling.seed, &err) ||
       !b.GetInt("k", &ask.search.k, &err) || !b.Get("mode", &mode, &err) || !b.Get("where", &ask.search.where, &err) ||
-      !b.GetInt("candidates", &ask.generate.candidates, &err)) {
+      !b.GetInt("candidates", &ask.generate.candidates, &err) || !b.GetNumber("min_answerable", &ask.min_answerable, &err)) {
     return SendError(res, err);
   }
   if (model != kRagModel && model != kChatModel) {
@@ -902,6 +903,7 @@ void Server::Impl::Chat(const httplib::Request& req, httplib::Response& res) {
                                         {"finish_reason", timed_out ? "length" : finish_reason(*a)}}})},
               {"usage", usage(*a)}};
     if (retrieval) j["citations"] = CitationsJson(*a), j["grounded"] = a->grounded;
+    if (a->answerable) j["answerable"] = *a->answerable;
     return SendJson(res, j);
   }
 
@@ -946,6 +948,7 @@ void Server::Impl::Chat(const httplib::Request& req, httplib::Response& res) {
       json last = chunk(json::object(), timed_out ? std::string("length") : finish_reason(*a));
       last["usage"] = usage(*a);
       if (retrieval) last["citations"] = CitationsJson(*a), last["grounded"] = a->grounded;
+      if (a->answerable) last["answerable"] = *a->answerable;
       event(last);
     }
     const std::string done = "data: [DONE]\n\n";
@@ -1250,7 +1253,7 @@ json Server::Impl::OpenApi() {
           {"components", {{"securitySchemes", {{"bearer", {{"type", "http"}, {"scheme", "bearer"}}}}}}},
           {"security", json::array({{{"bearer", json::array()}}})},
           {"paths",
-           {{"/v1/chat/completions", {{"post", op("OpenAI chat completion; model 'quarry' answers from the knowledge base with citations, 'quarry-chat' without retrieval; stream: true for server-sent events. Extra fields: retrieval, k, mode, where, candidates, rerank, rerank_depth", true)}}},
+           {{"/v1/chat/completions", {{"post", op("OpenAI chat completion; model 'quarry' answers from the knowledge base with citations, 'quarry-chat' without retrieval; stream: true for server-sent events. Extra fields: retrieval, k, mode, where, candidates, rerank, rerank_depth, min_answerable", true)}}},
             {"/v1/embeddings", {{"post", op("OpenAI embeddings with the knowledge base's embedding model", true)}}},
             {"/v1/models", {{"get", op("Models: quarry, quarry-chat and the embedding model", false)}}},
             {"/v1/search", {{"post", op("Search: {query, k, mode (hybrid|bm25|dense), fusion, where, candidates, rrf_k, dense_weight, mmr, mmr_lambda, rerank (default: on with --rerank-model), rerank_depth}", true)}}},

@@ -146,6 +146,25 @@ TEST_F(Rag, UnrelatedQuestionGetsIDontKnowWithoutGenerating) {
   EXPECT_TRUE(b["grounded"].get<bool>());
 }
 
+// The reading check, with the default generator: passages close enough to
+// pass the embedding gate but silent on the question get "I don't know";
+// passages that answer it get an answer.
+TEST_F(Rag, ReadingCheckRefusesPassagesThatDoNotStateTheAnswer) {
+  const std::string flags = std::string("-k 4 -n 24 --min-relevance -1 --min-answerable 0.5 --llm ") + kDefaultGenerator;
+  json off = AskJson("Who won the 2019 Tour de France?", flags);
+  ASSERT_FALSE(off.is_null());
+  EXPECT_FALSE(off["grounded"].get<bool>()) << off.dump();
+  EXPECT_EQ(off["answer"].get<std::string>().rfind("I don't know", 0), 0u) << off["answer"];
+  EXPECT_LT(off["answerable"].get<double>(), 0.5);
+  EXPECT_TRUE(off["candidates"].empty());
+  json on = AskJson(kCoffee, flags);
+  ASSERT_FALSE(on.is_null());
+  EXPECT_TRUE(on["grounded"].get<bool>()) << on.dump();
+  EXPECT_GE(on["answerable"].get<double>(), 0.5);
+  // The check shares the answer's prompt: only the answer's own turn is evaluated after it.
+  EXPECT_LT(on["timings"]["time_to_first_token_ms"].get<double>(), on["timings"]["check_ms"].get<double>());
+}
+
 TEST_F(Rag, CandidatesAreScoredAndTheBestReturned) {
   json a = AskJson(kCoffee, "-k 4 -n 24 --candidates 4");
   json b = AskJson(kCoffee, "-k 4 -n 24 --candidates 4 --seed 7");

@@ -71,6 +71,12 @@ TEST(Options, DefaultsAreValidAndEachBadValueNamesItsField) {
   ask.min_relevance = 2.0;
   EXPECT_EQ(field(ask.Validate()), "min_relevance");
   ask = AskOptions();
+  ask.min_answerable = 1.5;
+  EXPECT_EQ(field(ask.Validate()), "min_answerable");
+  ask = AskOptions();
+  ask.generate.sampling.choices = {"Yes", ""};
+  EXPECT_EQ(field(ask.Validate()), "choices");
+  ask = AskOptions();
   ask.generate.select = {{"support", 0}};
   EXPECT_EQ(field(ask.Validate()), "select");
 }
