@@ -105,8 +105,9 @@ struct SamplingOptions {
                              // words, not a citation marker (in-process generators; ask sets it)
   // Replies to weigh as the first token, each one token of the model's
   // vocabulary (e.g. "Yes", "No"): Generation::choice_probs holds the model's
-  // probability of each before any sampling. In-process generators only; a
-  // remote one leaves choice_probs empty.
+  // probability of each before any sampling. A remote generator weighs them
+  // from the server's top_logprobs (chat), and leaves choice_probs empty when
+  // the server returns none.
   std::vector<std::string> choices;
 
   // max_tokens >= 1, temperature in [0, 5], top_p in (0, 1], top_k >= 0,

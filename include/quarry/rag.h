@@ -83,8 +83,8 @@ struct AskOptions {
   // the answer's own prompt, so in-process it costs a few tokens: the sources
   // are evaluated once for both). Below this probability of "Yes" against
   // "No" the answer is "I don't know" instead of a guess from passages that
-  // only look relevant. 0: off. A remote generator cannot weigh the reply: the
-  // check passes there.
+  // only look relevant. 0: off. A remote generator is weighed through its
+  // server's top_logprobs; where the server returns none the check passes.
   double min_answerable = 0;
   int context_tokens = 0;         // budget for sources; 0: whatever the window leaves
   AskOptions() { search.k = 8; }

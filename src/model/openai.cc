@@ -111,7 +111,9 @@ class Endpoint {
 };
 
 // Fills g from one OpenAI "choice" (chat or completion, whole or a stream delta).
-void TakeChoice(const json& choice, bool chat, Generation* g, std::string* piece) {
+// choices: SamplingOptions::choices, weighed from the first token's top_logprobs
+// (a choice not among them gets 0).
+void TakeChoice(const json& choice, bool chat, const std::vector<std::string>& choices, Generation* g, std::string* piece) {
   if (chat) {
     const char* field = choice.contains("delta") ? "delta" : "message";
     if (choice.contains(field) && choice[field].contains("content") && choice[field]["content"].is_string()) {
@@ -125,7 +127,18 @@ void TakeChoice(const json& choice, bool chat, Generation* g, std::string* piece
   }
   if (choice.contains("logprobs") && choice["logprobs"].is_object() && choice["logprobs"].contains("content") &&
       choice["logprobs"]["content"].is_array()) {
-    for (const auto& t : choice["logprobs"]["content"]) g->sum_logprob += t.value("logprob", 0.0);
+    const json& content = choice["logprobs"]["content"];
+    for (const auto& t : content) g->sum_logprob += t.value("logprob", 0.0);
+    if (!choices.empty() && g->choice_probs.empty() && !content.empty() && content[0].contains("top_logprobs") &&
+        content[0]["top_logprobs"].is_array()) {
+      g->choice_probs.assign(choices.size(), 0.0);
+      for (const auto& top : content[0]["top_logprobs"]) {
+        if (!top.contains("token") || !top["token"].is_string() || !top.contains("logprob") || !top["logprob"].is_number()) continue;
+        for (size_t i = 0; i < choices.size(); ++i) {
+          if (top["token"].get<std::string>() == choices[i]) g->choice_probs[i] += std::exp(top["logprob"].get<double>());
+        }
+      }
+    }
   }
 }
 
@@ -200,6 +213,8 @@ class OpenAiGenerator final : public Generator {
       if (chat) body["logprobs"] = true;
       else body["logprobs"] = 1;
     }
+    if (!s.choices.empty() && chat) body["logprobs"] = true, body["top_logprobs"] = 20;  // OpenAI's most
+    const std::vector<std::string> choices = chat ? s.choices : std::vector<std::string>{};
     Generation g;
     g.finish_reason = "length";
     bool first = true;
@@ -222,7 +237,7 @@ class OpenAiGenerator final : public Generator {
       try {
         json j = json::parse(*r);
         std::string piece;
-        TakeChoice(j.at("choices").at(0), chat, &g, &piece);
+        TakeChoice(j.at("choices").at(0), chat, choices, &g, &piece);
         g.text = piece;
         take_usage(j);
       } catch (const json::exception& e) {
@@ -249,7 +264,7 @@ class OpenAiGenerator final : public Generator {
           take_usage(j);
           if (!j.contains("choices") || j["choices"].empty()) continue;
           std::string piece;
-          TakeChoice(j["choices"][0], chat, &g, &piece);
+          TakeChoice(j["choices"][0], chat, choices, &g, &piece);
           if (piece.empty()) continue;
           if (first) {
             on_first();

@@ -175,6 +175,18 @@ TEST_F(Remote, GreedyChatMatchesInProcess) {
   ASSERT_TRUE(a.ok() && b.ok()) << (b.ok() ? "" : b.status().message());
   EXPECT_EQ(b->text, streamed);
   EXPECT_EQ(b->text, a->text);
+  // Choices are weighed from the server's top_logprobs: the same probabilities.
+  s.max_tokens = 1;
+  s.choices = {"Yes", "No"};
+  const std::vector<ChatMessage> yes_no = {{"system", "You are a helpful assistant."},
+                                           {"user", "Is Paris the capital of France? Answer Yes or No."}};
+  auto la = (*local)->Chat(yes_no, s);
+  auto rb = (*remote)->Chat(yes_no, s);
+  ASSERT_TRUE(la.ok() && rb.ok()) << (rb.ok() ? "" : rb.status().message());
+  ASSERT_EQ(la->choice_probs.size(), 2u);
+  ASSERT_EQ(rb->choice_probs.size(), 2u);
+  EXPECT_GT(la->choice_probs[0] + la->choice_probs[1], 0.05);
+  for (size_t i = 0; i < 2; ++i) EXPECT_NEAR(rb->choice_probs[i], la->choice_probs[i], 0.02) << s.choices[i];
   EXPECT_GT((*remote)->CountTokens("What is the capital of France?"), 3);
   EXPECT_EQ((*remote)->CountTokens("What is the capital of France?"), (*local)->CountTokens("What is the capital of France?"));
 }
