@@ -146,6 +146,17 @@ TEST(InlineCitations, MarkersTheModelWroteAreKeptOrRemovedWhenTheyNameNoSource) 
 // RGB-style noise: passages retrieved for the question's words that do not
 // hold the answer. A marker the model put on one is dropped; an uncited
 // sentence is judged by what it says beyond the question.
+// On-topic noise that repeats part of what the best passage holds, and
+// nothing it lacks, is not cited beside it (RGB's noise: the right month in
+// a passage without the day).
+TEST(InlineCitations, APassageRepeatingPartOfTheBestOneIsNotCitedBesideIt) {
+  const std::vector<std::string> passages = {"Splatoon 2 was released on July 21, 2017 for the Nintendo Switch.",
+                                             "Splatoon 2 is coming to the Switch in July 2017, Nintendo says."};
+  rag::CitationAttributor a(Sources(passages), "When was Splatoon 2 released?");
+  EXPECT_EQ(a.Attribute("Splatoon 2 was released on July 21, 2017 [1][2]."), "Splatoon 2 was released on July 21, 2017 [1].");
+  EXPECT_EQ(a.Attribute("Splatoon 2 was released on July 21, 2017 [2]."), "Splatoon 2 was released on July 21, 2017 [1].");
+}
+
 TEST(InlineCitations, APassageSharingOnlyTheQuestionsWordsIsNotCited) {
   const std::vector<std::string> passages = {
       "The 2021 Nobel Prize in Literature went to Abdulrazak Gurnah, the Swedish Academy said.",
