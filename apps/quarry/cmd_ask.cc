@@ -182,8 +182,8 @@ void RegisterAsk(CLI::App& app, Registry& reg) {
     cmd->add_option("--min-answerable", min_answerable,
                     "Reading check: first ask the generator whether the passages state the answer (Yes/No, a few "
                     "tokens over the same prompt); below this probability of Yes, answer \"I don't know\". "
-                    "0 turns it off; 0.6 refuses about a quarter of questions whose passages are only on topic "
-                    "(RGB noise) for 0-2% of answerable ones with the default generator (docs/benchmarks.md)")
+                    "0 turns it off; with the default generator 0.45 refuses about a tenth of questions whose passages "
+                    "are only on topic (RGB noise) and 3% of answerable NQ ones (docs/benchmarks.md)")
         ->capture_default_str();
     cmd->add_option("--context-tokens", context_tokens, "Token budget for the passages (default: what the window leaves)");
     AddGenFlags(cmd, &gf, "support");
