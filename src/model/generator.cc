@@ -311,13 +311,13 @@ class LlamaGenerator final : public Generator {
     }
     // What is still pending is a character the token limit cut off: dropped,
     // so neither the stream nor the text ends in a broken sequence.
-    // The KV cache now holds sequence 0's prompt and reply: the next call may start from it.
-    cached_ = std::move(toks[0]);
-    cached_.insert(cached_.end(), decoded0.begin(), decoded0.end());
     for (int s = 0; s < n; ++s) {
       out[s].prompt_ms = prompt_ms;
       if (out[s].completion_tokens > 0) out[s].generation_ms = MsSince(t_first[s]);
     }
+    // The KV cache now holds sequence 0's prompt and reply: the next call may start from it.
+    cached_ = std::move(toks[0]);
+    cached_.insert(cached_.end(), decoded0.begin(), decoded0.end());
     return out;
   }
 
@@ -368,26 +368,26 @@ class LlamaGenerator final : public Generator {
     return chain;
   }
 
-  // p(t) for each of ids under the distribution the logits give.
-  std::vector<double> Probabilities(const float* logits, const std::vector<llama_token>& ids) const {
+  // log p(t) for each of ids under the distribution the logits give (one softmax).
+  std::vector<double> LogProbs(const float* logits, const std::vector<llama_token>& ids) const {
     const int n = llama_vocab_n_tokens(vocab_);
     const float mx = *std::max_element(logits, logits + n);
     double sum = 0;
     for (int i = 0; i < n; ++i) sum += std::exp(static_cast<double>(logits[i] - mx));
-    std::vector<double> p;
-    for (llama_token t : ids) p.push_back(std::exp(static_cast<double>(logits[t] - mx)) / sum);
+    std::vector<double> out;
+    for (llama_token t : ids) out.push_back(static_cast<double>(logits[t] - mx) - std::log(sum));
+    return out;
+  }
+  std::vector<double> Probabilities(const float* logits, const std::vector<llama_token>& ids) const {
+    std::vector<double> p = LogProbs(logits, ids);
+    for (double& x : p) x = std::exp(x);
     return p;
   }
 
   // log p(tok) under the unmodified model distribution at batch index i.
   double TokenLogProb(int at, llama_token tok) const {
     const float* logits = llama_get_logits_ith(ctx_.get(), at);
-    if (!logits) return 0;
-    const int n = llama_vocab_n_tokens(vocab_);
-    float mx = *std::max_element(logits, logits + n);
-    double sum = 0;
-    for (int i = 0; i < n; ++i) sum += std::exp(static_cast<double>(logits[i] - mx));
-    return static_cast<double>(logits[tok] - mx) - std::log(sum);
+    return logits ? LogProbs(logits, {tok})[0] : 0;
   }
 
   std::string path_;

@@ -76,6 +76,13 @@ Result<Answer> Grounded(KnowledgeBase& kb, Generator& gen, const std::string& qu
     relevant = a.best_relevance >= min_relevance;
   }
   a.retrieve_ms = MsSince(t);
+  // "I don't know", without sources: what both gates answer.
+  auto refuse = [&](const char* text) {
+    a.text = text;
+    a.sources.clear();
+    if (on_piece) on_piece(a.text);
+    return a;
+  };
   if (!relevant) {
     char buf[200];
     if (a.sources.empty()) {
@@ -86,10 +93,7 @@ Result<Answer> Grounded(KnowledgeBase& kb, Generator& gen, const std::string& qu
                     "(best match %.2f, below the %.2f threshold).",
                     a.best_relevance, min_relevance);
     }
-    a.text = buf;
-    a.sources.clear();
-    if (on_piece) on_piece(a.text);
-    return a;
+    return refuse(buf);
   }
   // The reading check: do these passages state the answer at all?
   if (check && o.min_answerable > 0) {
@@ -108,10 +112,7 @@ Result<Answer> Grounded(KnowledgeBase& kb, Generator& gen, const std::string& qu
                       "I don't know: the passages found do not seem to state the answer "
                       "(reading check %.2f, below the %.2f threshold).",
                       *a.answerable, o.min_answerable);
-        a.text = buf;
-        a.sources.clear();
-        if (on_piece) on_piece(a.text);
-        return a;
+        return refuse(buf);
       }
     }
   }
