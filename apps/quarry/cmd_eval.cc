@@ -274,14 +274,15 @@ void RegisterEvalTasks(CLI::App* ev, Registry& reg) {
     c->add_flag("--separate-modes", separate_modes,
                 "Decode every mode on its own. By default a mode X run with X+candidates takes candidate 1 (greedy, "
                 "same prompt) as its answer instead of decoding the prompt again");
+    gf.max_tokens = max_tokens;  // before AddGenFlags, so --help shows it
     AddGenFlags(c, &gf, "support");
-    gf.max_tokens = max_tokens;
     AddKbFlags(c, &flags);
     flags.db.clear();
   };
 
   auto* qa = ev->add_subcommand("qa", "Exact match, token F1 and answer-contains: closed-book vs RAG vs RAG + candidates");
-  common(qa, qa_modes, qa_gen, "closed-book,rag,rag+candidates", 64,
+  // QA answers get `quarry ask`'s token limit: the eval measures what a user reads.
+  common(qa, qa_modes, qa_gen, "closed-book,rag,rag+candidates", GenFlags().max_tokens,
          "nq-open .jsonl(.gz) {question, answers, ctxs}, RGB .json lines {query, answer, positive, negative}, "
          "or SQuAD/CMRC .json; or a directory holding one such file");
   qa->add_option("-k,--top-k", k, "Passages per question")->check(CLI::Range(1, 50))->capture_default_str();

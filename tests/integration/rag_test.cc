@@ -381,7 +381,7 @@ TEST(EvalCommands, OwnQaSetAndPlainParallelTextWithIntervals) {
       << R"({"question": "Who founded Quarryville?", "answers": "Ada Stone", "contexts": ["Quarryville was founded by Ada Stone in 1801."]})" "\n"
       << R"({"question": "How many moons does Zorblax have?", "answers": ["three", "3"], "contexts": ["Zorblax has three moons."]})" "\n";
   auto qa = RunCmd(Quarry() + " eval qa --data " + (d.path() / "qa.jsonl").string() + " --db " + (d.path() / "kb").string() +
-                   " --modes closed-book,rag --json");
+                   " --modes closed-book,rag -n 64 --json");
   ASSERT_EQ(qa.exit_code, 0) << qa.err;
   json q = json::parse(qa.out);
   EXPECT_EQ(q["modes"]["rag"]["examples"], 3);
@@ -413,7 +413,7 @@ TEST(EvalCommands, OwnQaSetAndPlainParallelTextWithIntervals) {
   // each prediction in its example's place.
   const std::string preds = (d.path() / "preds.jsonl").string();
   auto batched = RunCmd(Quarry() + " eval qa --data " + (d.path() / "qa.jsonl").string() + " --db " + (d.path() / "kb").string() +
-                        " --modes closed-book,rag --batch 3 --json --predictions " + preds);
+                        " --modes closed-book,rag -n 64 --batch 3 --json --predictions " + preds);
   ASSERT_EQ(batched.exit_code, 0) << batched.err;
   json bj = json::parse(batched.out);
   EXPECT_EQ(bj["batch"], 3);
