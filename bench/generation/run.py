@@ -4,6 +4,7 @@ modes side by side (quarry eval qa | summarize | translate), with the default mo
 
   bench/generation/run.py [--limit N] [--only qa,summarize,translate] [--runs NAME,...]
                           [--llm MODEL] [--modes M,...] [--batch N] [--predictions DIR]
+                          [--quarry BINARY]
 
 Writes bench/results/<task>_<dataset>[-<N>_<model>].json (the suffix when --limit or --llm
 is given) and prints one markdown table per run, then the paired-bootstrap differences.
@@ -43,6 +44,8 @@ def main():
     ap.add_argument("--modes", help="comma-separated modes (default: each task's default modes)")
     ap.add_argument("--batch", type=int, default=4, help="examples decoded together (quarry eval --batch)")
     ap.add_argument("--predictions", type=Path, help="directory for each run's --predictions JSON lines")
+    ap.add_argument("--quarry", type=Path, default=QUARRY,
+                    help="quarry binary (default build/release/quarry; give a copy to keep rebuilding while it runs)")
     args = ap.parse_args()
     if not DATA.is_dir():
         sys.exit(f"{DATA}: not found (the public datasets live in ../shared/data)")
@@ -52,7 +55,7 @@ def main():
             continue
         n = args.limit or limit
         print(f"{task} {name} ({n} examples) ...", file=sys.stderr)
-        cmd = [str(QUARRY), "eval", task, "--json", "--limit", str(n), "--batch", str(args.batch)] + [str(x) for x in extra]
+        cmd = [str(args.quarry), "eval", task, "--json", "--limit", str(n), "--batch", str(args.batch)] + [str(x) for x in extra]
         if args.llm:
             cmd += ["--llm", args.llm]
         if args.modes and "--modes" not in extra:  # a run that names its own modes keeps them
@@ -61,7 +64,7 @@ def main():
             args.predictions.mkdir(parents=True, exist_ok=True)
             cmd += ["--predictions", str(args.predictions / f"{task}_{name}-{n}.jsonl")]
         res = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
-        res["command"] = " ".join(Path(c).name if c == str(QUARRY) else str(c).replace(str(ROOT.parent) + "/", "../")
+        res["command"] = " ".join(Path(c).name if c == str(args.quarry) else str(c).replace(str(ROOT.parent) + "/", "../")
                                   for c in cmd)
         suffix = f"-{n}_{Path(res.get('model', args.llm or 'default')).stem.replace('-instruct-q4_k_m', '')}" \
             if args.limit or args.llm else ""
