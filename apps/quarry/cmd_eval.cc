@@ -209,6 +209,12 @@ int Report(const std::string& task, const json& header, const std::vector<eval::
     std::printf(" %10.2f%s\n", r.examples ? r.seconds / static_cast<double>(r.examples) : 0.0, r.reused.empty() ? "" : " *");
   }
   for (const auto& r : results) {
+    if (auto cut = r.metrics.find("cut_by_max_tokens"); cut != r.metrics.end() && cut->second > 0) {
+      std::printf("%s: %.0f%% of the answers stopped at the token limit, not at their end (-n/--max-tokens raises it)\n",
+                  r.mode.c_str(), 100.0 * cut->second);
+    }
+  }
+  for (const auto& r : results) {
     if (!r.reused.empty()) {
       std::printf("* %s: the greedy first candidates of %s (same prompts, decoded once; --separate-modes to decode it alone)\n",
                   r.mode.c_str(), r.reused.c_str());

@@ -96,6 +96,17 @@ bool EndsWith(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
+// The share of answers that the token limit ended, not the model: a score
+// over cut answers measures the limit as much as the model.
+double CutByTokenLimit(const std::vector<Answer>& answers) {
+  double cut = 0;
+  for (const Answer& a : answers) {
+    const auto sel = static_cast<size_t>(a.selected);
+    cut += sel < a.candidates.size() && a.candidates[sel].generation.finish_reason == "length" ? 1 : 0;
+  }
+  return answers.empty() ? 0.0 : cut / static_cast<double>(answers.size());
+}
+
 }  // namespace
 
 Result<QaDataset> ReadQaDataset(const std::string& path_in, size_t limit, bool noise_only) {
@@ -448,6 +459,7 @@ Result<std::vector<TaskModeResult>> EvaluateQa(KnowledgeBase& kb, Generator& gen
     r.examples = data.examples.size();
     r.reused = Reused(mode, memo, hits_before);
     r.resample = {{"exact_match", MeanOf(em)}, {"f1", MeanOf(f1)}, {"contains", MeanOf(contains)}};
+    r.metrics["cut_by_max_tokens"] = CutByTokenLimit(*answers);
     if (mode != "closed-book" && any_answerable) {  // not on a set without answers (RGB --noise-only)
       r.resample["citation_precision"] = [cited_n, cited_gold_n](const std::vector<size_t>& sample) {
         double c = 0, g = 0;
@@ -588,6 +600,7 @@ Result<std::vector<TaskModeResult>> EvaluateSummaries(Generator& gen, KnowledgeB
     r.reused = Reused(mode, memo, hits_before);
     r.resample = {{"rouge_l", MeanOf(std::move(rouge))}};
     r.metrics = {{"rouge_l", r.resample["rouge_l"](AllOf(r.examples))}};
+    if (mode != "lead") r.metrics["cut_by_max_tokens"] = CutByTokenLimit(*answers);
     results.push_back(std::move(r));
   }
   return InAskedOrder(o.modes, std::move(results));
@@ -645,6 +658,7 @@ Result<std::vector<TaskModeResult>> EvaluateTranslation(Generator& gen, Knowledg
     };
     r.resample = {{"chrf", summed(std::move(chrf), &ChrFFromStats)}, {"bleu", summed(std::move(bleu), &BleuFromStats)}};
     for (const auto& [name, metric] : r.resample) r.metrics[name] = metric(AllOf(r.examples));
+    r.metrics["cut_by_max_tokens"] = CutByTokenLimit(*answers);
     results.push_back(std::move(r));
   }
   return InAskedOrder(o.modes, std::move(results));

@@ -397,6 +397,13 @@ TEST(EvalCommands, OwnQaSetAndPlainParallelTextWithIntervals) {
   }
   EXPECT_TRUE(found) << q["differences"].dump();
 
+  // Answers the token limit ended are counted, and the text report says so.
+  EXPECT_GE(q["modes"]["rag"]["cut_by_max_tokens"].get<double>(), 0.0);
+  auto cut = RunCmd(Quarry() + " eval qa --data " + (d.path() / "qa.jsonl").string() + " --db " + (d.path() / "kb").string() +
+                    " --modes rag -n 1");
+  ASSERT_EQ(cut.exit_code, 0) << cut.err;
+  EXPECT_NE(cut.out.find("rag: 100% of the answers stopped at the token limit"), std::string::npos) << cut.out;
+
   std::ofstream(d.path() / "src.txt") << "Good morning.\nThank you.\n";
   std::ofstream(d.path() / "ref1.txt") << "Bonjour.\nMerci.\n";
   std::ofstream(d.path() / "ref2.txt") << "Bon matin.\nMerci beaucoup.\n";
