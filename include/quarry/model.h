@@ -151,11 +151,11 @@ class Generator {
   // share one context: their common token prefix is evaluated once, then every
   // sequence advances in the same decode batches, so N answers cost far less
   // than N calls. Conversation i samples with seed sampling.seed + i.
-  // on_piece streams conversation 0 only. The context keeps conversation 0
-  // (prompt and reply) until the next call, which evaluates only what its
-  // common prefix does not repeat of it (Generation::cached_tokens): a
-  // follow-up turn, or a second question over the same prompt, costs its own
-  // tokens only.
+  // on_piece streams conversation 0 only. The context keeps every
+  // conversation (prompt and reply) until the next call, where conversation i
+  // evaluates only what it does not repeat of the previous call's conversation
+  // i, or of conversation 0 (Generation::cached_tokens): a follow-up turn, or
+  // a second question over the same prompt, costs its own tokens only.
   virtual Result<std::vector<Generation>> ChatBatch(const std::vector<std::vector<ChatMessage>>& conversations,
                                                     const SamplingOptions& sampling,
                                                     const TokenCallback& on_piece = nullptr) = 0;

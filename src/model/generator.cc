@@ -194,19 +194,54 @@ class LlamaGenerator final : public Generator {
     const int room = (n_ctx - static_cast<int>(kv_prompt)) / n;
     const int max_new = std::min(sampling.max_tokens, room);
 
-    // What the previous call left of sequence 0 and this call's shared prefix
-    // repeats stays in the KV cache; everything else goes.
-    size_t reuse = 0;
-    if (llama_memory_t mem = llama_get_memory(ctx_.get())) {
-      while (reuse < cached_.size() && reuse < shared && cached_[reuse] == toks[0][reuse]) ++reuse;
-      for (int s = 1; s < max_sequences(); ++s) llama_memory_seq_rm(mem, s, -1, -1);
-      if (!can_reuse_ || !llama_memory_seq_rm(mem, 0, static_cast<llama_pos>(reuse), -1)) {
-        llama_memory_clear(mem, true);
-        reuse = 0;
+    // What the previous call left in the KV cache and this call repeats stays;
+    // everything else goes. Conversation s decodes in the kept sequence that
+    // shares the most with it (a reading check and the answer after it, even
+    // when other conversations of the first call have no second), or starts
+    // from what conversation 0 kept (candidates over one prompt).
+    const int seqs = max_sequences();
+    std::vector<llama_seq_id> id(n);  // the KV sequence of each conversation
+    std::vector<size_t> start(n, 0);  // the first position each conversation evaluates
+    cached_.resize(static_cast<size_t>(seqs));
+    auto common = [](const std::vector<llama_token>& a, const std::vector<llama_token>& b, size_t cap) {
+      size_t i = 0;
+      while (i < cap && i < a.size() && i < b.size() && a[i] == b[i]) ++i;
+      return i;
+    };
+    std::vector<bool> taken(static_cast<size_t>(seqs), false);
+    for (int s = 0; s < n; ++s) {
+      int best = -1;
+      size_t best_len = 0;
+      for (int q = 0; q < seqs; ++q) {
+        if (taken[q]) continue;
+        const size_t len = common(cached_[q], toks[s], toks[s].size() - 1);
+        if (best < 0 || len > best_len) best = q, best_len = len;
       }
-      for (int s = 1; s < n; ++s) llama_memory_seq_cp(mem, 0, s, 0, static_cast<llama_pos>(reuse));
+      taken[best] = true;
+      id[s] = best;
+      start[s] = best_len;
     }
-    cached_.clear();  // set again only when this call succeeds
+    if (llama_memory_t mem = llama_get_memory(ctx_.get())) {
+      bool kept = can_reuse_;
+      for (int q = 0; q < seqs; ++q) {
+        if (!taken[q]) llama_memory_seq_rm(mem, q, -1, -1);
+      }
+      for (int s = 0; s < n && kept; ++s) kept = llama_memory_seq_rm(mem, id[s], static_cast<llama_pos>(start[s]), -1);
+      if (!kept) {
+        llama_memory_clear(mem, true);
+        std::fill(start.begin(), start.end(), 0);
+      }
+      for (int s = 1; s < n; ++s) {
+        const size_t from0 = std::min(start[0], shared);
+        if (from0 <= start[s]) continue;
+        llama_memory_seq_rm(mem, id[s], -1, -1);
+        llama_memory_seq_cp(mem, id[0], id[s], 0, static_cast<llama_pos>(from0));
+        start[s] = from0;
+      }
+    } else {
+      std::fill(start.begin(), start.end(), 0);
+    }
+    for (auto& c : cached_) c.clear();  // set again only when this call succeeds
     std::vector<Generation> out(n);
     std::vector<llama::SamplerPtr> samplers;
     std::vector<RepeatPenalty> penalties(n, RepeatPenalty(sampling.repeat_penalty));
@@ -216,14 +251,12 @@ class LlamaGenerator final : public Generator {
       if (s == 0 && sampling.greedy_first) so.temperature = 0;
       samplers.emplace_back(MakeSampler(so));
       out[s].prompt_tokens = static_cast<int>(toks[s].size());
-      out[s].cached_tokens = static_cast<int>(reuse);
+      out[s].cached_tokens = static_cast<int>(start[s]);
       out[s].finish_reason = "length";
     }
 
     const int n_batch = static_cast<int>(llama_n_batch(ctx_.get()));
     llama::Batch batch(std::max(n_batch, n), n);
-    std::vector<llama_seq_id> all(n);
-    for (int s = 0; s < n; ++s) all[s] = s;
     std::vector<int> logits_at(n, -1);  // batch index of each sequence's logits in the last decode
     auto decode = [&](const char* what) -> Status {
       if (batch.size() == 0) return Status::OK();
@@ -233,14 +266,20 @@ class LlamaGenerator final : public Generator {
       batch.Clear();
       return Status::OK();
     };
-    // Shared prefix, then each sequence's own rest of the prompt, in batches of n_batch.
-    for (size_t j = reuse; j < shared; ++j) {
-      batch.Add(toks[0][j], static_cast<llama_pos>(j), all, false);
+    // Shared prefix (once, for every sequence that lacks it), then each
+    // sequence's own rest of the prompt, in batches of n_batch.
+    std::vector<llama_seq_id> lacking;
+    for (size_t j = *std::min_element(start.begin(), start.end()); j < shared; ++j) {
+      lacking.clear();
+      for (int s = 0; s < n; ++s) {
+        if (start[s] <= j) lacking.push_back(id[s]);
+      }
+      batch.Add(toks[0][j], static_cast<llama_pos>(j), lacking, false);
       if (batch.size() == n_batch) QUARRY_RETURN_IF_ERROR(decode("on the prompt"));
     }
     for (int s = 0; s < n; ++s) {
-      for (size_t j = shared; j + 1 < toks[s].size(); ++j) {
-        batch.Add(toks[s][j], static_cast<llama_pos>(j), {s}, false);
+      for (size_t j = std::max(shared, start[s]); j + 1 < toks[s].size(); ++j) {
+        batch.Add(toks[s][j], static_cast<llama_pos>(j), {id[s]}, false);
         if (batch.size() == n_batch) QUARRY_RETURN_IF_ERROR(decode("on the prompt"));
       }
     }
@@ -249,12 +288,12 @@ class LlamaGenerator final : public Generator {
     QUARRY_RETURN_IF_ERROR(decode("on the prompt"));
     for (int s = 0; s < n; ++s) {
       logits_at[s] = batch.size();
-      batch.Add(toks[s].back(), static_cast<llama_pos>(toks[s].size() - 1), {s}, true);
+      batch.Add(toks[s].back(), static_cast<llama_pos>(toks[s].size() - 1), {id[s]}, true);
     }
     QUARRY_RETURN_IF_ERROR(decode("on the prompt"));
     const double prompt_ms = MsSince(t0);
 
-    std::vector<llama_token> decoded0;    // what sequence 0 adds to the KV cache after its prompt
+    std::vector<std::vector<llama_token>> decoded(n);  // what each sequence adds to the KV cache after its prompt
     std::vector<std::string> pending(n);  // bytes of a UTF-8 character split across tokens
     std::vector<llama_pos> pos(n);
     std::vector<bool> done(n, false);
@@ -303,8 +342,8 @@ class LlamaGenerator final : public Generator {
         }
         if (step + 1 == max_new) continue;
         logits_at[s] = batch.size();
-        batch.Add(tok, pos[s]++, {s}, true);
-        if (s == 0) decoded0.push_back(tok);
+        batch.Add(tok, pos[s]++, {id[s]}, true);
+        decoded[s].push_back(tok);
       }
       if (batch.size() == 0) break;
       QUARRY_RETURN_IF_ERROR(decode("while generating"));
@@ -315,9 +354,11 @@ class LlamaGenerator final : public Generator {
       out[s].prompt_ms = prompt_ms;
       if (out[s].completion_tokens > 0) out[s].generation_ms = MsSince(t_first[s]);
     }
-    // The KV cache now holds sequence 0's prompt and reply: the next call may start from it.
-    cached_ = std::move(toks[0]);
-    cached_.insert(cached_.end(), decoded0.begin(), decoded0.end());
+    // The KV cache now holds each sequence's prompt and reply: the next call may start from them.
+    for (int s = 0; s < n; ++s) {
+      cached_[id[s]] = std::move(toks[s]);
+      cached_[id[s]].insert(cached_[id[s]].end(), decoded[s].begin(), decoded[s].end());
+    }
     return out;
   }
 
@@ -397,8 +438,8 @@ class LlamaGenerator final : public Generator {
   std::string template_;
   std::vector<std::string> markers_;
   std::optional<std::vector<llama_token>> marker_openers_;  // MarkerOpeners(), on the compute thread
-  // Sequence 0 of the last successful call, as its KV cells hold it (compute thread).
-  std::vector<llama_token> cached_;
+  // Each sequence of the last successful call, as its KV cells hold it (compute thread).
+  std::vector<std::vector<llama_token>> cached_;
   // Attention caches can drop a suffix; windowed (SWA) and recurrent ones cannot keep a prefix.
   bool can_reuse_ = llama_model_n_swa(model_.get()) == 0 && !llama_model_is_recurrent(model_.get()) &&
                     !llama_model_is_hybrid(model_.get());

@@ -114,6 +114,44 @@ TEST_F(SmolLM, APromptSharingThePreviousCallsStartEvaluatesOnlyTheRest) {
   EXPECT_LT(fresh->cached_tokens, 4);
 }
 
+// Several conversations at once, then their follow-ups together (a batched
+// eval's reading checks, then its answers): each conversation finds its own
+// prompt and reply kept, and answers as it would alone.
+TEST_F(SmolLM, EverySequenceKeepsItsOwnConversationForTheNextCall) {
+  auto path = ResolveModel(kSmallGenerator);
+  ASSERT_TRUE(path.ok());
+  GeneratorOptions go;
+  go.sequences = 2;
+  auto two = Generator::Open(*path, go);
+  ASSERT_TRUE(two.ok()) << two.status().message();
+  std::vector<std::vector<ChatMessage>> convs = {{{"user", "What colour is the sky?"}},
+                                                 {{"system", "You are terse."}, {"user", "Name a large animal."}}};
+  auto first = (*two)->ChatBatch(convs, Greedy(8));
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  for (size_t i = 0; i < convs.size(); ++i) {
+    convs[i].push_back({"assistant", (*first)[i].text});
+    convs[i].push_back({"user", "Say it again in other words."});
+  }
+  auto next = (*two)->ChatBatch(convs, Greedy(8));
+  ASSERT_TRUE(next.ok()) << next.status().message();
+  for (size_t i = 0; i < convs.size(); ++i) {
+    EXPECT_GE((*next)[i].cached_tokens, (*first)[i].prompt_tokens) << "conversation " << i;
+    EXPECT_LT((*next)[i].cached_tokens, (*next)[i].prompt_tokens) << "conversation " << i;
+    auto alone = Generator::Open(*path);
+    ASSERT_TRUE(alone.ok());
+    auto a = (*alone)->Chat(convs[i], Greedy(8));
+    ASSERT_TRUE(a.ok()) << a.status().message();
+    EXPECT_EQ(a->cached_tokens, 0);
+    EXPECT_EQ(a->text, (*next)[i].text) << "conversation " << i;
+  }
+  // A call continuing only the second conversation finds it where it was kept.
+  convs[1].push_back({"assistant", (*next)[1].text});
+  convs[1].push_back({"user", "Thanks."});
+  auto last = (*two)->Chat(convs[1], Greedy(8));
+  ASSERT_TRUE(last.ok()) << last.status().message();
+  EXPECT_GE(last->cached_tokens, (*next)[1].prompt_tokens);
+}
+
 TEST_F(SmolLM, ChoicesAreWeighedBeforeSampling) {
   ASSERT_NE(gen_, nullptr);
   SamplingOptions s = Greedy(1);
