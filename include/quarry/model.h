@@ -152,10 +152,11 @@ class Generator {
   // sequence advances in the same decode batches, so N answers cost far less
   // than N calls. Conversation i samples with seed sampling.seed + i.
   // on_piece streams conversation 0 only. The context keeps every
-  // conversation (prompt and reply) until the next call, where conversation i
-  // evaluates only what it does not repeat of the previous call's conversation
-  // i, or of conversation 0 (Generation::cached_tokens): a follow-up turn, or
-  // a second question over the same prompt, costs its own tokens only.
+  // conversation (prompt and reply) until the next call, where each
+  // conversation continues the kept one it shares the longest start with (or
+  // what conversation 0 kept) and evaluates only the rest
+  // (Generation::cached_tokens): a follow-up turn, or a second question over
+  // the same prompt, costs its own tokens only.
   virtual Result<std::vector<Generation>> ChatBatch(const std::vector<std::vector<ChatMessage>>& conversations,
                                                     const SamplingOptions& sampling,
                                                     const TokenCallback& on_piece = nullptr) = 0;

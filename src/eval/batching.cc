@@ -33,22 +33,15 @@ Result<std::vector<Generation>> ReplayGenerator::ChatBatch(const std::vector<std
                                                            const SamplingOptions& sampling, const TokenCallback&) {
   const std::string key = Key(conversations, sampling);
   if (auto it = done_.find(key); it != done_.end()) return it->second;
-  pending_.emplace(key, Request{conversations, sampling, pending_.size()});
+  pending_.emplace(key, Request{conversations, sampling});
   deferred_ = true;
   return Status::Unavailable("deferred to a batch");
 }
 
 Status ReplayGenerator::Flush() {
   // Groups of single conversations that can share one decode (same sampling).
-  // In the order asked, so that each example keeps its sequence from one call
-  // to the next (the generator keeps each sequence's cells: a reading check
-  // and the answer after it share their prompt).
-  std::vector<const std::string*> asked(pending_.size());
-  for (const auto& [key, req] : pending_) asked[req.arrival] = &key;
   std::map<std::string, std::vector<std::string>> groups;  // sampling key -> request keys
-  for (const std::string* k : asked) {
-    const std::string& key = *k;
-    const Request& req = pending_.at(key);
+  for (const auto& [key, req] : pending_) {
     if (req.conversations.size() == 1 && !req.sampling.greedy_first) {
       groups[Key({}, req.sampling)].push_back(key);
     } else {

@@ -50,7 +50,6 @@ class ReplayGenerator final : public Generator {
   struct Request {
     std::vector<std::vector<ChatMessage>> conversations;
     SamplingOptions sampling;
-    size_t arrival = 0;  // decoded in the order asked: example i stays sequence i across calls
   };
 
   Generator& real_;
