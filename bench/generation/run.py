@@ -64,7 +64,7 @@ def main():
             args.predictions.mkdir(parents=True, exist_ok=True)
             cmd += ["--predictions", str(args.predictions / f"{task}_{name}-{n}.jsonl")]
         res = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
-        res["command"] = " ".join(Path(c).name if c == str(args.quarry) else str(c).replace(str(ROOT.parent) + "/", "../")
+        res["command"] = " ".join("quarry" if c == str(args.quarry) else str(c).replace(str(ROOT.parent) + "/", "../")
                                   for c in cmd)
         suffix = f"-{n}_{Path(res.get('model', args.llm or 'default')).stem.replace('-instruct-q4_k_m', '')}" \
             if args.limit or args.llm else ""
