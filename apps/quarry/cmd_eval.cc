@@ -193,11 +193,11 @@ int Report(const std::string& task, const json& header, const std::vector<eval::
     PrintJson(j);
     return kExitOk;
   }
-  std::printf("%s\n\n%-34s", JsonText(header).c_str(), "mode");
+  std::printf("%s\n\n%-38s", JsonText(header).c_str(), "mode");
   for (const auto& m : metric_order) std::printf(" %12s", m.c_str());
   std::printf(" %10s\n", "s/example");
   for (const auto& r : results) {
-    std::printf("%-34s", r.mode.c_str());
+    std::printf("%-38s", r.mode.c_str());
     for (const auto& m : metric_order) {
       auto it = r.metrics.find(m);
       if (it == r.metrics.end()) {
@@ -225,7 +225,7 @@ int Report(const std::string& task, const json& header, const std::vector<eval::
     for (const auto& d : diffs) {
       const bool pct = d.metric != "chrf" && d.metric != "bleu";  // the rest are fractions
       const double s = pct ? 100.0 : 1.0;
-      std::printf("  %-34s %-18s %+7.1f [%+6.1f, %+6.1f]%s  %s\n", (d.mode + " - " + d.baseline).c_str(), d.metric.c_str(),
+      std::printf("  %-42s %-18s %+7.1f [%+6.1f, %+6.1f]%s  %s\n", (d.mode + " - " + d.baseline).c_str(), d.metric.c_str(),
                   s * d.difference, s * d.low, s * d.high, pct ? " points" : "", d.significant() ? "" : "(no significant difference)");
     }
   }

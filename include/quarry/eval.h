@@ -110,8 +110,9 @@ struct ModeDifference {
   size_t examples = 0;
   bool significant() const { return low > 0 || high < 0; }
 };
-// Each mode against the first (the baseline), and each "X+candidates" or
-// "X:selector" row against X.
+// Each mode against the first (the baseline), each "X+candidates" row
+// against X, and each selector's row "X+candidates:S" against X (one greedy
+// answer) when X ran, else against X+candidates.
 std::vector<ModeDifference> CompareModes(const std::vector<TaskModeResult>& results, int iterations = 1000,
                                          uint32_t seed = 12345);
 

@@ -166,9 +166,11 @@ struct TranslateOptions {
   int examples = 4;
 };
 
-// One segment. Candidates are scored against the memory's retrieved targets
-// ("support"), or by likelihood when there is no memory. Answer::sources are
-// the memory pairs used, with the target in Source::text.
+// One segment. "support" scores candidates by their similarity to the source
+// text under the memory's embedder (cross-lingual: meaningful with a
+// multilingual embedder such as the default); without a memory, by
+// likelihood. Answer::sources are the memory pairs used, with the target in
+// Source::text.
 Result<Answer> Translate(Generator& gen, const std::string& text, const TranslateOptions& options,
                          const TokenCallback& on_piece = nullptr);
 

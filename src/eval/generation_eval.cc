@@ -107,6 +107,44 @@ double CutByTokenLimit(const std::vector<Answer>& answers) {
   return answers.empty() ? 0.0 : cut / static_cast<double>(answers.size());
 }
 
+// The selectors every "+candidates" mode is also reported under: what each
+// alone would have chosen from the same candidates, so one generation pass
+// compares them all.
+const std::vector<std::pair<std::string, SelectorWeights>>& Selectors() {
+  static const std::vector<std::pair<std::string, SelectorWeights>> kSelectors = {
+      {"support", {{"support", 1}}},
+      {"likelihood", {{"likelihood", 1}}},
+      {"agreement", {{"agreement", 1}}},
+      {"support+agreement", {{"support", 1}, {"agreement", 1}}},
+  };
+  return kSelectors;
+}
+
+// Each selector's choice among a's candidates (a.text when it has none: the
+// gate refused), in Selectors() order. Without an embedder the selectors
+// that need support are left out; without evidence support scores 0.
+Result<std::vector<std::pair<std::string, std::string>>> ChoicesBySelector(const Answer& a, const rag::Evidence& ev,
+                                                                           KnowledgeBase* embed) {
+  const bool support = embed != nullptr;
+  std::vector<Candidate> cands = a.candidates;
+  SelectorWeights all = {{"likelihood", 1}, {"agreement", 1}};
+  if (support) all["support"] = 1;
+  if (!cands.empty()) QUARRY_RETURN_IF_ERROR(rag::ScoreCandidates(all, ev, embed, nullptr, &cands));
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& [name, weights] : Selectors()) {
+    if (!support && weights.count("support")) continue;
+    size_t best = 0;
+    double best_score = -1;
+    for (size_t c = 0; c < cands.size(); ++c) {
+      double score = 0;
+      for (const auto& [selector, w] : weights) score += w * cands[c].scores[selector];
+      if (score > best_score) best_score = score, best = c;
+    }
+    out.push_back({name, cands.empty() ? a.text : cands[best].text});
+  }
+  return out;
+}
+
 }  // namespace
 
 Result<QaDataset> ReadQaDataset(const std::string& path_in, size_t limit, bool noise_only) {
@@ -341,15 +379,6 @@ Result<std::vector<TaskModeResult>> EvaluateQa(KnowledgeBase& kb, Generator& gen
   if (!added.ok()) return added.status();
 
   std::vector<TaskModeResult> results;
-  // rag+candidates also reports what each selector alone would have chosen
-  // from the same candidates (and an oracle: any candidate right), so one
-  // generation pass compares them all.
-  static const std::vector<std::pair<std::string, SelectorWeights>> kSelectors = {
-      {"support", {{"support", 1}}},
-      {"likelihood", {{"likelihood", 1}}},
-      {"agreement", {{"agreement", 1}}},
-      {"support+agreement", {{"support", 1}, {"agreement", 1}}},
-  };
   GreedyMemoGenerator memo(gen);
   Generator& g_all = o.batch.share_greedy ? static_cast<Generator&>(memo) : gen;
   const std::vector<std::string> order = RunOrder(o.modes, o.batch.share_greedy);
@@ -413,18 +442,11 @@ Result<std::vector<TaskModeResult>> EvaluateQa(KnowledgeBase& kb, Generator& gen
         bool any_right = a->candidates.empty() && sc.contains > 0;  // the gate refused: no candidates
         for (const auto& c : a->candidates) any_right = any_right || score(c.text, IsRefusal(c.text)).contains > 0;
         by_selector["oracle"].contains.push_back(any_right ? 1 : 0);
-        for (const auto& [name, weights] : kSelectors) {
+        auto choices = ChoicesBySelector(*a, ev, &kb);
+        if (!choices.ok()) return choices.status();
+        for (auto& [name, chosen] : *choices) {
           Tally& tally = by_selector[name];
-          std::string chosen = a->text;
-          Score s = sc;
-          if (!a->candidates.empty()) {
-            std::vector<Candidate> cands = a->candidates;
-            QUARRY_RETURN_IF_ERROR(rag::ScoreCandidates(weights, ev, &kb, nullptr, &cands));
-            size_t best = 0;
-            for (size_t c = 1; c < cands.size(); ++c) best = cands[c].score > cands[best].score ? c : best;
-            chosen = cands[best].text;
-            s = score(chosen, data.has_unanswerable && IsRefusal(chosen));
-          }
+          const Score s = a->candidates.empty() ? sc : score(chosen, data.has_unanswerable && IsRefusal(chosen));
           tally.em.push_back(s.em);
           tally.f1.push_back(s.f1);
           tally.contains.push_back(s.contains);
@@ -519,7 +541,10 @@ std::vector<ModeDifference> CompareModes(const std::vector<TaskModeResult>& resu
     const std::string& m = results[i].mode;
     std::string base = results[0].mode;
     if (const size_t colon = m.find(':'); colon != std::string::npos) {
+      // A selector's row against one greedy answer ("does it beat not
+      // sampling at all?"), else against its own mode.
       base = m.substr(0, colon);
+      if (EndsWith(base, "+candidates") && find(base.substr(0, base.size() - 11))) base = base.substr(0, base.size() - 11);
     } else if (m.size() > 11 && m.compare(m.size() - 11, 11, "+candidates") == 0 && find(m.substr(0, m.size() - 11))) {
       base = m.substr(0, m.size() - 11);
     }
@@ -569,7 +594,6 @@ Result<std::vector<TaskModeResult>> EvaluateSummaries(Generator& gen, KnowledgeB
     }
     TaskModeResult r;
     r.mode = mode;
-    std::vector<double> rouge;
     const size_t hits_before = memo.hits();
     const auto t = Clock::now();
     auto answers = RunBatched(
@@ -584,24 +608,44 @@ Result<std::vector<TaskModeResult>> EvaluateSummaries(Generator& gen, KnowledgeB
           }
           SummarizeOptions so = o.summarize;
           so.generate.candidates = mode == "summary+candidates" ? o.candidates : 1;
+          if (mode == "summary+candidates") so.generate.sampling.logprobs = true;  // for the likelihood row
           return SummarizeText(g, data[i].text, so, kb);
         },
         [&](size_t done) {
           if (progress) progress(mode, done, data.size());
         });
     if (!answers.ok()) return answers.status();
-    for (size_t i = 0; i < data.size(); ++i) {
-      std::string pred = (*answers)[i].text;
-      rouge.push_back(RougeL(pred, data[i].references));
-      r.predictions.push_back(std::move(pred));
-    }
+    auto scored = [&](TaskModeResult* row) {
+      std::vector<double> rouge;
+      for (size_t i = 0; i < row->predictions.size(); ++i) rouge.push_back(RougeL(row->predictions[i], data[i].references));
+      row->examples = row->predictions.size();
+      row->resample = {{"rouge_l", MeanOf(std::move(rouge))}};
+      row->metrics = {{"rouge_l", row->resample["rouge_l"](AllOf(row->examples))}};
+    };
+    for (const Answer& a : *answers) r.predictions.push_back(a.text);
     r.seconds = Since(t);
-    r.examples = data.size();
     r.reused = Reused(mode, memo, hits_before);
-    r.resample = {{"rouge_l", MeanOf(std::move(rouge))}};
-    r.metrics = {{"rouge_l", r.resample["rouge_l"](AllOf(r.examples))}};
+    scored(&r);
     if (mode != "lead") r.metrics["cut_by_max_tokens"] = CutByTokenLimit(*answers);
+    // summary+candidates: what each selector would have chosen from the same
+    // candidates (support against the whole text, as a text that fits the
+    // window is summarized in one pass).
+    std::map<std::string, TaskModeResult> by_selector;
+    if (mode == "summary+candidates") {
+      for (size_t i = 0; i < answers->size(); ++i) {
+        auto choices = ChoicesBySelector((*answers)[i], rag::SummaryEvidence(data[i].text), kb);
+        if (!choices.ok()) return choices.status();
+        for (auto& [name, chosen] : *choices) by_selector[name].predictions.push_back(std::move(chosen));
+      }
+    }
+    const double seconds = r.seconds;
     results.push_back(std::move(r));
+    for (auto& [name, row] : by_selector) {
+      row.mode = mode + ":" + name;
+      row.seconds = seconds;  // the same generation pass
+      scored(&row);
+      results.push_back(std::move(row));
+    }
   }
   return InAskedOrder(o.modes, std::move(results));
 }
@@ -628,38 +672,57 @@ Result<std::vector<TaskModeResult>> EvaluateTranslation(Generator& gen, Knowledg
           TranslateOptions to = o.translate;
           to.tm = mode == "zero-shot" ? nullptr : tm;
           to.generate.candidates = mode == "tm+candidates" ? o.candidates : 1;
+          if (mode == "tm+candidates") to.generate.sampling.logprobs = true;  // for the likelihood row
           return Translate(g, sources[i], to);
         },
         [&](size_t done) {
           if (progress) progress(mode, done, sources.size());
         });
     if (!answers.ok()) return answers.status();
-    for (const Answer& a : *answers) {
-      // One line per segment: the first line of the output is the translation.
-      r.predictions.push_back(a.text.substr(0, a.text.find('\n')));
-    }
-    r.seconds = Since(t);
-    r.examples = sources.size();
-    r.reused = Reused(mode, memo, hits_before);
+    // One line per segment: the first line of the output is the translation.
+    auto first_line = [](const std::string& text) { return text.substr(0, text.find('\n')); };
     // Corpus metrics are sums of sentence statistics: resampled by summing.
-    std::vector<std::vector<double>> chrf, bleu;
-    for (size_t i = 0; i < r.predictions.size(); ++i) {
-      chrf.push_back(ChrFSentenceStats(r.predictions[i], refs[i]));
-      bleu.push_back(BleuSentenceStats(r.predictions[i], refs[i]));
-    }
-    auto summed = [](std::vector<std::vector<double>> stats, double (*score)(const std::vector<double>&)) -> SampleMetric {
-      return [stats = std::move(stats), score](const std::vector<size_t>& sample) {
-        std::vector<double> total(stats.empty() ? 0 : stats[0].size(), 0.0);
-        for (size_t i : sample) {
-          for (size_t j = 0; j < total.size(); ++j) total[j] += stats[i][j];
-        }
-        return score(total);
+    auto scored = [&](TaskModeResult* row) {
+      std::vector<std::vector<double>> chrf, bleu;
+      for (size_t i = 0; i < row->predictions.size(); ++i) {
+        chrf.push_back(ChrFSentenceStats(row->predictions[i], refs[i]));
+        bleu.push_back(BleuSentenceStats(row->predictions[i], refs[i]));
+      }
+      auto summed = [](std::vector<std::vector<double>> stats, double (*score)(const std::vector<double>&)) -> SampleMetric {
+        return [stats = std::move(stats), score](const std::vector<size_t>& sample) {
+          std::vector<double> total(stats.empty() ? 0 : stats[0].size(), 0.0);
+          for (size_t i : sample) {
+            for (size_t j = 0; j < total.size(); ++j) total[j] += stats[i][j];
+          }
+          return score(total);
+        };
       };
+      row->examples = row->predictions.size();
+      row->resample = {{"chrf", summed(std::move(chrf), &ChrFFromStats)}, {"bleu", summed(std::move(bleu), &BleuFromStats)}};
+      for (const auto& [name, metric] : row->resample) row->metrics[name] = metric(AllOf(row->examples));
     };
-    r.resample = {{"chrf", summed(std::move(chrf), &ChrFFromStats)}, {"bleu", summed(std::move(bleu), &BleuFromStats)}};
-    for (const auto& [name, metric] : r.resample) r.metrics[name] = metric(AllOf(r.examples));
+    for (const Answer& a : *answers) r.predictions.push_back(first_line(a.text));
+    r.seconds = Since(t);
+    r.reused = Reused(mode, memo, hits_before);
+    scored(&r);
+    // tm+candidates: what each selector would have chosen from the same candidates.
+    std::map<std::string, TaskModeResult> by_selector;
+    if (mode == "tm+candidates") {
+      for (size_t i = 0; i < answers->size(); ++i) {
+        auto choices = ChoicesBySelector((*answers)[i], rag::TranslationEvidence(sources[i]), tm);
+        if (!choices.ok()) return choices.status();
+        for (auto& [name, chosen] : *choices) by_selector[name].predictions.push_back(first_line(chosen));
+      }
+    }
     r.metrics["cut_by_max_tokens"] = CutByTokenLimit(*answers);
+    const double seconds = r.seconds;
     results.push_back(std::move(r));
+    for (auto& [name, row] : by_selector) {
+      row.mode = mode + ":" + name;
+      row.seconds = seconds;  // the same generation pass
+      scored(&row);
+      results.push_back(std::move(row));
+    }
   }
   return InAskedOrder(o.modes, std::move(results));
 }

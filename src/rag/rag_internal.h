@@ -96,6 +96,15 @@ struct Evidence {
   std::string query;               // for the reranker
 };
 
+// What a summary's candidates are checked against: the text, a few sentences
+// a piece.
+Evidence SummaryEvidence(const std::string& text);
+// What a translation's candidates are checked against: the source text's
+// sentences (support is then cross-lingual similarity, which needs a
+// multilingual embedder such as the default; the memory's pairs are other
+// sentences and say nothing about this one's meaning).
+Evidence TranslationEvidence(const std::string& text);
+
 // Runs the candidate loop: conversations[i] makes candidate i (one
 // conversation with candidates > 1 makes them all). Scores each candidate,
 // weighs it by weights[i] when given, and fills answer->text, candidates,

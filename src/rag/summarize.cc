@@ -5,6 +5,29 @@
 #include "text/utf8.h"
 
 namespace quarry {
+namespace rag {
+
+Evidence SummaryEvidence(const std::string& text) {
+  Evidence ev;
+  ev.query = text.substr(0, text::Utf8Floor(text, 2000));
+  std::vector<std::string>& out = ev.texts;
+  std::string cur;
+  int n = 0;
+  for (const std::string& s : SplitSentences(text)) {
+    cur += (cur.empty() ? "" : " ") + s;
+    if (++n == 3) {
+      out.push_back(std::move(cur));
+      cur.clear();
+      n = 0;
+    }
+  }
+  if (!cur.empty()) out.push_back(std::move(cur));
+  if (out.size() > 64) out.resize(64);
+  return ev;
+}
+
+}  // namespace rag
+
 namespace {
 
 std::vector<ChatMessage> SummaryMessages(const std::string& text, const std::string& language, bool parts) {
@@ -55,24 +78,6 @@ std::vector<std::string> Parts(Generator& gen, const std::string& text, int budg
   return parts;
 }
 
-// Evidence for the support selector: the text in pieces of a few sentences.
-std::vector<std::string> EvidencePieces(const std::string& text) {
-  std::vector<std::string> out;
-  std::string cur;
-  int n = 0;
-  for (const std::string& s : rag::SplitSentences(text)) {
-    cur += (cur.empty() ? "" : " ") + s;
-    if (++n == 3) {
-      out.push_back(std::move(cur));
-      cur.clear();
-      n = 0;
-    }
-  }
-  if (!cur.empty()) out.push_back(std::move(cur));
-  if (out.size() > 64) out.resize(64);
-  return out;
-}
-
 Result<Answer> Summarize(Generator& gen, const std::string& text, const SummarizeOptions& o, KnowledgeBase* kb,
                          const TokenCallback& on_piece, bool of_parts, int depth) {
   const int n = std::max(o.generate.candidates, 1);
@@ -86,9 +91,7 @@ Result<Answer> Summarize(Generator& gen, const std::string& text, const Summariz
   const int budget = o.context_tokens > 0 ? std::min(o.context_tokens, avail) : avail;
   if (gen.CountTokens(text) <= budget || depth >= 4) {
     Answer a;
-    rag::Evidence ev;
-    ev.texts = EvidencePieces(text);
-    ev.query = text.substr(0, text::Utf8Floor(text, 2000));
+    const rag::Evidence ev = rag::SummaryEvidence(text);
     std::string body = text;
     if (depth >= 4) body = Parts(gen, text, budget).front();  // cannot shrink further: keep what fits
     QUARRY_RETURN_IF_ERROR(rag::GenerateAndSelect(gen, {SummaryMessages(body, o.language, of_parts)}, o.generate, ev, {}, kb,

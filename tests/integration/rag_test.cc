@@ -457,6 +457,24 @@ TEST(EvalCommands, OwnQaSetAndPlainParallelTextWithIntervals) {
   EXPECT_FALSE(alone_json["modes"]["rag"].contains("reused_answers_of"));
   ASSERT_EQ(shared.size(), 3u);
   EXPECT_EQ(shared, alone);
+
+  // summary+candidates: each selector's pick from the same candidates is a
+  // row of its own, compared with one greedy summary.
+  std::ofstream(d.path() / "dialogues.jsonl")
+      << R"({"dialogue": "#Person1#: The train leaves at nine. #Person2#: Then we meet at eight thirty.", "summary": "They meet at 8:30 for the 9:00 train."})" "\n"
+      << R"({"dialogue": "#Person1#: Is the shop open on Sunday? #Person2#: No, only Monday to Saturday.", "summary": "The shop is closed on Sunday."})" "\n";
+  auto sm = RunCmd(Quarry() + " eval summarize --data " + (d.path() / "dialogues.jsonl").string() + " --db " + (d.path() / "kb").string() +
+                   " --modes summary,summary+candidates --eval-candidates 2 -n 24 --json");
+  ASSERT_EQ(sm.exit_code, 0) << sm.err;
+  json sj = json::parse(sm.out);
+  for (const char* selector : {"support", "likelihood", "agreement", "support+agreement"}) {
+    const std::string row = std::string("summary+candidates:") + selector;
+    ASSERT_TRUE(sj["modes"].contains(row)) << sj["modes"].dump();
+    EXPECT_EQ(sj["modes"][row]["examples"], 2);
+    bool vs_greedy = false;
+    for (const auto& diff : sj["differences"]) vs_greedy = vs_greedy || (diff["mode"] == row && diff["baseline"] == "summary");
+    EXPECT_TRUE(vs_greedy) << row << ": " << sj["differences"].dump();
+  }
 }
 
 TEST_F(Rag, BadInputGetsClearErrors) {

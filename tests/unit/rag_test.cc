@@ -440,8 +440,11 @@ TEST(EvalConfidence, PairedBootstrapIntervals) {
   };
   std::vector<double> zeros(30, 0.0), ones(30, 1.0), some(30, 0.0);
   some[3] = some[17] = 1;
-  auto diffs = eval::CompareModes({mode("closed-book", zeros), mode("rag", ones), mode("rag+candidates", ones), mode("other", some)});
-  ASSERT_EQ(diffs.size(), 4u);  // rag, rag+candidates vs closed-book; rag+candidates vs rag; other vs closed-book
+  auto diffs = eval::CompareModes({mode("closed-book", zeros), mode("rag", ones), mode("rag+candidates", ones),
+                                   mode("rag+candidates:agreement", some), mode("other", some)});
+  // rag, rag+candidates vs closed-book; rag+candidates vs rag; a selector's row vs
+  // one greedy answer (rag); other vs closed-book.
+  ASSERT_EQ(diffs.size(), 5u);
   std::map<std::string, eval::ModeDifference> by;
   for (const auto& d : diffs) by[d.mode + " - " + d.baseline] = d;
   EXPECT_DOUBLE_EQ(by["rag - closed-book"].difference, 1.0);
@@ -450,6 +453,8 @@ TEST(EvalConfidence, PairedBootstrapIntervals) {
   EXPECT_EQ(by["rag - closed-book"].examples, 30u);
   EXPECT_DOUBLE_EQ(by["rag+candidates - rag"].difference, 0.0);
   EXPECT_FALSE(by["rag+candidates - rag"].significant());
+  EXPECT_NEAR(by["rag+candidates:agreement - rag"].difference, 2.0 / 30 - 1.0, 1e-12);
+  EXPECT_TRUE(by["rag+candidates:agreement - rag"].significant());
   EXPECT_NEAR(by["other - closed-book"].difference, 2.0 / 30, 1e-12);
   EXPECT_FALSE(by["other - closed-book"].significant());
   EXPECT_LE(by["other - closed-book"].low, 0.0);
