@@ -54,12 +54,13 @@ struct GenFlags {
   uint32_t seed = GenerateOptions().sampling.seed;
   double repeat_penalty = GenerateOptions().sampling.repeat_penalty;
   int candidates = GenerateOptions().candidates;
-  std::string select = "support";
+  std::string select;  // set by AddGenFlags from the task's options struct
   std::string rerank_model;
   int context = 0;
   bool as_json = false;
 };
-void AddGenFlags(CLI::App* cmd, GenFlags* flags, const char* default_select);
+// default_select: the task's own default (e.g. TranslateOptions().generate.select).
+void AddGenFlags(CLI::App* cmd, GenFlags* flags, const SelectorWeights& default_select);
 
 // The generator (and reranker) the flags name, opened for `sequences`
 // parallel candidates, with GenerateOptions to match.

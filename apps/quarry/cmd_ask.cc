@@ -95,8 +95,14 @@ std::string TmDir(const KbFlags& flags, const std::string& name) { return ToOpti
 
 }  // namespace
 
-void AddGenFlags(CLI::App* cmd, GenFlags* f, const char* default_select) {
-  f->select = default_select;
+void AddGenFlags(CLI::App* cmd, GenFlags* f, const SelectorWeights& default_select) {
+  // As --select spells it: "support", or "support=0.5,agreement=0.5".
+  f->select.clear();
+  for (const auto& [name, w] : default_select) {
+    std::ostringstream weight;
+    weight << w;
+    f->select += (f->select.empty() ? "" : ",") + name + (default_select.size() > 1 ? "=" + weight.str() : "");
+  }
   const char* env = std::getenv("QUARRY_LLM");
   f->llm = env && *env ? env : kDefaultGenerator;
   cmd->add_option("--llm", f->llm,
@@ -186,7 +192,7 @@ void RegisterAsk(CLI::App& app, Registry& reg) {
                     "are only on topic (RGB noise) and 3% of answerable NQ ones (docs/benchmarks.md)")
         ->capture_default_str();
     cmd->add_option("--context-tokens", context_tokens, "Token budget for the passages (default: what the window leaves)");
-    AddGenFlags(cmd, &gf, "support");
+    AddGenFlags(cmd, &gf, AskOptions().generate.select);
     AddKbFlags(cmd, &flags);
     cmd->callback([&reg] {
       reg.run = [] {
@@ -236,7 +242,7 @@ void RegisterAsk(CLI::App& app, Registry& reg) {
     cmd->add_option("-q,--query", query, "Summarize what the knowledge base says about this instead, with citations");
     cmd->add_option("-k,--top-k", k, "Passages to retrieve for --query")->capture_default_str();
     cmd->add_option("--language", language, "Write the summary in this language (default: the document's)");
-    AddGenFlags(cmd, &gf, "support");
+    AddGenFlags(cmd, &gf, SummarizeOptions().generate.select);
     AddKbFlags(cmd, &flags);
     cmd->callback([&reg] {
       reg.run = [] {
@@ -316,7 +322,7 @@ void RegisterAsk(CLI::App& app, Registry& reg) {
     cmd->add_option("--from", from, "Source language (optional)");
     cmd->add_option("--tm", tm, "Translation memory (made by `quarry tm import`)");
     cmd->add_option("--examples", examples, "Memory pairs shown to the model as examples")->capture_default_str();
-    AddGenFlags(cmd, &gf, "support");
+    AddGenFlags(cmd, &gf, TranslateOptions().generate.select);
     AddKbFlags(cmd, &flags);
     cmd->callback([&reg] {
       reg.run = [] {

@@ -265,7 +265,7 @@ void RegisterEvalTasks(CLI::App* ev, Registry& reg) {
   static std::string summary_language;
 
   auto common = [](CLI::App* c, std::string& modes, GenFlags& gf, const char* default_modes, int max_tokens,
-                   const char* data_help) {
+                   const SelectorWeights& select, const char* data_help) {
     c->add_option("--data", data, data_help)->required();
     c->add_option("--limit", limit, "Evaluate the first N examples (0: all)")->capture_default_str();
     c->add_option("--modes", modes, "Comma-separated modes to run")->default_str(default_modes);
@@ -281,14 +281,14 @@ void RegisterEvalTasks(CLI::App* ev, Registry& reg) {
                 "Decode every mode on its own. By default a mode X run with X+candidates takes candidate 1 (greedy, "
                 "same prompt) as its answer instead of decoding the prompt again");
     gf.max_tokens = max_tokens;  // before AddGenFlags, so --help shows it
-    AddGenFlags(c, &gf, "support");
+    AddGenFlags(c, &gf, select);
     AddKbFlags(c, &flags);
     flags.db.clear();
   };
 
   auto* qa = ev->add_subcommand("qa", "Exact match, token F1 and answer-contains: closed-book vs RAG vs RAG + candidates");
   // QA answers get `quarry ask`'s token limit: the eval measures what a user reads.
-  common(qa, qa_modes, qa_gen, "closed-book,rag,rag+candidates", GenFlags().max_tokens,
+  common(qa, qa_modes, qa_gen, "closed-book,rag,rag+candidates", GenFlags().max_tokens, AskOptions().generate.select,
          "nq-open .jsonl(.gz) {question, answers, ctxs}, RGB .json lines {query, answer, positive, negative}, "
          "or SQuAD/CMRC .json; or a directory holding one such file");
   qa->add_option("-k,--top-k", k, "Passages per question")->check(CLI::Range(1, 50))->capture_default_str();
@@ -339,7 +339,7 @@ void RegisterEvalTasks(CLI::App* ev, Registry& reg) {
   });
 
   auto* su = ev->add_subcommand("summarize", "ROUGE-L (by character for Chinese): lead sentence vs summary vs summary + candidates");
-  common(su, su_modes, su_gen, "lead,summary,summary+candidates", 96,
+  common(su, su_modes, su_gen, "lead,summary,summary+candidates", 96, SummarizeOptions().generate.select,
          "DialogSum .jsonl {dialogue, summary}, or an LCSTS directory / test.src.txt with test.tgt.txt beside it");
   su->add_option("--language", summary_language, "Ask for summaries in this language (e.g. Chinese for LCSTS)");
   su->callback([&reg] {
@@ -381,7 +381,7 @@ void RegisterEvalTasks(CLI::App* ev, Registry& reg) {
       "translate",
       "chrF and BLEU as sacreBLEU scores them (13a tokens, every reference) on FLORES-200 or plain parallel text (--src/--ref): "
       "zero-shot vs translation-memory examples vs + candidates");
-  common(tr, tr_modes, tr_gen, "zero-shot,tm,tm+candidates", 128,
+  common(tr, tr_modes, tr_gen, "zero-shot,tm,tm+candidates", 128, TranslateOptions().generate.select,
          "FLORES-200 directory (SPLIT/LANG.SPLIT files, one sentence per line)");
   tr->add_option("--from", from, "Source language: a FLORES code (eng_Latn) or a name")->capture_default_str();
   tr->add_option("--to", to, "Target language: a FLORES code (fra_Latn, deu_Latn, zho_Hans, ...) or a name (French)")->required();

@@ -34,6 +34,24 @@ TEST(Cli, HelpListsTheSubcommands) {
   }
 }
 
+// Each task's --select default is its options struct's (measured per task),
+// the same in the task's command and in its eval.
+TEST(Cli, EachTaskShowsItsOwnSelectorDefault) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"ask", "--select TEXT=support "},
+      {"eval qa", "--select TEXT=support "},
+      {"summarize", "--select TEXT=agreement=0.5,support=0.5\n"},
+      {"eval summarize", "--select TEXT=agreement=0.5,support=0.5\n"},
+      {"translate", "--select TEXT=likelihood "},
+      {"eval translate", "--select TEXT=likelihood "},
+  };
+  for (const auto& [command, shown] : cases) {
+    auto h = RunCmd(Quarry() + " " + command + " --help");
+    EXPECT_EQ(h.exit_code, 0) << command;
+    EXPECT_NE(h.out.find(shown), std::string::npos) << command << ":\n" << h.out;
+  }
+}
+
 TEST(Cli, UnknownSubcommandIsAUsageError) {
   auto r = RunCmd(Quarry() + " frobnicate");
   EXPECT_EQ(r.exit_code, 2);
