@@ -166,8 +166,8 @@ TEST_F(Rag, ReadingCheckRefusesPassagesThatDoNotStateTheAnswer) {
 }
 
 TEST_F(Rag, CandidatesAreScoredAndTheBestReturned) {
-  json a = AskJson(kCoffee, "-k 4 -n 24 --candidates 4");
-  json b = AskJson(kCoffee, "-k 4 -n 24 --candidates 4 --seed 7");
+  json a = AskJson(kCoffee, "-k 4 -n 24 --candidates 4 --select support");
+  json b = AskJson(kCoffee, "-k 4 -n 24 --candidates 4 --select support --seed 7");
   ASSERT_FALSE(a.is_null() || b.is_null());
   ASSERT_EQ(a["candidates"].size(), 4u);
   ASSERT_EQ(b["candidates"].size(), 4u);
@@ -206,7 +206,7 @@ TEST_F(Rag, MixedSelectorReportsEachScore) {
 }
 
 TEST_F(Rag, PerSourceMakesOneCandidatePerPassageWeighedByRetrieval) {
-  json a = AskJson(kCoffee, "-k 3 --strategy per-source");
+  json a = AskJson(kCoffee, "-k 3 --strategy per-source --select support");
   ASSERT_FALSE(a.is_null());
   ASSERT_EQ(a["candidates"].size(), a["citations"].size());
   ASSERT_EQ(a["candidates"].size(), 3u);

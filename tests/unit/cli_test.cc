@@ -38,8 +38,8 @@ TEST(Cli, HelpListsTheSubcommands) {
 // the same in the task's command and in its eval.
 TEST(Cli, EachTaskShowsItsOwnSelectorDefault) {
   const std::pair<const char*, const char*> cases[] = {
-      {"ask", "--select TEXT=support "},
-      {"eval qa", "--select TEXT=support "},
+      {"ask", "--select TEXT=likelihood "},
+      {"eval qa", "--select TEXT=likelihood "},
       {"summarize", "--select TEXT=agreement=0.5,support=0.5\n"},
       {"eval summarize", "--select TEXT=agreement=0.5,support=0.5\n"},
       {"translate", "--select TEXT=likelihood "},
