@@ -7,6 +7,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <map>
 #include <numeric>
 #include <random>
 #include <nlohmann/json.hpp>
@@ -143,6 +145,27 @@ Result<std::vector<std::pair<std::string, std::string>>> ChoicesBySelector(const
     out.push_back({name, cands.empty() ? a.text : cands[best].text});
   }
   return out;
+}
+
+// One unscored row per selector, "mode:selector", holding each example's pick
+// (through `shown`, which keeps what the metric reads) and the generation
+// pass's time; the caller scores them as it scored the mode's own row.
+Result<std::vector<TaskModeResult>> SelectorRows(const std::string& mode, double seconds, const std::vector<Answer>& answers,
+                                                 const std::function<rag::Evidence(size_t)>& evidence, KnowledgeBase* embed,
+                                                 const std::function<std::string(const std::string&)>& shown) {
+  std::map<std::string, TaskModeResult> by_selector;
+  for (size_t i = 0; i < answers.size(); ++i) {
+    auto choices = ChoicesBySelector(answers[i], evidence(i), embed);
+    if (!choices.ok()) return choices.status();
+    for (const auto& [name, chosen] : *choices) by_selector[name].predictions.push_back(shown(chosen));
+  }
+  std::vector<TaskModeResult> rows;
+  for (auto& [name, row] : by_selector) {
+    row.mode = mode + ":" + name;
+    row.seconds = seconds;  // the same generation pass
+    rows.push_back(std::move(row));
+  }
+  return rows;
 }
 
 }  // namespace
@@ -630,19 +653,16 @@ Result<std::vector<TaskModeResult>> EvaluateSummaries(Generator& gen, KnowledgeB
     // summary+candidates: what each selector would have chosen from the same
     // candidates (support against the whole text, as a text that fits the
     // window is summarized in one pass).
-    std::map<std::string, TaskModeResult> by_selector;
+    std::vector<TaskModeResult> rows;
     if (mode == "summary+candidates") {
-      for (size_t i = 0; i < answers->size(); ++i) {
-        auto choices = ChoicesBySelector((*answers)[i], rag::SummaryEvidence(data[i].text), kb);
-        if (!choices.ok()) return choices.status();
-        for (auto& [name, chosen] : *choices) by_selector[name].predictions.push_back(std::move(chosen));
-      }
+      auto picked = SelectorRows(
+          mode, r.seconds, *answers, [&](size_t i) { return rag::SummaryEvidence(data[i].text); }, kb,
+          [](const std::string& text) { return text; });
+      if (!picked.ok()) return picked.status();
+      rows = std::move(*picked);
     }
-    const double seconds = r.seconds;
     results.push_back(std::move(r));
-    for (auto& [name, row] : by_selector) {
-      row.mode = mode + ":" + name;
-      row.seconds = seconds;  // the same generation pass
+    for (auto& row : rows) {
       scored(&row);
       results.push_back(std::move(row));
     }
@@ -706,20 +726,16 @@ Result<std::vector<TaskModeResult>> EvaluateTranslation(Generator& gen, Knowledg
     r.reused = Reused(mode, memo, hits_before);
     scored(&r);
     // tm+candidates: what each selector would have chosen from the same candidates.
-    std::map<std::string, TaskModeResult> by_selector;
+    std::vector<TaskModeResult> rows;
     if (mode == "tm+candidates") {
-      for (size_t i = 0; i < answers->size(); ++i) {
-        auto choices = ChoicesBySelector((*answers)[i], rag::TranslationEvidence(sources[i]), tm);
-        if (!choices.ok()) return choices.status();
-        for (auto& [name, chosen] : *choices) by_selector[name].predictions.push_back(first_line(chosen));
-      }
+      auto picked = SelectorRows(
+          mode, r.seconds, *answers, [&](size_t i) { return rag::TranslationEvidence(sources[i]); }, tm, first_line);
+      if (!picked.ok()) return picked.status();
+      rows = std::move(*picked);
     }
     r.metrics["cut_by_max_tokens"] = CutByTokenLimit(*answers);
-    const double seconds = r.seconds;
     results.push_back(std::move(r));
-    for (auto& [name, row] : by_selector) {
-      row.mode = mode + ":" + name;
-      row.seconds = seconds;  // the same generation pass
+    for (auto& row : rows) {
       scored(&row);
       results.push_back(std::move(row));
     }
