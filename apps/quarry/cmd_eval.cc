@@ -341,7 +341,7 @@ void RegisterEvalTasks(CLI::App* ev, Registry& reg) {
   auto* su = ev->add_subcommand("summarize", "ROUGE-L (by character for Chinese): lead sentence vs summary vs summary + candidates");
   common(su, su_modes, su_gen, "lead,summary,summary+candidates", 96, SummarizeOptions().generate.select,
          "DialogSum .jsonl {dialogue, summary}, or an LCSTS directory / test.src.txt with test.tgt.txt beside it");
-  su->add_option("--language", summary_language, "Ask for summaries in this language (e.g. Chinese for LCSTS)");
+  su->add_option("--language", summary_language, "Ask for summaries in this language (default: each text's own)");
   su->callback([&reg] {
     reg.run = [] {
       const GenFlags& gf = su_gen;

@@ -132,7 +132,7 @@ struct SummarizeOptions {
   SummarizeOptions() { generate.select = {{"support", 0.5}, {"agreement", 0.5}}; }
   GenerateOptions generate;
   int context_tokens = 0;  // window share for the text; 0: whatever the window leaves
-  std::string language;    // answer language hint ("" = the document's)
+  std::string language;    // summary language ("" = the text's own, when it can be told)
 };
 
 // Summary of one text. When it does not fit the window it is summarised in

@@ -12,6 +12,7 @@
 #include "unit/tiny_checkpoint.h"
 #include "rag/rag_internal.h"
 #include "test_util.h"
+#include "text/language.h"
 #include "text/utf8.h"
 
 namespace quarry {
@@ -323,6 +324,32 @@ TEST_F(Rag, SummarizeLongDocumentMapsAndReduces) {
   EXPECT_FALSE(a["summary"].get<std::string>().empty());
   // The text is several windows long: more prompt tokens went in than one window holds.
   EXPECT_GT(a["usage"]["prompt_tokens"].get<int>(), 512);
+}
+
+// Without --language a summary is in the document's language: the English
+// instruction alone made the default generator write English summaries of
+// French and Chinese text.
+TEST_F(Rag, SummaryIsInTheDocumentsLanguage) {
+  TempDir d;
+  const std::pair<const char*, const char*> docs[] = {
+      {"French",
+       "Le vieux port de la ville a été construit au dix-septième siècle pour le commerce du sel. Pendant deux cents "
+       "ans, les navires chargés de sel partaient chaque semaine vers le nord. Quand le chemin de fer est arrivé en "
+       "1870, le commerce maritime a décliné et les entrepôts ont été abandonnés. Aujourd'hui, ces entrepôts abritent "
+       "un musée, des restaurants et un marché aux poissons qui attire les touristes tout l'été."},
+      {"Chinese",
+       "这座城市的老港口建于十七世纪，最初用于盐的贸易。两百年间，满载食盐的船只每周都从这里驶向北方。1870年铁路通到这里以后，"
+       "海上贸易逐渐衰落，港口的仓库也被废弃。如今，这些仓库里开了一座博物馆、几家餐馆和一个鱼市，整个夏天都吸引着大批游客。"},
+  };
+  for (const auto& [language, text] : docs) {
+    const std::filesystem::path file = d.path() / (std::string(language) + ".txt");
+    std::ofstream(file) << text;
+    auto r = RunCmd(Quarry() + " summarize --json -n 96 --db " + (d.path() / "none").string() + " --llm " +
+                    kDefaultGenerator + " " + file.string());
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const std::string summary = json::parse(r.out)["summary"];
+    EXPECT_EQ(text::LanguageOf(summary), language) << summary;
+  }
 }
 
 TEST_F(Rag, SummarizeByDocumentIdAndByQuery) {
