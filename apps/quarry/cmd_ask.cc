@@ -239,9 +239,9 @@ void RegisterAsk(CLI::App& app, Registry& reg) {
     static std::string target, query, language;
     static size_t k = AskOptions().search.k;
     cmd->add_option("DOC", target, "Document id (see `quarry ls`), a path in the knowledge base, or any file");
-    cmd->add_option("-q,--query", query, "Summarize what the knowledge base says about this instead, with citations");
+    auto* query_opt = cmd->add_option("-q,--query", query, "Summarize what the knowledge base says about this instead, with citations");
     cmd->add_option("-k,--top-k", k, "Passages to retrieve for --query")->capture_default_str();
-    cmd->add_option("--language", language, "Write the summary in this language (default: the document's)");
+    cmd->add_option("--language", language, "Write the summary of DOC in this language (default: the document's)")->excludes(query_opt);
     AddGenFlags(cmd, &gf, SummarizeOptions().generate.select);
     AddKbFlags(cmd, &flags);
     cmd->callback([&reg] {

@@ -52,6 +52,14 @@ TEST(Cli, EachTaskShowsItsOwnSelectorDefault) {
   }
 }
 
+// --language names the language of a document's summary; a --query summary
+// has no document to take it from and ignored it silently.
+TEST(Cli, SummaryLanguageIsForDocuments) {
+  auto r = RunCmd(Quarry() + " summarize --query coffee --language French");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--query excludes --language"), std::string::npos) << r.err;
+}
+
 TEST(Cli, UnknownSubcommandIsAUsageError) {
   auto r = RunCmd(Quarry() + " frobnicate");
   EXPECT_EQ(r.exit_code, 2);
