@@ -62,14 +62,16 @@ int List(bool as_json) {
     return kExitOk;
   }
   std::printf("Models in %s\n", dir.c_str());
+  int width = 4;  // the FILE column fits the longest name
+  for (const auto& m : found) width = std::max(width, static_cast<int>(fs::path(m.path).filename().string().size()));
   if (found.empty()) std::printf("  (none; run scripts/setup or `quarry model pull NAME`)\n");
-  else std::printf("  %-36s %-10s %-9s %-6s %6s %7s %-6s %s\n", "FILE", "SIZE", "ROLE", "ARCH", "DIM", "CONTEXT", "TYPE", "NAME");
+  else std::printf("  %-*s %-10s %-9s %-6s %6s %7s %-6s %s\n", width, "FILE", "SIZE", "ROLE", "ARCH", "DIM", "CONTEXT", "TYPE", "NAME");
   for (const auto& m : found) {
     std::string known;
     for (const auto& k : KnownModels()) {
       if (k.file == fs::path(m.path).filename().string()) known = k.name;
     }
-    std::printf("  %-36s %-10s %-9s %-6s %6lld %7lld %-6s %s\n", fs::path(m.path).filename().string().c_str(),
+    std::printf("  %-*s %-10s %-9s %-6s %6lld %7lld %-6s %s\n", width, fs::path(m.path).filename().string().c_str(),
                 HumanSize(m.file_size).c_str(), m.is_embedding() ? "embedder" : "generator", m.architecture.c_str(),
                 static_cast<long long>(m.embedding_length), static_cast<long long>(m.context_length),
                 m.file_type.c_str(), known.c_str());

@@ -1,10 +1,14 @@
 // The quarry command line: usage errors exit 2 with a message that says what to do.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
+#include <sstream>
 
+#include "quarry/model.h"
 #include "test_util.h"
 #include "unit/fixtures.h"
+#include "unit/tiny_checkpoint.h"
 
 namespace quarry {
 namespace {
@@ -121,6 +125,28 @@ TEST(Cli, ModelListOnEmptyCacheOffersKnownModels) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("\"models\": []"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("smollm2-135m"), std::string::npos);
+}
+
+// The table's columns line up whatever the file names: a name longer than
+// the old fixed 36 characters (qwen2.5-coder-0.5b-instruct-q4_k_m.gguf) pushed
+// its row's columns out from under the header.
+TEST(Cli, ModelListColumnsFitTheLongestName) {
+  test::TempDir d;
+  test::WriteTinyBert(d.str() + "/hf", test::TinyBert{});
+  std::filesystem::create_directories(d.str() + "/models");
+  const std::string name = "a-rather-long-embedding-model-file-name.gguf";
+  ASSERT_TRUE(ImportHfModel(d.str() + "/hf", d.str() + "/models/" + name).ok());
+  auto r = RunCmd(Env(d) + Quarry() + " model list");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::istringstream lines(r.out);
+  std::string header, row, line;
+  while (std::getline(lines, line)) {
+    if (line.find("  FILE ") == 0) header = line;
+    if (line.find(name) != std::string::npos) row = line;
+  }
+  ASSERT_FALSE(header.empty()) << r.out;
+  ASSERT_FALSE(row.empty()) << r.out;
+  EXPECT_EQ(row.find("embedder"), header.find("ROLE")) << r.out;
 }
 
 // eval translate on plain parallel text: the references go line for line,
