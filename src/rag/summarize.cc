@@ -59,10 +59,9 @@ std::vector<std::string> Parts(Generator& gen, const std::string& text, int budg
     // on UTF-8 character boundaries.
     const size_t step = std::max<size_t>(s.size() * static_cast<size_t>(budget) / static_cast<size_t>(t) * 9 / 10, 16);
     for (size_t at = 0; at < s.size();) {
-      size_t end = std::min(s.size(), at + step);
-      while (end < s.size() && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80) ++end;
-      sentences.push_back(s.substr(at, end - at));
-      at = end;
+      const size_t n = text::Utf8Floor(std::string_view(s).substr(at), step);  // step >= 16: never 0
+      sentences.push_back(s.substr(at, n));
+      at += n;
     }
   }
   for (const std::string& s : sentences) {

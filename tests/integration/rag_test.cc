@@ -326,6 +326,20 @@ TEST_F(Rag, SummarizeLongDocumentMapsAndReduces) {
   EXPECT_GT(a["usage"]["prompt_tokens"].get<int>(), 512);
 }
 
+// A text with no sentence ends (a scraped table, a CJK run) is cut by length
+// on character boundaries, and still summarised in parts.
+TEST_F(Rag, SummarizeCutsATextWithoutSentenceEnds) {
+  TempDir d;
+  std::string text;
+  for (int i = 0; i < 100; ++i) text += "港口鱼市清晨开门";  // 800 characters, no punctuation
+  std::ofstream(d.path() / "run.txt") << text;
+  auto r = RunCmd(Quarry() + " summarize --db " + Db() + " --json --ctx 512 -n 32 " + (d.path() / "run.txt").string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json a = json::parse(r.out);
+  EXPECT_FALSE(a["summary"].get<std::string>().empty());
+  EXPECT_GT(a["usage"]["prompt_tokens"].get<int>(), 512);
+}
+
 // Without --language a summary is in the document's language: the English
 // instruction alone made the default generator write English summaries of
 // French and Chinese text.
