@@ -8,9 +8,9 @@ mode's evaluation time (model load and ingest excluded, the same for both). Also
 far the scores moved (batched decoding changes floating-point rounding, so a greedy answer
 can differ in a token).
 
-  bench/generation/eval_batch.py [--batches 1,4] [--only qa,summarize,translate] [--limit N]
+  bench/generation/eval_batch.py [--batches 1,4] [--only qa,summarize,translate] [--limit N] [--quarry BIN] [--out FILE]
 
-Writes bench/results/eval_batch.json and prints a markdown table.
+Writes bench/results/eval_batch.json (or --out) and prints a markdown table.
 """
 import argparse, json, subprocess, sys, time
 from pathlib import Path
@@ -27,9 +27,9 @@ RUNS = [
 ]
 
 
-def run(task, extra, n, flags):
+def run(quarry, task, extra, n, flags):
     t = time.time()
-    out = subprocess.run([str(QUARRY), "eval", task, "--json", "--limit", str(n)] + flags + [str(x) for x in extra],
+    out = subprocess.run([str(quarry), "eval", task, "--json", "--limit", str(n)] + flags + [str(x) for x in extra],
                          check=True, capture_output=True, text=True).stdout
     return json.loads(out), time.time() - t
 
@@ -39,6 +39,9 @@ def main():
     ap.add_argument("--batches", default="4", help="batch sizes to run with shared modes (the old path always runs)")
     ap.add_argument("--only", default="qa,summarize,translate")
     ap.add_argument("--limit", type=int)
+    ap.add_argument("--quarry", type=Path, default=QUARRY,
+                    help="quarry binary (default build/release/quarry; give a copy to keep rebuilding while it runs)")
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "eval_batch.json", help="JSON results file")
     a = ap.parse_args()
     if not DATA.is_dir():
         sys.exit(f"{DATA}: not found (the public datasets live in ../shared/data)")
@@ -51,7 +54,7 @@ def main():
         n = a.limit or limit
         for label, flags in configs:
             print(f"{task} {name} ({n} examples), {label} ...", file=sys.stderr, flush=True)
-            res, wall = run(task, extra, n, flags)
+            res, wall = run(a.quarry, task, extra, n, flags)
             modes = {m: v for m, v in res["modes"].items() if ":" not in m}  # selector rows share their mode's pass
             seconds = sum(v["seconds"] for v in modes.values())
             rows.append({"task": task, "dataset": name, "config": label, "flags": flags, "examples": n,
@@ -67,7 +70,7 @@ def main():
         scores = ", ".join(f"{m} {v:.3f}" for m, v in r["scores"].items() if v is not None)
         print(f"| {r['task']} {r['dataset']} | {r['config']} | {r['examples']} | {len(r['modes'])} | "
               f"{r['seconds'] / r['examples']:.2f} | {r['speedup']:.2f}x | {r['metric']}: {scores} |")
-    (ROOT / "bench" / "results" / "eval_batch.json").write_text(
+    a.out.write_text(
         json.dumps({"date": time.strftime("%Y-%m-%d"), "rows": rows}, indent=2) + "\n")
 
 
