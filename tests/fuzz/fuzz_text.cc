@@ -1,6 +1,7 @@
 // libFuzzer target: the text pipeline a document goes through after loading,
 // on arbitrary bytes: UTF-8 repair, normalisation, BM25 analysis (Porter and
-// CJK paths), chunking, and the prompt's quoting of retrieved text.
+// CJK paths), language identification (summarize's default language),
+// chunking, and the prompt's quoting of retrieved text.
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -8,6 +9,7 @@
 #include "ingest/chunker.h"
 #include "rag/rag_internal.h"
 #include "text/analyzer.h"
+#include "text/language.h"
 #include "text/utf8.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -17,6 +19,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text = quarry::text::NormalizeText(valid);
   (void)quarry::text::Nfkc(text);
   (void)quarry::text::Utf8CompletePrefix(raw);
+  (void)quarry::text::LanguageOf(text);
 
   static auto porter = quarry::text::Analyzer::Create({"porter", true});
   static auto none = quarry::text::Analyzer::Create({"none", true});
