@@ -106,26 +106,27 @@ TEST(Utf8, NormalizeTextIsTheSameAcrossPieceBoundaries) {
 
 // What summarize names as the summary's language when the user gives none.
 TEST(LanguageOf, NamesTheLanguageOfAParagraph) {
-  EXPECT_EQ(LanguageOf("Le marché du port ouvre chaque matin avant l'aube. Les pêcheurs y vendent leurs poissons "
-                       "aux restaurants de la ville, et les touristes viennent les regarder."),
-            "French");
-  EXPECT_EQ(LanguageOf("Der Hafenmarkt öffnet jeden Morgen vor der Dämmerung. Die Fischer verkaufen ihren Fang an "
-                       "die Restaurants der Stadt, und die Touristen schauen ihnen dabei zu."),
-            "German");
-  EXPECT_EQ(LanguageOf("港口的鱼市每天清晨开门。渔民把捕到的鱼卖给城里的餐馆，游客们也常常来看热闹。"), "Chinese");
-  EXPECT_EQ(LanguageOf("港口的魚市每天清晨開門。漁民把捕到的魚賣給城裡的餐館，遊客們也常常來看熱鬧。"), "Traditional Chinese");
-  EXPECT_EQ(LanguageOf("港の魚市場は毎朝夜明け前に開きます。漁師たちは町のレストランに魚を売り、観光客も見に来ます。"), "Japanese");
-  EXPECT_EQ(LanguageOf("항구의 어시장은 매일 새벽에 문을 엽니다. 어부들은 도시의 식당에 생선을 팔고 관광객들도 구경하러 옵니다."),
-            "Korean");
-  EXPECT_EQ(LanguageOf("Рыбный рынок в порту открывается каждое утро до рассвета. Рыбаки продают улов ресторанам "
-                       "города, а туристы приходят посмотреть."),
-            "Russian");
-  EXPECT_EQ(LanguageOf("The harbour market opens every morning before dawn. Fishermen sell their catch to the "
-                       "restaurants of the town, and tourists come to watch."),
-            "English");
-  // Too little to tell: no guess.
-  EXPECT_EQ(LanguageOf(""), "");
-  EXPECT_EQ(LanguageOf("42"), "");
+  const std::pair<const char*, const char*> cases[] = {
+      {"Le marché du port ouvre chaque matin avant l'aube. Les pêcheurs y vendent leurs poissons aux restaurants "
+       "de la ville, et les touristes viennent les regarder.",
+       "French"},
+      {"Der Hafenmarkt öffnet jeden Morgen vor der Dämmerung. Die Fischer verkaufen ihren Fang an die Restaurants "
+       "der Stadt, und die Touristen schauen ihnen dabei zu.",
+       "German"},
+      {"港口的鱼市每天清晨开门。渔民把捕到的鱼卖给城里的餐馆，游客们也常常来看热闹。", "Chinese"},
+      {"港口的魚市每天清晨開門。漁民把捕到的魚賣給城裡的餐館，遊客們也常常來看熱鬧。", "Traditional Chinese"},
+      {"港の魚市場は毎朝夜明け前に開きます。漁師たちは町のレストランに魚を売り、観光客も見に来ます。", "Japanese"},
+      {"항구의 어시장은 매일 새벽에 문을 엽니다. 어부들은 도시의 식당에 생선을 팔고 관광객들도 구경하러 옵니다.", "Korean"},
+      {"Рыбный рынок в порту открывается каждое утро до рассвета. Рыбаки продают улов ресторанам города, а "
+       "туристы приходят посмотреть.",
+       "Russian"},
+      {"The harbour market opens every morning before dawn. Fishermen sell their catch to the restaurants of the "
+       "town, and tourists come to watch.",
+       "English"},
+      {"", ""},  // too little to tell: no guess
+      {"42", ""},
+  };
+  for (const auto& [text, language] : cases) EXPECT_EQ(LanguageOf(text), language) << text;
 }
 
 }  // namespace
