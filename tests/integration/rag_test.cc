@@ -358,7 +358,7 @@ TEST_F(Rag, SummaryIsInTheDocumentsLanguage) {
   for (const auto& [language, text] : docs) {
     const std::filesystem::path file = d.path() / (std::string(language) + ".txt");
     std::ofstream(file) << text;
-    auto r = RunCmd(Quarry() + " summarize --json -n 96 --db " + (d.path() / "none").string() + " --llm " +
+    auto r = RunCmd(Quarry() + " summarize --json -n 64 --db " + (d.path() / "none").string() + " --llm " +
                     kDefaultGenerator + " " + file.string());
     ASSERT_EQ(r.exit_code, 0) << r.err;
     const std::string summary = json::parse(r.out)["summary"];
