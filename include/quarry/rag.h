@@ -88,10 +88,10 @@ struct AskOptions {
   double min_answerable = 0;
   int context_tokens = 0;         // budget for sources; 0: whatever the window leaves
   // With --candidates, likelihood: over the four QA sets measured (NQ-open,
-  // RGB en and zh, CMRC 2018; 100 questions each) it had the highest mean
-  // share of answers containing the gold answer, 0.8 and 1.0 points above one greedy
-  // answer and support; it is one question below greedy on NQ. No selector
-  // differed significantly from greedy on any set (docs/benchmarks.md).
+  // RGB en and zh, CMRC 2018; 100 questions each, 256 tokens) it had the
+  // highest mean share of answers containing the gold answer, 1.2 points
+  // above one greedy answer; it is one question below greedy on RGB en. No
+  // selector differed significantly from greedy on any set (docs/benchmarks.md).
   AskOptions() {
     search.k = 8;
     generate.select = {{"likelihood", 1.0}};
