@@ -557,7 +557,10 @@ Result<ImportReport> ImportHfModel(const std::string& hf_dir, const std::string&
                              "with a second one for the document, so its scores differ somewhat from transformers'");
     }
     int64_t ne[2] = {shape.back(), shape.size() == 2 ? shape[0] : 1};  // ggml: innermost first
-    const bool half = f16 && shape.size() == 2;
+    // As llama.cpp's converter: tables llama.cpp adds to activations directly
+    // (it views token type row 0 and adds it; ggml's add takes no F16 operand)
+    // stay F32, like every vector.
+    const bool half = f16 && shape.size() == 2 && *mapped != "token_types.weight" && *mapped != "position_embd.weight";
     ggml_tensor* gt = ggml_new_tensor(ctx.get(), half ? GGML_TYPE_F16 : GGML_TYPE_F32, static_cast<int>(shape.size()), ne);
     ggml_set_name(gt, mapped->c_str());
     std::vector<uint8_t> bytes(ggml_nbytes(gt));

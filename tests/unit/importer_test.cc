@@ -119,7 +119,33 @@ TEST(Importer, F16KeepsVectorsInF32) {
   Gguf g(dir.str() + "/m.gguf");
   EXPECT_EQ(gguf_get_tensor_type(g.ctx, gguf_find_tensor(g.ctx, "blk.0.attn_q.weight")), GGML_TYPE_F16);
   EXPECT_EQ(gguf_get_tensor_type(g.ctx, gguf_find_tensor(g.ctx, "blk.0.attn_q.bias")), GGML_TYPE_F32);
+  // llama.cpp adds these tables to activations, and ggml's add takes no F16 operand.
+  EXPECT_EQ(gguf_get_tensor_type(g.ctx, gguf_find_tensor(g.ctx, "token_types.weight")), GGML_TYPE_F32);
+  EXPECT_EQ(gguf_get_tensor_type(g.ctx, gguf_find_tensor(g.ctx, "position_embd.weight")), GGML_TYPE_F32);
   EXPECT_EQ(gguf_get_val_u32(g.ctx, g.Key("general.file_type")), 1u);
+}
+
+// --type f16 once aborted in llama.cpp at the first embedding (an F16 token
+// type table added to F32 activations); its vectors must match the F32 import's.
+TEST(Importer, F16ModelEmbedsLikeF32) {
+  test::TempDir dir;
+  test::WriteTinyBert(dir.str() + "/hf", test::TinyBert{});
+  ImportOptions half;
+  half.type = ImportOptions::Type::kF16;
+  ASSERT_TRUE(ImportHfModel(dir.str() + "/hf", dir.str() + "/f32.gguf").ok());
+  ASSERT_TRUE(ImportHfModel(dir.str() + "/hf", dir.str() + "/f16.gguf", half).ok());
+  auto a = Embedder::Open(dir.str() + "/f32.gguf");
+  auto b = Embedder::Open(dir.str() + "/f16.gguf");
+  ASSERT_TRUE(a.ok() && b.ok());
+  const std::vector<std::string> texts = {"the cat sat on the mat", "hello world"};
+  auto va = (*a)->Embed(texts);
+  auto vb = (*b)->Embed(texts);
+  ASSERT_TRUE(va.ok() && vb.ok()) << (vb.ok() ? "" : vb.status().message());
+  for (size_t i = 0; i < texts.size(); ++i) {
+    double dot = 0;
+    for (size_t k = 0; k < (*va)[i].size(); ++k) dot += (*va)[i][k] * (*vb)[i][k];
+    EXPECT_GT(dot, 0.999) << texts[i];  // unit vectors: the cosine
+  }
 }
 
 TEST(Importer, LlamaCppLoadsTheResultAsAnEmbedder) {
