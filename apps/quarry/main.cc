@@ -1,6 +1,7 @@
 #include <malloc.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <iterator>
 #include <map>
 
@@ -70,6 +71,31 @@ std::string WithHint(const std::string& message, const std::string& option) {
   const std::string flag = FlagFor(option);
   return flag.empty() ? message : message + " [" + flag + "]";
 }
+
+namespace {
+// CLI11 2.1 reads integers with strtoull/strtoll in base 0: "-1" given to an
+// unsigned option wraps to 2^64 - 1, and "010" is octal 8. Integers on
+// Quarry's command line are decimal, and unsigned ones take no sign.
+void DecimalIntegers(CLI::App* app) {
+  for (CLI::Option* o : app->get_options()) {
+    const std::string type = o->get_type_name();
+    const bool is_unsigned = type.rfind("UINT", 0) == 0;
+    if (!is_unsigned && type.rfind("INT", 0) != 0) continue;
+    o->transform(CLI::Validator(
+        [is_unsigned](std::string& s) -> std::string {
+          const size_t digits = !is_unsigned && !s.empty() && s[0] == '-' ? 1 : 0;
+          if (digits == s.size() || s.find_first_not_of("0123456789", digits) != std::string::npos) {
+            return (is_unsigned ? "expected a whole number, 0 or more, not '" : "expected a whole number, not '") + s + "'";
+          }
+          const size_t first = std::min(s.find_first_not_of('0', digits), s.size() - 1);
+          s.erase(digits, first - digits);  // leading zeros: not octal
+          return "";
+        },
+        ""));
+  }
+  for (CLI::App* sub : app->get_subcommands({})) DecimalIntegers(sub);
+}
+}  // namespace
 }  // namespace quarry::cli
 
 int main(int argc, char** argv) {
@@ -96,6 +122,7 @@ int main(int argc, char** argv) {
   RegisterAsk(app, reg);
   RegisterEval(app, reg);
   RegisterServe(app, reg);
+  DecimalIntegers(&app);
   std::string names;
   bool known = false;
   for (const CLI::App* sub : app.get_subcommands({})) {

@@ -64,6 +64,22 @@ TEST(Cli, SummaryLanguageIsForDocuments) {
   EXPECT_NE(r.err.find("--query excludes --language"), std::string::npos) << r.err;
 }
 
+// CLI11 reads integers with strtoull in base 0: -1 wrapped to 2^64 - 1 and a
+// leading zero made the number octal.
+TEST(Cli, IntegersAreDecimalAndUnsignedOnesTakeNoSign) {
+  test::TempDir dir;
+  const std::string db = " --db " + dir.str() + "/none";
+  auto negative = RunCmd(Quarry() + " search coffee -k -1" + db);
+  EXPECT_EQ(negative.exit_code, 2);
+  EXPECT_NE(negative.err.find("-k: expected a whole number, 0 or more, not '-1'"), std::string::npos) << negative.err;
+  auto hex = RunCmd(Quarry() + " search coffee -k 0x10" + db);
+  EXPECT_EQ(hex.exit_code, 2);
+  EXPECT_NE(hex.err.find("not '0x10'"), std::string::npos) << hex.err;
+  auto leading_zero = RunCmd(Quarry() + " search coffee -k 0100000" + db);
+  EXPECT_EQ(leading_zero.exit_code, 2);
+  EXPECT_NE(leading_zero.err.find("not 100000 [-k]"), std::string::npos) << leading_zero.err;  // octal: 32768
+}
+
 TEST(Cli, UnknownSubcommandIsAUsageError) {
   auto r = RunCmd(Quarry() + " frobnicate");
   EXPECT_EQ(r.exit_code, 2);
