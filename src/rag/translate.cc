@@ -161,6 +161,12 @@ Result<std::vector<TranslationPair>> ReadTmx(const std::string& path, const std:
     out.push_back({std::move(s), std::move(t)});
   }
   if (units == 0) return Status::InvalidArgument(path + ": no <tu> translation units (is it a TMX file?)");
+  if (out.empty()) {
+    return Status::InvalidArgument(path + ": none of its " + std::to_string(units) + " translation units has a segment in both " +
+                                   (src_lang->empty() ? std::string("the source language") : *src_lang) + " and " +
+                                   (tgt_lang->empty() ? std::string("a second language") : *tgt_lang) +
+                                   " (name them with --source-lang and --target-lang)");
+  }
   return out;
 }
 

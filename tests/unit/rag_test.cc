@@ -327,6 +327,13 @@ TEST(TranslationMemory, ReadsTsvAndRejectsBadFiles) {
   EXPECT_FALSE(ReadTranslationPairs((d.path() / "missing.tmx").string(), &s, &t, nullptr).ok());
   Write(d.path() / "empty.tmx", "<tmx><body></body></tmx>");
   EXPECT_FALSE(ReadTranslationPairs((d.path() / "empty.tmx").string(), &s, &t, nullptr).ok());
+  // Units, but no pair: an error like a TSV without one, not an empty memory.
+  Write(d.path() / "one-sided.tmx", R"(<tmx><body><tu><tuv xml:lang="en"><seg>Hi</seg></tuv></tu></body></tmx>)");
+  std::string s2, t2;
+  auto one_sided = ReadTranslationPairs((d.path() / "one-sided.tmx").string(), &s2, &t2, nullptr);
+  ASSERT_FALSE(one_sided.ok());
+  EXPECT_NE(one_sided.status().message().find("none of its 1 translation units has a segment in both en and a second language"),
+            std::string::npos) << one_sided.status().message();
 }
 
 TEST(QaDatasets, ReadsNqRgbAndSquadShapes) {
