@@ -28,6 +28,34 @@ bool StreamPiece(std::string_view piece) {
   return true;
 }
 
+// A file translated line by line gives one output line per input line: a
+// translation's own line breaks become spaces, and whitespace at its ends is
+// dropped. Fed piece by piece (streaming) or whole; what it returns is final.
+class OneLine {
+ public:
+  std::string Feed(std::string_view piece) {
+    std::string out;
+    for (char c : piece) {
+      if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+        if (!started_) continue;
+        if (c == '\n' || c == '\r') broken_ = true;
+        else held_ += c;
+        continue;
+      }
+      out += broken_ ? std::string(" ") : held_;
+      held_.clear();
+      broken_ = false;
+      started_ = true;
+      out += c;
+    }
+    return out;
+  }
+
+ private:
+  bool started_ = false, broken_ = false;
+  std::string held_;  // whitespace that only text after it may release
+};
+
 json AnswerJson(const Answer& a, const std::string& model) {
   json j = {{"answer", a.text},
           {"grounded", a.grounded},
@@ -317,7 +345,7 @@ void RegisterAsk(CLI::App& app, Registry& reg) {
     static GenFlags gf;
     static std::string input, to, from, tm;
     static int examples = TranslateOptions().examples;
-    cmd->add_option("TEXT", input, "Text, a file (translated line by line) or '-' for stdin")->required();
+    cmd->add_option("TEXT", input, "Text, a file or '-' for stdin (translated line by line: one output line per input line)")->required();
     cmd->add_option("--to", to, "Target language as the model should read it: French, German, Chinese, ...")->required();
     cmd->add_option("--from", from, "Source language (optional)");
     cmd->add_option("--tm", tm, "Translation memory (made by `quarry tm import`)");
@@ -357,18 +385,23 @@ void RegisterAsk(CLI::App& app, Registry& reg) {
         } else {
           segments.push_back(text);
         }
+        const bool by_line = segments.size() > 1 || was_file || input == "-";
         json results = json::array();
         int failed = 0;
         for (const std::string& seg : segments) {
-          if (seg.find_first_not_of(" \t\r") == std::string::npos) {
+          if (by_line && seg.find_first_not_of(" \t\r") == std::string::npos) {
             if (!gf.as_json) std::printf("\n");
             continue;
           }
           const bool stream = !gf.as_json && gf.candidates == 1;
-          auto a = Translate(*b->gen, seg, o, stream ? TokenCallback(StreamPiece) : nullptr);
+          OneLine line;
+          TokenCallback on_piece = nullptr;
+          if (stream) on_piece = by_line ? TokenCallback([&line](std::string_view p) { return StreamPiece(line.Feed(p)); }) : StreamPiece;
+          auto a = Translate(*b->gen, seg, o, on_piece);
           if (!a.ok()) {
             ++failed;
             Fail(a.status());  // reported; the other segments go on
+            if (by_line && !gf.as_json) std::printf("\n");  // its line stays, empty
             continue;
           }
           if (gf.as_json) {
@@ -381,7 +414,7 @@ void RegisterAsk(CLI::App& app, Registry& reg) {
             j.erase("citations");
             results.push_back(std::move(j));
           } else {
-            if (!stream) std::printf("%s", a->text.c_str());
+            if (!stream) std::printf("%s", by_line ? OneLine().Feed(a->text).c_str() : a->text.c_str());
             std::printf("\n");
           }
         }

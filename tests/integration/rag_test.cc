@@ -411,6 +411,28 @@ TEST_F(Rag, TranslateUsesTheNearestMemoryPairs) {
   EXPECT_NE(missing.err.find("tm import"), std::string::npos) << missing.err;
 }
 
+// A file is translated line by line: output line i is the translation of
+// line i, even where the model's translation has line breaks of its own (the
+// small generator writes two lines for "Good night" here), and blank lines
+// stay blank. A blank text is an error, not an empty translation.
+TEST_F(Rag, TranslateFileGivesOneLinePerLine) {
+  TempDir d;
+  std::ofstream(d.path() / "in.txt") << "Hello\n\n  \nGood night\n";
+  auto r = RunCmd(Quarry() + " translate --to French -n 16 " + (d.path() / "in.txt").string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<std::string> lines;
+  std::istringstream out(r.out);
+  for (std::string l; std::getline(out, l);) lines.push_back(l);
+  ASSERT_EQ(lines.size(), 4u) << r.out;
+  EXPECT_FALSE(lines[0].empty());
+  EXPECT_TRUE(lines[1].empty());
+  EXPECT_TRUE(lines[2].empty());
+  EXPECT_FALSE(lines[3].empty());
+  auto blank = RunCmd(Quarry() + " translate --to French \"  \"");
+  EXPECT_EQ(blank.exit_code, 1);
+  EXPECT_NE(blank.err.find("nothing to translate"), std::string::npos) << blank.err;
+}
+
 // quarry eval on a user's own files: a QA set as JSON lines with its
 // contexts, and plain parallel text with two references; each mode-vs-mode
 // difference comes with its bootstrap interval.
