@@ -29,6 +29,9 @@ void RegisterGenerate(CLI::App& app, Registry& reg) {
   cmd->callback([&reg] {
     reg.run = [] {
       if (prompt == "-") prompt = ReadStdin();
+      if (prompt.find_first_not_of(" \t\r\n") == std::string::npos) {
+        return Fail(Status::InvalidArgument("the prompt is empty: give the user message, or '-' to read it from stdin"));
+      }
       auto path = ResolveModel(model);
       if (!path.ok()) return Fail(path.status());
       GeneratorOptions go;

@@ -80,6 +80,12 @@ TEST(Cli, IntegersAreDecimalAndUnsignedOnesTakeNoSign) {
   EXPECT_NE(leading_zero.err.find("not 100000 [-k]"), std::string::npos) << leading_zero.err;  // octal: 32768
 }
 
+TEST(Cli, EmptyPromptIsRejectedBeforeAModelLoads) {
+  auto r = RunCmd(Quarry() + " generate -m no-such-model.gguf \"  \"");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("the prompt is empty"), std::string::npos) << r.err;
+}
+
 TEST(Cli, UnknownSubcommandIsAUsageError) {
   auto r = RunCmd(Quarry() + " frobnicate");
   EXPECT_EQ(r.exit_code, 2);
