@@ -22,6 +22,7 @@ void RegisterGenerate(CLI::App& app, Registry& reg) {
   cmd->add_option("--top-p", s.top_p, "Nucleus sampling threshold")->capture_default_str();
   cmd->add_option("--top-k", s.top_k, "Sample among the k most likely tokens (0: all)")->check(CLI::NonNegativeNumber)->capture_default_str();
   cmd->add_option("--seed", s.seed, "Random seed (same seed, same output)")->capture_default_str();
+  cmd->add_option("--stop", s.stop, "End the reply before this text (may be given up to 4 times)");
   cmd->add_option("-t,--threads", threads, "CPU threads (default: all)")->check(CLI::NonNegativeNumber);
   cmd->add_option("-c,--ctx", context, "Context size in tokens (default: the model's, at most 4096)")->check(CLI::NonNegativeNumber);
   cmd->add_flag("--raw", raw, "Send PROMPT as is, without the chat template");

@@ -62,6 +62,7 @@ std::string FlagFor(const std::string& option) {
       {"min_answerable", "--min-answerable"},
       {"context_tokens", "--context-tokens"},
       {"examples", "--examples"},
+      {"stop", "--stop"},
   };
   auto it = flags.find(option);
   return it == flags.end() ? "" : it->second;

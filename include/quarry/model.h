@@ -109,9 +109,15 @@ struct SamplingOptions {
   // from the server's top_logprobs (chat), and leaves choice_probs empty when
   // the server returns none.
   std::vector<std::string> choices;
+  // Stop sequences (OpenAI's "stop"): generation ends where the text first
+  // holds one of them, and the text stops before it (finish_reason "stop").
+  // A streaming callback never sees a stop sequence: text that could begin
+  // one is held back until it cannot.
+  std::vector<std::string> stop;
 
   // max_tokens >= 1, temperature in [0, 5], top_p in (0, 1], top_k >= 0,
-  // repeat_penalty in [0.5, 3], at most 16 choices, none empty.
+  // repeat_penalty in [0.5, 3], at most 16 choices and 4 stop sequences,
+  // none empty.
   Status Validate() const;
 };
 

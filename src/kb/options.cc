@@ -72,6 +72,10 @@ Status SamplingOptions::Validate() const {
   for (const auto& c : choices) {
     if (c.empty()) return Status::InvalidArgument("a choice is empty").About("choices");
   }
+  if (stop.size() > 4) return Status::InvalidArgument("at most 4 stop sequences, not " + std::to_string(stop.size())).About("stop");
+  for (const auto& x : stop) {
+    if (x.empty()) return Status::InvalidArgument("a stop sequence is empty").About("stop");
+  }
   return InRange(repeat_penalty, 0.5, 3, "repeat_penalty", "the repeat penalty");
 }
 

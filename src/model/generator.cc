@@ -10,6 +10,21 @@
 namespace quarry {
 namespace {
 
+// The longest end of text that could begin a stop sequence (a proper prefix
+// of one): its bytes wait until the next piece tells.
+size_t StopPrefixAtEnd(std::string_view text, const std::vector<std::string>& stops) {
+  size_t best = 0;
+  for (const std::string& stop : stops) {
+    for (size_t len = std::min(text.size(), stop.size() - 1); len > best; --len) {
+      if (text.substr(text.size() - len) == std::string_view(stop).substr(0, len)) {
+        best = len;
+        break;
+      }
+    }
+  }
+  return best;
+}
+
 using Clock = std::chrono::steady_clock;
 double MsSince(Clock::time_point t) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
@@ -306,6 +321,28 @@ class LlamaGenerator final : public Generator {
         done[s] = true;
       }
     };
+    // Stop sequences: text that may begin one waits in held until it cannot;
+    // a whole one ends the sequence, itself not emitted.
+    std::vector<std::string> held(n);
+    auto release = [&](int s, std::string_view piece) {
+      if (sampling.stop.empty()) return emit(s, piece);
+      std::string& h = held[s];
+      h.append(piece);
+      size_t cut = std::string::npos;
+      for (const std::string& x : sampling.stop) cut = std::min(cut, h.find(x));
+      if (cut != std::string::npos) {
+        if (cut > 0) emit(s, std::string_view(h).substr(0, cut));
+        h.clear();
+        out[s].finish_reason = "stop";
+        done[s] = true;
+        return;
+      }
+      const size_t keep = StopPrefixAtEnd(h, sampling.stop);
+      if (h.size() > keep) {
+        emit(s, std::string_view(h).substr(0, h.size() - keep));
+        h.erase(0, h.size() - keep);
+      }
+    };
     for (int step = 0; step < max_new; ++step) {
       for (int s = 0; s < n; ++s) {
         if (done[s]) continue;
@@ -326,6 +363,7 @@ class LlamaGenerator final : public Generator {
           g.time_to_first_token_ms = MsSince(t0);
         }
         if (llama_vocab_is_eog(vocab_, tok)) {
+          if (!held[s].empty()) emit(s, held[s]);  // no stop sequence after all
           g.finish_reason = "stop";
           done[s] = true;
           continue;
@@ -337,7 +375,7 @@ class LlamaGenerator final : public Generator {
         if (size_t whole = text::Utf8CompletePrefix(pending[s]); whole > 0) {
           std::string piece = text::ValidUtf8(std::string_view(pending[s]).substr(0, whole));
           pending[s].erase(0, whole);
-          emit(s, piece);
+          release(s, piece);
           if (done[s]) continue;
         }
         if (step + 1 == max_new) continue;
@@ -349,8 +387,10 @@ class LlamaGenerator final : public Generator {
       QUARRY_RETURN_IF_ERROR(decode("while generating"));
     }
     // What is still pending is a character the token limit cut off: dropped,
-    // so neither the stream nor the text ends in a broken sequence.
+    // so neither the stream nor the text ends in a broken sequence. Text held
+    // for a stop sequence that never came is the reply's end.
     for (int s = 0; s < n; ++s) {
+      if (!done[s] && !held[s].empty()) emit(s, held[s]);
       out[s].prompt_ms = prompt_ms;
       if (out[s].completion_tokens > 0) out[s].generation_ms = MsSince(t_first[s]);
     }

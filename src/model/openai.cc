@@ -208,6 +208,7 @@ class OpenAiGenerator final : public Generator {
     if (s.top_k > 0 && s.temperature > 0) body["top_k"] = s.top_k;  // llama-server and vLLM extensions
     if (s.repeat_penalty != 1.0f) body["repeat_penalty"] = s.repeat_penalty;
     if (s.ignore_eos) body["ignore_eos"] = true;
+    if (!s.stop.empty()) body["stop"] = s.stop;
     body[chat ? "messages" : "prompt"] = std::move(input);
     if (s.logprobs) {
       if (chat) body["logprobs"] = true;

@@ -750,9 +750,9 @@ void Server::Impl::Chat(const httplib::Request& req, httplib::Response& res) {
   if (!Body::Parse(req,
                    {"model", "messages", "stream", "max_tokens", "max_completion_tokens", "temperature", "top_p", "seed", "n",
                     "user", "stream_options", "retrieval", "k", "mode", "where", "candidates", "rerank", "rerank_depth",
-                    "min_answerable",
+                    "min_answerable", "stop",
                     // OpenAI fields clients send with their defaults; accepted at those values only
-                    "stop", "presence_penalty", "frequency_penalty", "logit_bias", "logprobs", "top_logprobs",
+                    "presence_penalty", "frequency_penalty", "logit_bias", "logprobs", "top_logprobs",
                     "response_format", "tools", "tool_choice", "parallel_tool_calls"},
                    &b, &err)) {
     return SendError(res, err);
@@ -779,7 +779,18 @@ void Server::Impl::Chat(const httplib::Request& req, httplib::Response& res) {
   if (model == kChatModel) retrieval = false;
   if (n != 1) return SendError(res, {400, "only n = 1 is supported (use 'candidates' for several scored answers)", "n", "invalid_value"});
   // Fields many clients send at their defaults: fine there, refused (not ignored) otherwise.
-  for (const char* key : {"stop", "presence_penalty", "frequency_penalty", "logit_bias", "logprobs", "top_logprobs", "tools",
+  // "stop": a string or a list of at most 4 (null or "" for none).
+  if (b.has("stop") && !b.raw()["stop"].is_null()) {
+    const json& v = b.raw()["stop"];
+    if (v.is_string()) {
+      if (!v.get<std::string>().empty()) sampling.stop.push_back(v.get<std::string>());
+    } else if (v.is_array() && std::all_of(v.begin(), v.end(), [](const json& x) { return x.is_string(); })) {
+      for (const json& x : v) sampling.stop.push_back(x.get<std::string>());
+    } else {
+      return SendError(res, {400, "'stop' must be a string or a list of strings", "stop", "invalid_type"});
+    }
+  }
+  for (const char* key : {"presence_penalty", "frequency_penalty", "logit_bias", "logprobs", "top_logprobs", "tools",
                           "tool_choice", "parallel_tool_calls", "response_format"}) {
     if (!b.has(key)) continue;
     const json& v = b.raw()[key];

@@ -212,6 +212,40 @@ TEST_F(SmolLM, CallbackCanStopEarly) {
   EXPECT_EQ(calls, 3);
 }
 
+// OpenAI's "stop": the reply ends before the first stop sequence, even one
+// spread over several tokens; the stream never shows any of it; text held
+// back for a stop sequence that does not come is released at the end.
+TEST_F(SmolLM, StopSequencesEndTheReplyBeforeThem) {
+  ASSERT_NE(gen_, nullptr);
+  const std::vector<ChatMessage> chat = {{"user", "Describe the sea in three sentences."}};
+  auto full = gen_->Chat(chat, Greedy(40));
+  ASSERT_TRUE(full.ok());
+  const std::string& text = full->text;
+  const size_t at = text.find(' ', text.size() / 2);
+  ASSERT_NE(at, std::string::npos) << text;
+  const std::string stop = text.substr(at, std::min<size_t>(7, text.size() - at));  // a space and what follows: several tokens
+  SamplingOptions s = Greedy(40);
+  s.stop = {"no such text", stop};
+  std::string streamed;
+  auto cut = gen_->Chat(chat, s, [&](std::string_view p) { return streamed += p, true; });
+  ASSERT_TRUE(cut.ok());
+  EXPECT_EQ(cut->text, text.substr(0, text.find(stop))) << "stop '" << stop << "' in: " << text;
+  EXPECT_EQ(streamed, cut->text);
+  EXPECT_EQ(cut->finish_reason, "stop");
+
+  // The reply's last characters begin this stop sequence, which never comes: held, then released.
+  s.stop = {text.substr(text.size() - 2) + "\x01"};
+  streamed.clear();
+  auto whole = gen_->Chat(chat, s, [&](std::string_view p) { return streamed += p, true; });
+  ASSERT_TRUE(whole.ok());
+  EXPECT_EQ(whole->text, text);
+  EXPECT_EQ(streamed, text);
+  EXPECT_EQ(whole->finish_reason, full->finish_reason);
+
+  s.stop = {""};
+  EXPECT_FALSE(gen_->Chat(chat, s).ok());
+}
+
 TEST_F(SmolLM, SeedMakesSamplingReproducible) {
   ASSERT_NE(gen_, nullptr);
   SamplingOptions s = Greedy(24);

@@ -114,6 +114,27 @@ TEST_F(ServeChat, AnswersWithCitationsStreamedOrNotAsTheCliDoes) {
   ASSERT_TRUE(plain);
   ASSERT_EQ(plain->status, 200) << plain->body;
   EXPECT_FALSE(json::parse(plain->body).contains("citations"));
+
+  // "stop" (OpenAI's stop sequences): the reply ends before the first one, streamed or not.
+  const std::string said = json::parse(plain->body)["choices"][0]["message"]["content"];
+  const size_t space = said.find(' ', 1);
+  ASSERT_NE(space, std::string::npos) << said;
+  json stop_body = json::parse(ChatBody("quarry-chat", "Say hello.", 8, false));
+  stop_body["stop"] = said.substr(space, 3);
+  auto stopped = c.Post("/v1/chat/completions", stop_body.dump(), "application/json");
+  ASSERT_TRUE(stopped);
+  ASSERT_EQ(stopped->status, 200) << stopped->body;
+  json sj = json::parse(stopped->body)["choices"][0];
+  EXPECT_EQ(sj["message"]["content"], said.substr(0, space));
+  EXPECT_EQ(sj["finish_reason"], "stop");
+  stop_body["stream"] = true;
+  auto stopped_stream = c.Post("/v1/chat/completions", stop_body.dump(), "application/json");
+  ASSERT_TRUE(stopped_stream);
+  std::string deltas;
+  for (const std::string& e : Events(stopped_stream->body)) {
+    if (e != "[DONE]") deltas += json::parse(e)["choices"][0]["delta"].value("content", "");
+  }
+  EXPECT_EQ(deltas, said.substr(0, space));
 }
 
 // One generation slot and no queue: a second chat gets 429 with Retry-After
