@@ -513,6 +513,12 @@ Result<std::unique_ptr<Generator>> Generator::Open(const std::string& gguf_path,
   cp.no_perf = true;
   llama::ContextPtr ctx(llama_init_from_model(model->get(), cp));
   if (!ctx) return Status::Internal(gguf_path + ": llama.cpp could not create a context of " + std::to_string(cp.n_ctx) + " tokens");
+  // An embedding model or reranker (BERT, E5, a cross-encoder) loads and
+  // "generates" nothing: its GGUF pools the output into a vector or a score.
+  if (llama_pooling_type(ctx.get()) != LLAMA_POOLING_TYPE_NONE) {
+    return Status::InvalidArgument(gguf_path + ": an embedding model or reranker (its GGUF pools the output), not a chat model; "
+                                   "use a generator (`quarry model list` shows each model's ROLE)");
+  }
   return std::unique_ptr<Generator>(new LlamaGenerator(gguf_path, std::move(*model), std::move(ctx)));
 }
 

@@ -174,6 +174,19 @@ TEST(Importer, LlamaCppLoadsTheResultAsAnEmbedder) {
   EXPECT_NE((*v)[0], (*v)[1]);
 }
 
+// An embedding model given as the generator once loaded and "generated"
+// nothing, with exit 0.
+TEST(Importer, AnEmbeddingModelIsNotAGenerator) {
+  test::TempDir dir;
+  test::WriteTinyBert(dir.str() + "/hf", test::TinyBert{});
+  const std::string out = dir.str() + "/tiny.gguf";
+  ASSERT_TRUE(ImportHfModel(dir.str() + "/hf", out).ok());
+  auto gen = Generator::Open(out);
+  ASSERT_FALSE(gen.ok());
+  EXPECT_EQ(gen.status().code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(gen.status().message().find("not a chat model"), std::string::npos) << gen.status().message();
+}
+
 TEST(Importer, UnsupportedArchitectureIsNamed) {
   test::TempDir dir;
   test::TinyBert spec;
