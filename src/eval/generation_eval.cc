@@ -9,6 +9,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <set>
 #include <numeric>
 #include <random>
 #include <nlohmann/json.hpp>
@@ -391,6 +392,27 @@ Result<std::vector<TaskModeResult>> EvaluateQa(KnowledgeBase& kb, Generator& gen
   auto stats = kb.Stats();
   if (!stats.ok()) return stats.status();
   const std::string corpus = stats->dir + "/corpus-" + Sha256Hex(body).substr(0, 12) + ".jsonl";
+  // The pool of an earlier run over other examples (another --limit) goes:
+  // left beside this one, its copies of the same passages crowd distinct ones
+  // out of the top k, and its other questions' passages add distractors, so a
+  // score would depend on what ran before. Only pool files this function
+  // wrote (corpus-*.jsonl in the base's own directory) are touched.
+  auto docs = kb.ListDocuments();
+  if (!docs.ok()) return docs.status();
+  std::set<std::string> stale;
+  for (const Document& d : *docs) {
+    const std::string file = d.source.substr(0, d.source.find('#'));
+    if (file != corpus && file.rfind(stats->dir + "/corpus-", 0) == 0 && file.size() > 6 &&
+        file.compare(file.size() - 6, 6, ".jsonl") == 0) {
+      stale.insert(file);
+    }
+  }
+  for (const std::string& file : stale) {
+    auto removed = kb.Remove(file);
+    if (!removed.ok()) return removed.status();
+    std::error_code ec;
+    fs::remove(file, ec);
+  }
   if (!fs::exists(corpus)) {
     std::ofstream out(corpus, std::ios::binary);
     out << body;

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "quarry/registry.h"
@@ -431,6 +432,47 @@ TEST_F(Rag, TranslateFileGivesOneLinePerLine) {
   auto blank = RunCmd(Quarry() + " translate --to French \"  \"");
   EXPECT_EQ(blank.exit_code, 1);
   EXPECT_NE(blank.err.find("nothing to translate"), std::string::npos) << blank.err;
+}
+
+// The QA pool is the passages of the examples evaluated. Passages an earlier
+// run with another --limit added used to stay in the cached base: duplicates
+// of this run's passages and other questions' distractors, so a score depended
+// on what ran before. They go; a user's own document in the base stays.
+TEST(EvalCommands, AnEarlierRunsPoolDoesNotStayInTheBase) {
+  setenv("QUARRY_LLM", kSmallGenerator, 1);
+  TempDir d;
+  std::ofstream(d.path() / "qa.jsonl")
+      << R"({"question": "What colour is the sky on Zorblax?", "answers": ["green"], "contexts": ["On the planet Zorblax the sky is green."]})" "\n"
+      << R"({"question": "Who founded Quarryville?", "answers": "Ada Stone", "contexts": ["Quarryville was founded by Ada Stone in 1801."]})" "\n"
+      << R"({"question": "How many moons does Zorblax have?", "answers": ["three"], "contexts": ["Zorblax has three moons."]})" "\n";
+  std::ofstream(d.path() / "note.txt") << "A note of the user's own, about tea.\n";
+  const std::string db = " --db " + (d.path() / "kb").string();
+  ASSERT_EQ(RunCmd(Quarry() + " add " + (d.path() / "note.txt").string() + db).exit_code, 0);
+  const std::string eval = Quarry() + " eval qa --data " + (d.path() / "qa.jsonl").string() + db + " --modes closed-book -n 1 --limit ";
+  auto two = RunCmd(eval + "2");
+  ASSERT_EQ(two.exit_code, 0) << two.err;
+  auto three = RunCmd(eval + "3");
+  ASSERT_EQ(three.exit_code, 0) << three.err;
+  auto ls = RunCmd(Quarry() + " ls --json" + db);
+  ASSERT_EQ(ls.exit_code, 0) << ls.err;
+  std::set<std::string> pools;
+  int passages = 0, notes = 0;
+  const json listing = json::parse(ls.out);
+  for (const auto& doc : listing["documents"]) {
+    const std::string source = doc["source"];
+    if (source.find("note.txt") != std::string::npos) {
+      ++notes;
+    } else {
+      ++passages;
+      pools.insert(source.substr(0, source.find('#')));
+    }
+  }
+  EXPECT_EQ(notes, 1);
+  EXPECT_EQ(passages, 3) << ls.out;  // the three examples' passages, once each
+  ASSERT_EQ(pools.size(), 1u) << ls.out;
+  int pool_files = 0;
+  for (const auto& f : std::filesystem::directory_iterator(d.path() / "kb")) pool_files += f.path().filename().string().rfind("corpus-", 0) == 0;
+  EXPECT_EQ(pool_files, 1);
 }
 
 // quarry eval on a user's own files: a QA set as JSON lines with its
