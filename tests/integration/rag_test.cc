@@ -434,6 +434,15 @@ TEST_F(Rag, TranslateFileGivesOneLinePerLine) {
   EXPECT_NE(blank.err.find("nothing to translate"), std::string::npos) << blank.err;
 }
 
+// A user's own QA set: three questions with their contexts, answers as a
+// list or a string.
+void WriteOwnQaSet(const std::filesystem::path& path) {
+  std::ofstream(path)
+      << R"({"question": "What colour is the sky on Zorblax?", "answers": ["green"], "contexts": ["On the planet Zorblax the sky is green."]})" "\n"
+      << R"({"question": "Who founded Quarryville?", "answers": "Ada Stone", "contexts": ["Quarryville was founded by Ada Stone in 1801."]})" "\n"
+      << R"({"question": "How many moons does Zorblax have?", "answers": ["three", "3"], "contexts": ["Zorblax has three moons."]})" "\n";
+}
+
 // The QA pool is the passages of the examples evaluated. Passages an earlier
 // run with another --limit added used to stay in the cached base: duplicates
 // of this run's passages and other questions' distractors, so a score depended
@@ -441,10 +450,7 @@ TEST_F(Rag, TranslateFileGivesOneLinePerLine) {
 TEST(EvalCommands, AnEarlierRunsPoolDoesNotStayInTheBase) {
   setenv("QUARRY_LLM", kSmallGenerator, 1);
   TempDir d;
-  std::ofstream(d.path() / "qa.jsonl")
-      << R"({"question": "What colour is the sky on Zorblax?", "answers": ["green"], "contexts": ["On the planet Zorblax the sky is green."]})" "\n"
-      << R"({"question": "Who founded Quarryville?", "answers": "Ada Stone", "contexts": ["Quarryville was founded by Ada Stone in 1801."]})" "\n"
-      << R"({"question": "How many moons does Zorblax have?", "answers": ["three"], "contexts": ["Zorblax has three moons."]})" "\n";
+  WriteOwnQaSet(d.path() / "qa.jsonl");
   std::ofstream(d.path() / "note.txt") << "A note of the user's own, about tea.\n";
   const std::string db = " --db " + (d.path() / "kb").string();
   ASSERT_EQ(RunCmd(Quarry() + " add " + (d.path() / "note.txt").string() + db).exit_code, 0);
@@ -481,10 +487,7 @@ TEST(EvalCommands, AnEarlierRunsPoolDoesNotStayInTheBase) {
 TEST(EvalCommands, OwnQaSetAndPlainParallelTextWithIntervals) {
   setenv("QUARRY_LLM", kSmallGenerator, 1);
   TempDir d;
-  std::ofstream(d.path() / "qa.jsonl")
-      << R"({"question": "What colour is the sky on Zorblax?", "answers": ["green"], "contexts": ["On the planet Zorblax the sky is green."]})" "\n"
-      << R"({"question": "Who founded Quarryville?", "answers": "Ada Stone", "contexts": ["Quarryville was founded by Ada Stone in 1801."]})" "\n"
-      << R"({"question": "How many moons does Zorblax have?", "answers": ["three", "3"], "contexts": ["Zorblax has three moons."]})" "\n";
+  WriteOwnQaSet(d.path() / "qa.jsonl");
   auto qa = RunCmd(Quarry() + " eval qa --data " + (d.path() / "qa.jsonl").string() + " --db " + (d.path() / "kb").string() +
                    " --modes closed-book,rag -n 64 --json");
   ASSERT_EQ(qa.exit_code, 0) << qa.err;
