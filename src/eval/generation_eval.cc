@@ -9,9 +9,9 @@
 #include <fstream>
 #include <functional>
 #include <map>
-#include <set>
 #include <numeric>
 #include <random>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
