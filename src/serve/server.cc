@@ -779,17 +779,9 @@ void Server::Impl::Chat(const httplib::Request& req, httplib::Response& res) {
   if (model == kChatModel) retrieval = false;
   if (n != 1) return SendError(res, {400, "only n = 1 is supported (use 'candidates' for several scored answers)", "n", "invalid_value"});
   // Fields many clients send at their defaults: fine there, refused (not ignored) otherwise.
-  // "stop": a string or a list of at most 4 (null or "" for none).
-  if (b.has("stop") && !b.raw()["stop"].is_null()) {
-    const json& v = b.raw()["stop"];
-    if (v.is_string()) {
-      if (!v.get<std::string>().empty()) sampling.stop.push_back(v.get<std::string>());
-    } else if (v.is_array() && std::all_of(v.begin(), v.end(), [](const json& x) { return x.is_string(); })) {
-      for (const json& x : v) sampling.stop.push_back(x.get<std::string>());
-    } else {
-      return SendError(res, {400, "'stop' must be a string or a list of strings", "stop", "invalid_type"});
-    }
-  }
+  // "stop": a string or a list of at most 4; null or "" (a client's default) for none.
+  if (!b.Get("stop", &sampling.stop, &err)) return SendError(res, err);
+  if (sampling.stop.size() == 1 && sampling.stop[0].empty() && b.raw()["stop"].is_string()) sampling.stop.clear();
   for (const char* key : {"presence_penalty", "frequency_penalty", "logit_bias", "logprobs", "top_logprobs", "tools",
                           "tool_choice", "parallel_tool_calls", "response_format"}) {
     if (!b.has(key)) continue;
