@@ -396,16 +396,13 @@ Result<std::vector<TaskModeResult>> EvaluateQa(KnowledgeBase& kb, Generator& gen
   // left beside this one, its copies of the same passages crowd distinct ones
   // out of the top k, and its other questions' passages add distractors, so a
   // score would depend on what ran before. Only pool files this function
-  // wrote (corpus-*.jsonl in the base's own directory) are touched.
+  // wrote (corpus-* in the base's own directory) are touched.
   auto docs = kb.ListDocuments();
   if (!docs.ok()) return docs.status();
   std::set<std::string> stale;
   for (const Document& d : *docs) {
     const std::string file = d.source.substr(0, d.source.find('#'));
-    if (file != corpus && file.rfind(stats->dir + "/corpus-", 0) == 0 && file.size() > 6 &&
-        file.compare(file.size() - 6, 6, ".jsonl") == 0) {
-      stale.insert(file);
-    }
+    if (file != corpus && file.rfind(stats->dir + "/corpus-", 0) == 0) stale.insert(file);
   }
   for (const std::string& file : stale) {
     auto removed = kb.Remove(file);
