@@ -22,17 +22,22 @@ void RegisterEmbed(CLI::App& app, Registry& reg) {
   cmd->add_flag("--json", as_json, "Print {\"model\":..., \"data\":[{\"index\":i, \"embedding\":[...]}]}");
   cmd->callback([&reg] {
     reg.run = [] {
+      // A blank text has nothing to embed (its vector would be the model's bias): an error,
+      // raised before any model loads, as OpenAI's /v1/embeddings does.
+      auto blank = [](const std::string& t) { return t.find_first_not_of(" \t\r\n") == std::string::npos; };
       std::vector<std::string> inputs;
-      for (const auto& t : texts) {
-        if (t != "-") {
-          inputs.push_back(t);
+      for (size_t i = 0; i < texts.size(); ++i) {
+        if (texts[i] != "-") {
+          if (blank(texts[i])) return Fail(Status::InvalidArgument("TEXT " + std::to_string(i + 1) + " is empty: give the text to embed"));
+          inputs.push_back(texts[i]);
           continue;
         }
         std::istringstream in(ReadStdin());
         for (std::string line; std::getline(in, line);) {
-          if (!line.empty()) inputs.push_back(line);
+          if (!blank(line)) inputs.push_back(line);
         }
       }
+      if (inputs.empty()) return Fail(Status::InvalidArgument("stdin held no text to embed (one text per line)"));
       auto path = ResolveModel(model);
       if (!path.ok()) return Fail(path.status());
       EmbedderOptions opt;

@@ -979,8 +979,12 @@ void Server::Impl::Embeddings(const httplib::Request& req, httplib::Response& re
     return SendError(res, {400, "encoding_format must be float or base64", "encoding_format", "invalid_value"});
   }
   if (b.has("dimensions")) return SendError(res, {400, "'dimensions' is not supported (the model's own size is used)", "dimensions", "invalid_value"});
-  for (const auto& s : input) {
-    if (!ValidUtf8(s)) return SendError(res, {400, "input is not valid UTF-8", "input", "invalid_value"});
+  for (size_t i = 0; i < input.size(); ++i) {
+    if (!ValidUtf8(input[i])) return SendError(res, {400, "input is not valid UTF-8", "input", "invalid_value"});
+    // A blank text has nothing to embed; OpenAI refuses an empty string the same way.
+    if (input[i].find_first_not_of(" \t\r\n") == std::string::npos) {
+      return SendError(res, {400, "input[" + std::to_string(i) + "] is empty: there is nothing to embed", "input", "invalid_value"});
+    }
   }
   Pool<KnowledgeBase>::Lease kb;
   if (!AcquireOrFail(*readers, o.queue_timeout_s, "knowledge base handle", &kb, res)) return;

@@ -86,6 +86,15 @@ TEST(Cli, EmptyPromptIsRejectedBeforeAModelLoads) {
   EXPECT_NE(r.err.find("the prompt is empty"), std::string::npos) << r.err;
 }
 
+TEST(Cli, EmptyTextToEmbedIsRejectedBeforeAModelLoads) {
+  auto r = RunCmd(Quarry() + " embed -m no-such-model.gguf fine \"  \"");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("TEXT 2 is empty"), std::string::npos) << r.err;
+  auto none = RunCmd("printf '\\n \\n' | " + Quarry() + " embed -m no-such-model.gguf -");
+  EXPECT_NE(none.exit_code, 0);
+  EXPECT_NE(none.err.find("stdin held no text"), std::string::npos) << none.err;
+}
+
 TEST(Cli, UnknownSubcommandIsAUsageError) {
   auto r = RunCmd(Quarry() + " frobnicate");
   EXPECT_EQ(r.exit_code, 2);

@@ -180,6 +180,8 @@ TEST_F(Serve, BadRequestsGetClearErrorsNeverACrash) {
       {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "hi"}], "tools": [{"type": "function"}]})", 400, "tools"},
       {"/v1/embeddings", R"({"input": []})", 400, "input"},
       {"/v1/embeddings", R"({"input": [1, 2]})", 400, "input"},
+      {"/v1/embeddings", R"({"input": ""})", 400, "input"},
+      {"/v1/embeddings", R"({"input": ["a text", " \n"]})", 400, "input"},
   };
   for (const auto& k : cases) {
     auto r = c.Post(k.path, k.body, "application/json");
