@@ -193,7 +193,15 @@ int Report(const std::string& task, const json& header, const std::vector<eval::
     PrintJson(j);
     return kExitOk;
   }
-  std::printf("%s\n\n%-38s", JsonText(header).c_str(), "mode");
+  // The header as one readable line: "nq-open-oracle, 100 examples; model ..., top_k 5, ...".
+  std::string line = header.value("dataset", std::string(task)) + ", " + std::to_string(header.value("examples", 0)) + " examples";
+  const char* sep = "; ";
+  for (const auto& [key, value] : header.items()) {
+    if (key == "dataset" || key == "examples") continue;
+    line += sep + key + " " + (value.is_string() ? value.get<std::string>() : JsonText(value));
+    sep = ", ";
+  }
+  std::printf("%s\n\n%-38s", line.c_str(), "mode");
   for (const auto& m : metric_order) std::printf(" %12s", m.c_str());
   std::printf(" %10s\n", "s/example");
   for (const auto& r : results) {

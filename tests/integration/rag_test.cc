@@ -511,6 +511,9 @@ TEST(EvalCommands, OwnQaSetAndPlainParallelTextWithIntervals) {
                     " --modes rag -n 1");
   ASSERT_EQ(cut.exit_code, 0) << cut.err;
   EXPECT_NE(cut.out.find("rag: 100% of the answers stopped at the token limit"), std::string::npos) << cut.out;
+  // The text report opens with a readable line naming the set and its size, not a JSON dump.
+  EXPECT_NE(cut.out.substr(0, cut.out.find('\n')).find(", 3 examples; "), std::string::npos) << cut.out;
+  EXPECT_NE(cut.out.front(), '{') << cut.out;
 
   std::ofstream(d.path() / "src.txt") << "Good morning.\nThank you.\n";
   std::ofstream(d.path() / "ref1.txt") << "Bonjour.\nMerci.\n";
