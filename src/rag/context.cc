@@ -66,15 +66,23 @@ std::string SourcesText(const std::vector<Source>& sources) {
 
 namespace {
 // "U.S. Open", "e.g. this", "J. Smith", "Dr. Who": a period after a single
-// letter or a title does not end the sentence.
+// letter or a title does not end the sentence; nor does one after a month or
+// "No." before a number ("Nov. 15", "No. 1", "Vol. 2").
 bool AbbreviationDot(std::string_view t, size_t dot) {
   size_t w = dot;
   while (w > 0 && std::isalpha(static_cast<unsigned char>(t[w - 1]))) --w;
   const size_t len = dot - w;
   if (len == 0 || (w > 0 && !IsSpace(t[w - 1]) && t[w - 1] != '.' && t[w - 1] != '(' && t[w - 1] != '"')) return false;
   if (len == 1) return true;
+  const std::string_view word = t.substr(w, len);
   static const std::string_view kTitles[] = {"Mr", "Mrs", "Ms", "Dr", "Prof", "St", "Jr", "Sr", "vs", "Mt"};
-  return std::find(std::begin(kTitles), std::end(kTitles), t.substr(w, len)) != std::end(kTitles);
+  if (std::find(std::begin(kTitles), std::end(kTitles), word) != std::end(kTitles)) return true;
+  size_t next = dot + 1;
+  while (next < t.size() && t[next] == ' ') ++next;
+  if (next == dot + 1 || next == t.size() || !std::isdigit(static_cast<unsigned char>(t[next]))) return false;
+  static const std::string_view kBeforeNumber[] = {"Jan", "Feb", "Mar", "Apr", "Jun", "Jul", "Aug", "Sep", "Sept", "Oct",
+                                                   "Nov", "Dec", "No", "no", "Nos", "Vol", "vol", "pp", "Fig", "fig", "Ch", "Sec"};
+  return std::find(std::begin(kBeforeNumber), std::end(kBeforeNumber), word) != std::end(kBeforeNumber);
 }
 }  // namespace
 

@@ -64,6 +64,10 @@ TEST(Sentences, EnglishAndChinese) {
   // Initials and titles do not end a sentence.
   EXPECT_EQ(rag::SplitSentences("Serena Williams won the U.S. Open in 2019. Dr. Smith agreed, e.g. J. K. Rowling did. Fine."),
             (std::vector<std::string>{"Serena Williams won the U.S. Open in 2019.", "Dr. Smith agreed, e.g. J. K. Rowling did.", "Fine."}));
+  // Nor do a month or "No." before a number; before a word they still may.
+  EXPECT_EQ(rag::SplitSentences("The season premieres Nov. 15 on Netflix. He was ranked No. 1 for years. It ended in Nov. Then it rained."),
+            (std::vector<std::string>{"The season premieres Nov. 15 on Netflix.", "He was ranked No. 1 for years.", "It ended in Nov.",
+                                      "Then it rained."}));
 }
 
 TEST(PackSources, BestFirstWithoutDuplicatesWithinBudget) {
