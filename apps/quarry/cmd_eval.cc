@@ -197,7 +197,7 @@ int Report(const std::string& task, const json& header, const std::vector<eval::
   std::string line = header.value("dataset", std::string(task)) + ", " + std::to_string(header.value("examples", 0)) + " examples";
   const char* sep = "; ";
   for (const auto& [key, value] : header.items()) {
-    if (key == "dataset" || key == "examples") continue;
+    if (key == "dataset" || key == "examples" || (value.is_string() && value.get<std::string>().empty())) continue;
     line += sep + key + " " + (value.is_string() ? value.get<std::string>() : JsonText(value));
     sep = ", ";
   }
@@ -297,8 +297,8 @@ void RegisterEvalTasks(CLI::App* ev, Registry& reg) {
   auto* qa = ev->add_subcommand("qa", "Exact match, token F1 and answer-contains: closed-book vs RAG vs RAG + candidates");
   // QA answers get `quarry ask`'s token limit: the eval measures what a user reads.
   common(qa, qa_modes, qa_gen, "closed-book,rag,rag+candidates", GenFlags().max_tokens, AskOptions().generate.select,
-         "nq-open .jsonl(.gz) {question, answers, ctxs}, RGB .json lines {query, answer, positive, negative}, "
-         "or SQuAD/CMRC .json; or a directory holding one such file");
+         "JSON lines or one JSON array of records: your own {question, answers, contexts?}, nq-open {question, answers, "
+         "ctxs}, RGB {query, answer, positive, negative}; or SQuAD (v1/v2)/CMRC .json; or a directory holding one such file");
   qa->add_option("-k,--top-k", k, "Passages per question")->check(CLI::Range(1, 50))->capture_default_str();
   qa->add_option("--min-answerable", qa_min_answerable,
                  "The reading check of `quarry ask --min-answerable` (0: off): an answer it stops is a refusal")
@@ -348,7 +348,8 @@ void RegisterEvalTasks(CLI::App* ev, Registry& reg) {
 
   auto* su = ev->add_subcommand("summarize", "ROUGE-L (by character for Chinese): lead sentence vs summary vs summary + candidates");
   common(su, su_modes, su_gen, "lead,summary,summary+candidates", 96, SummarizeOptions().generate.select,
-         "DialogSum .jsonl {dialogue, summary}, or an LCSTS directory / test.src.txt with test.tgt.txt beside it");
+         "DialogSum or SAMSum records {dialogue, summary | summary1..N} (JSON lines, or .json holding one array), "
+         "or an LCSTS directory / test.src.txt with test.tgt.txt beside it");
   su->add_option("--language", summary_language, "Ask for summaries in this language (default: each text's own)");
   su->callback([&reg] {
     reg.run = [] {

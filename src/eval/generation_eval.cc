@@ -169,6 +169,50 @@ Result<std::vector<TaskModeResult>> SelectorRows(const std::string& mode, double
   return rows;
 }
 
+// The records of a JSON-lines file ("FILE:LINE" and the line number for each),
+// or of a file holding one JSON array of them ("FILE: record N", N). At most
+// `limit` records (0: all); blank lines are skipped.
+struct JsonRecord {
+  std::string where;
+  size_t number = 0;
+  json value;
+};
+
+Result<std::vector<JsonRecord>> ReadJsonRecords(const std::string& path, const std::string& data, size_t limit) {
+  std::vector<JsonRecord> out;
+  const size_t first = data.find_first_not_of(" \t\r\n");
+  if (first != std::string::npos && data[first] == '[') {
+    json doc;
+    try {
+      doc = json::parse(data);
+    } catch (const json::exception& e) {
+      return Status::Corruption(path + ": not valid JSON (a file starting with '[' must be one JSON array): " + e.what());
+    }
+    for (size_t i = 0; i < doc.size() && (limit == 0 || out.size() < limit); ++i) {
+      std::string where = path + ": record " + std::to_string(i + 1);
+      if (!doc[i].is_object()) return Status::Corruption(where + ": not a JSON object");
+      out.push_back({std::move(where), i + 1, std::move(doc[i])});
+    }
+    return out;
+  }
+  std::istringstream lines(data);
+  size_t n = 0;
+  for (std::string line; (limit == 0 || out.size() < limit) && std::getline(lines, line);) {
+    ++n;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    std::string where = path + ":" + std::to_string(n);
+    json r;
+    try {
+      r = json::parse(line);
+    } catch (const json::exception& e) {
+      return Status::Corruption(where + ": not valid JSON: " + e.what());
+    }
+    if (!r.is_object()) return Status::Corruption(where + ": not a JSON object");
+    out.push_back({std::move(where), n, std::move(r)});
+  }
+  return out;
+}
+
 }  // namespace
 
 Result<QaDataset> ReadQaDataset(const std::string& path_in, size_t limit, bool noise_only) {
@@ -227,32 +271,24 @@ Result<QaDataset> ReadQaDataset(const std::string& path_in, size_t limit, bool n
     }
     return ds;
   }
-  // JSON lines: nq-open-oracle or RGB.
-  std::istringstream lines(*data);
-  std::string line;
-  size_t n = 0;
-  while (!full() && std::getline(lines, line)) {
-    ++n;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    json r;
-    try {
-      r = json::parse(line);
-    } catch (const json::exception& e) {
-      return Status::Corruption(path + ":" + std::to_string(n) + ": not valid JSON: " + e.what());
-    }
+  // JSON lines, or one JSON array of the same records: nq-open-oracle, RGB, a user's own set.
+  auto records = ReadJsonRecords(path, *data, limit);
+  if (!records.ok()) return records.status();
+  for (auto& [where, number, r] : *records) {
+    if (full()) break;
+    const std::string n = std::to_string(number);
     QaExample ex;
     if (noise_only && !(r.contains("query") && r.contains("positive"))) {
-      return Status::InvalidArgument(path + ":" + std::to_string(n) +
-                                     ": the noise-only test needs RGB records {query, answer, positive, negative}");
+      return Status::InvalidArgument(where + ": the noise-only test needs RGB records {query, answer, positive, negative}");
     }
     if (r.contains("ctxs")) {
-      ex.id = r.contains("id") ? IdOf(r["id"]) : std::to_string(n);
+      ex.id = r.contains("id") ? IdOf(r["id"]) : n;
       ex.question = r.value("question", "");
       Flatten(r.value("answers", json()), &ex.answers);
       for (const auto& c : r["ctxs"]) ex.passages.push_back({c.value("title", ""), c.value("text", "")});
     } else if (r.contains("query") && r.contains("positive")) {
       ds.per_question_pool = true;
-      ex.id = r.contains("id") ? IdOf(r["id"]) : std::to_string(n);
+      ex.id = r.contains("id") ? IdOf(r["id"]) : n;
       ex.question = r.value("query", "");
       Flatten(r.value("answer", json()), &ex.answers);
       std::vector<std::string> texts;
@@ -261,14 +297,14 @@ Result<QaDataset> ReadQaDataset(const std::string& path_in, size_t limit, bool n
       for (auto& t : texts) ex.passages.push_back({"", std::move(t)});
       if (noise_only) {
         if (ex.passages.empty()) {
-          return Status::Corruption(path + ":" + std::to_string(n) + ": no noise passages (field \"negative\") for the noise-only test");
+          return Status::Corruption(where + ": no noise passages (field \"negative\") for the noise-only test");
         }
         ex.answers.clear();
         ex.unanswerable = ds.has_unanswerable = true;
       }
     } else if (r.contains("question") && r.contains("answers")) {
       // A user's own set: {question, answers, contexts?}.
-      ex.id = r.contains("id") ? IdOf(r["id"]) : std::to_string(n);
+      ex.id = r.contains("id") ? IdOf(r["id"]) : n;
       ex.question = r.value("question", "");
       Flatten(r["answers"], &ex.answers);
       for (const auto& c : r.value("contexts", json::array())) {
@@ -276,12 +312,12 @@ Result<QaDataset> ReadQaDataset(const std::string& path_in, size_t limit, bool n
         if (c.is_object()) ex.passages.push_back({c.value("title", ""), c.value("text", "")});
       }
     } else {
-      return Status::InvalidArgument(path + ":" + std::to_string(n) +
+      return Status::InvalidArgument(where +
                                      ": unknown QA record (expected {question, answers, contexts?}, nq-open {question, "
                                      "answers, ctxs} or RGB {query, answer, positive})");
     }
     if (ex.question.empty() || (ex.answers.empty() && !ex.unanswerable)) {
-      return Status::Corruption(path + ":" + std::to_string(n) + ": " +
+      return Status::Corruption(where + ": " +
                                 (ex.question.empty() ? "no question (field \"question\" or \"query\")"
                                                      : "no answer to score against (field \"answers\" or \"answer\")"));
     }
@@ -321,9 +357,14 @@ Result<std::vector<SummaryExample>> ReadSummaryDataset(const std::string& path, 
     if (fs::exists(path + "/test.src.txt")) {
       src = path + "/test.src.txt";
     } else {
+      std::vector<std::string> found;
       for (const auto& e : fs::directory_iterator(path, ec)) {
-        if (EndsWith(e.path().string(), ".jsonl")) src = e.path().string();
+        if (EndsWith(e.path().string(), ".jsonl") || EndsWith(e.path().string(), ".json")) found.push_back(e.path().string());
       }
+      if (found.size() != 1) {
+        return Status::InvalidArgument(path + ": holds " + std::to_string(found.size()) + " .json/.jsonl files; name the one to evaluate");
+      }
+      src = found[0];
     }
   }
   if (EndsWith(src, ".src.txt")) tgt = src.substr(0, src.size() - 8) + ".tgt.txt";
@@ -346,17 +387,18 @@ Result<std::vector<SummaryExample>> ReadSummaryDataset(const std::string& path, 
     }
     return out;
   }
-  if (!EndsWith(src, ".jsonl")) return Status::InvalidArgument(path + ": expected a DialogSum .jsonl or an LCSTS test.src.txt/test.tgt.txt pair");
+  if (!EndsWith(src, ".jsonl") && !EndsWith(src, ".json")) {
+    return Status::InvalidArgument(path + ": expected DialogSum/SAMSum records (.jsonl, or .json holding one array) or an LCSTS "
+                                          "test.src.txt/test.tgt.txt pair");
+  }
   *name = fs::path(src).stem().string();
-  auto lines = ReadLines(src, 0);
-  if (!lines.ok()) return lines.status();
-  for (size_t i = 0; i < lines->size() && (limit == 0 || out.size() < limit); ++i) {
-    if ((*lines)[i].empty()) continue;
-    json r = json::parse((*lines)[i], nullptr, false);
-    const std::string where = src + ":" + std::to_string(i + 1);
-    if (!r.is_object()) return Status::Corruption(where + ": not a JSON object");
+  auto data = ReadAll(src);
+  if (!data.ok()) return data.status();
+  auto records = ReadJsonRecords(src, *data, limit);
+  if (!records.ok()) return records.status();
+  for (auto& [where, number, r] : *records) {
     SummaryExample ex;
-    ex.id = r.contains("fname") ? IdOf(r["fname"]) : r.contains("id") ? IdOf(r["id"]) : std::to_string(i + 1);
+    ex.id = r.contains("fname") ? IdOf(r["fname"]) : r.contains("id") ? IdOf(r["id"]) : std::to_string(number);
     for (const char* field : {"dialogue", "text"}) {
       if (ex.text.empty() && r.contains(field) && r[field].is_string()) ex.text = r[field].get<std::string>();
     }

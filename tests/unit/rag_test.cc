@@ -429,6 +429,16 @@ TEST(QaDatasets, ReadsGenericJsonlAndSquadV2) {
   EXPECT_FALSE(v2->examples[0].unanswerable);
   EXPECT_TRUE(v2->examples[1].unanswerable);
   EXPECT_TRUE(v2->examples[1].answers.empty());  // plausible answers are not answers
+
+  // The same records as one JSON array; errors name the record.
+  Write(d.path() / "mine.json", R"([{"question": "Who?", "answers": ["Ada"]}, {"question": "When?", "answers": []}])");
+  auto arr = eval::ReadQaDataset((d.path() / "mine.json").string(), 1);
+  ASSERT_TRUE(arr.ok()) << arr.status().message();
+  ASSERT_EQ(arr->examples.size(), 1u);
+  EXPECT_EQ(arr->examples[0].id, "1");
+  auto arr_bad = eval::ReadQaDataset((d.path() / "mine.json").string(), 0);
+  ASSERT_FALSE(arr_bad.ok());
+  EXPECT_NE(arr_bad.status().message().find("mine.json: record 2: no answer"), std::string::npos) << arr_bad.status().message();
 }
 
 TEST(QaScoring, RefusalsAreRecognised) {
@@ -498,6 +508,27 @@ TEST(SummaryDatasets, ReadsDialogSumAndLcstsPairs) {
   ASSERT_TRUE(lc.ok());
   ASSERT_EQ(lc->size(), 1u);
   EXPECT_EQ((*lc)[0].references, (std::vector<std::string>{"摘要一"}));
+  // SAMSum's official files: one JSON array of {id, summary, dialogue}; an
+  // element that is not a record is named by its place in the array.
+  std::filesystem::create_directories(d.path() / "samsum");
+  Write(d.path() / "samsum" / "test.json",
+        R"([{"id": "13862856", "summary": "Hannah needs Betty's number.", "dialogue": "Hannah: Hey, do you have Betty's number?\r\nAmanda: Lemme check"},)"
+        R"( {"id": "13729565", "summary": "Eric and Rob will watch it.", "dialogue": "Eric: MACHINE!\r\nRob: That's so gr8!"}])");
+  auto sam = eval::ReadSummaryDataset((d.path() / "samsum").string(), 0, &name);
+  ASSERT_TRUE(sam.ok()) << sam.status().message();
+  ASSERT_EQ(sam->size(), 2u);
+  EXPECT_EQ(name, "test");
+  EXPECT_EQ((*sam)[1].id, "13729565");
+  EXPECT_EQ((*sam)[1].references, (std::vector<std::string>{"Eric and Rob will watch it."}));
+  Write(d.path() / "arr.json", R"([{"id": "a", "dialogue": "x", "summary": "y"}, 7])");
+  auto arr = eval::ReadSummaryDataset((d.path() / "arr.json").string(), 0, &name);
+  ASSERT_FALSE(arr.ok());
+  EXPECT_NE(arr.status().message().find("arr.json: record 2: not a JSON object"), std::string::npos) << arr.status().message();
+  // A folder with more than one candidate file is not guessed at.
+  Write(d.path() / "samsum" / "val.json", "[]");
+  auto two = eval::ReadSummaryDataset((d.path() / "samsum").string(), 0, &name);
+  ASSERT_FALSE(two.ok());
+  EXPECT_NE(two.status().message().find("name the one to evaluate"), std::string::npos) << two.status().message();
 }
 
 TEST(KnowledgeBaseText, DocumentTextIsRebuiltFromOverlappingChunks) {
