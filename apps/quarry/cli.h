@@ -77,13 +77,15 @@ Result<std::unique_ptr<Reranker>> OpenReranker(const std::string& name_or_path, 
 class ProgressLine {
  public:
   ProgressLine();
-  void Update(const std::string& line);  // redraws at most every 100 ms
+  // On a terminal: redraws the line at most every 100 ms. Elsewhere: prints it
+  // as a log line at most every 30 s.
+  void Update(const std::string& line);
   void Done();                           // clears the line
   bool enabled() const { return enabled_; }
 
  private:
   bool enabled_;
-  double last_ = -1;
+  double last_;
   size_t width_ = 0;
 };
 

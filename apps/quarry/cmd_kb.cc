@@ -35,11 +35,20 @@ KnowledgeBaseOptions ToOptions(const KbFlags& f) {
   return o;
 }
 
-ProgressLine::ProgressLine() : enabled_(isatty(2) && !std::getenv("CI")) {}
+ProgressLine::ProgressLine()
+    : enabled_(isatty(2) && !std::getenv("CI")),
+      last_(std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count()) {}
 
 void ProgressLine::Update(const std::string& line) {
-  if (!enabled_) return;
   const double now = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  if (!enabled_) {
+    // Not a terminal (a log, nohup, CI): a plain line every 30 s, so long work still shows it moves.
+    if (now - last_ < 30) return;
+    last_ = now;
+    const size_t from = line.find_first_not_of(' ');
+    std::fprintf(stderr, "quarry: %s\n", from == std::string::npos ? "" : line.c_str() + from);
+    return;
+  }
   if (now - last_ < 0.1) return;
   last_ = now;
   std::string l = line.size() > 110 ? line.substr(0, 107) + "..." : line;
