@@ -175,7 +175,8 @@ class KnowledgeBase {
 
   // Vectors of texts from the base's embedding model (L2-normalised: dot
   // product is cosine similarity), as documents or as queries (see
-  // Embedder::Role). Loads the model on first use.
+  // Embedder::Role). Loads the model on first use. InvalidArgument, before
+  // any model loads, when a text is empty or only whitespace.
   Result<std::vector<std::vector<float>>> Embed(const std::vector<std::string>& texts,
                                                 Embedder::Role role = Embedder::Role::kDocument);
   // Tokens Embed reads of text: the embedding model's count, at most its

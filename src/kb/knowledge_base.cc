@@ -215,6 +215,13 @@ Result<std::string> KnowledgeBase::GetDocumentText(int64_t doc_id) {
 }
 
 Result<std::vector<std::vector<float>>> KnowledgeBase::Embed(const std::vector<std::string>& texts, Embedder::Role role) {
+  // A blank text has no meaning to embed: the model would return its bias.
+  for (size_t i = 0; i < texts.size(); ++i) {
+    if (texts[i].find_first_not_of(" \t\r\n") == std::string::npos) {
+      return Status::InvalidArgument("text " + std::to_string(i + 1) + " of " + std::to_string(texts.size()) +
+                                     " to embed is empty");
+    }
+  }
   QUARRY_RETURN_IF_ERROR(impl_->EnsureEmbedder());
   return impl_->embedder->Embed(texts, role);
 }

@@ -556,5 +556,18 @@ TEST(KnowledgeBaseText, DocumentTextIsRebuiltFromOverlappingChunks) {
   EXPECT_FALSE((*kb)->GetDocumentText(999).ok());
 }
 
+TEST(KnowledgeBaseEmbed, ABlankTextIsRejectedBeforeAnyModelLoads) {
+  TempDir d;
+  KnowledgeBaseOptions o;
+  o.dir = (d.path() / "kb").string();
+  o.embed_model = (d.path() / "no-such-model.gguf").string();  // never opened: the check comes first
+  auto kb = KnowledgeBase::Open(o, true);
+  ASSERT_TRUE(kb.ok()) << kb.status().message();
+  auto v = (*kb)->Embed({"a real sentence", " \n\t"});
+  ASSERT_FALSE(v.ok());
+  EXPECT_EQ(v.status().code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(v.status().message().find("text 2 of 2 to embed is empty"), std::string::npos) << v.status().message();
+}
+
 }  // namespace
 }  // namespace quarry
