@@ -153,8 +153,14 @@ Result<Backend> OpenEvalBackend(const GenFlags& gf, int candidates, int batch, i
 }
 
 // The JSON report and the table every generation eval prints.
-int Report(const std::string& task, const json& header, const std::vector<eval::TaskModeResult>& results,
+int Report(const std::string& task, json header, const std::vector<eval::TaskModeResult>& results,
            const std::vector<std::string>& metric_order, bool as_json, const std::string& predictions_file) {
+  // The candidate settings mean nothing to a run without a +candidates mode.
+  if (std::none_of(results.begin(), results.end(),
+                   [](const eval::TaskModeResult& r) { return r.mode.find("+candidates") != std::string::npos; })) {
+    header.erase("candidates");
+    header.erase("select");
+  }
   if (!predictions_file.empty()) {
     std::ofstream out(predictions_file);
     for (const auto& r : results) {

@@ -536,6 +536,10 @@ TEST(EvalCommands, OwnQaSetAndPlainParallelTextWithIntervals) {
   json bj = json::parse(batched.out);
   EXPECT_EQ(bj["batch"], 3);
   EXPECT_EQ(bj["modes"]["rag"]["examples"], 3);
+  // No +candidates mode ran, so the report names no candidate settings.
+  EXPECT_FALSE(bj.contains("candidates")) << batched.out;
+  EXPECT_FALSE(bj.contains("select")) << batched.out;
+  EXPECT_EQ(cut.out.substr(0, cut.out.find('\n')).find("candidates"), std::string::npos) << cut.out;
   std::ifstream in(preds);
   int lines = 0;
   for (std::string line; std::getline(in, line);) {
@@ -565,6 +569,7 @@ TEST(EvalCommands, OwnQaSetAndPlainParallelTextWithIntervals) {
   auto [shared_json, shared] = rag_answers("");
   auto [alone_json, alone] = rag_answers("--separate-modes");
   EXPECT_EQ(shared_json["modes"]["rag"]["reused_answers_of"], "rag+candidates");
+  EXPECT_EQ(shared_json["candidates"], 2);
   EXPECT_FALSE(alone_json["modes"]["rag"].contains("reused_answers_of"));
   ASSERT_EQ(shared.size(), 3u);
   EXPECT_EQ(shared, alone);
