@@ -275,7 +275,6 @@ Result<QaDataset> ReadQaDataset(const std::string& path_in, size_t limit, bool n
   auto records = ReadJsonRecords(path, *data, limit);
   if (!records.ok()) return records.status();
   for (auto& [where, number, r] : *records) {
-    if (full()) break;
     const std::string n = std::to_string(number);
     QaExample ex;
     if (noise_only && !(r.contains("query") && r.contains("positive"))) {
