@@ -202,6 +202,7 @@ void RegisterAsk(CLI::App& app, Registry& reg) {
     static size_t k = AskOptions().search.k;
     static std::optional<double> min_rel;
     static double min_answerable = AskOptions().min_answerable;
+    static double relevance_cut = AskOptions().relevance_cut;
     static int context_tokens = 0;
     cmd->add_option("QUESTION", question, "The question; '-' reads it from stdin")->required();
     cmd->add_option("-k,--top-k", k, "Passages to retrieve")->capture_default_str();
@@ -213,6 +214,11 @@ void RegisterAsk(CLI::App& app, Registry& reg) {
     cmd->add_option("--min-relevance", min_rel,
                     "Below this question-passage cosine similarity, answer \"I don't know\" instead of guessing "
                     "(default: the embedding model's own threshold: 0.80 for E5, the default, 0.86 for a Chinese, Japanese or Korean question; 0.25 for MiniLM)")->capture_default_str();
+    cmd->add_option("--relevance-cut", relevance_cut,
+                    "Give the model only the passages whose cosine to the question, above the embedding model's own "
+                    "threshold, is at least this share of the best passage's; one within a tenth of the way from that "
+                    "threshold to 1 of the best always stays (0: every passage retrieved)")
+        ->capture_default_str();
     cmd->add_option("--min-answerable", min_answerable,
                     "Reading check: first ask the generator whether the passages state the answer (Yes/No, a few "
                     "tokens over the same prompt); below this probability of Yes, answer \"I don't know\". "
@@ -233,6 +239,7 @@ void RegisterAsk(CLI::App& app, Registry& reg) {
         o.strategy = strategy == "per-source" ? AskOptions::Strategy::kPerSource : AskOptions::Strategy::kJoint;
         o.min_relevance = min_rel;
         o.min_answerable = min_answerable;
+        o.relevance_cut = relevance_cut;
         o.context_tokens = context_tokens;
         if (Status st = o.Validate(); !st.ok()) return Fail(st);  // before loading any model
         const int seqs = o.strategy == AskOptions::Strategy::kPerSource ? static_cast<int>(k) : gf.candidates;

@@ -276,6 +276,7 @@ void RegisterEvalTasks(CLI::App* ev, Registry& reg) {
   static size_t k = 5;
   static bool noise_only = false;
   static double qa_min_answerable = 0;
+  static double qa_relevance_cut = AskOptions().relevance_cut;
   static std::string summary_language;
 
   auto common = [](CLI::App* c, std::string& modes, GenFlags& gf, const char* default_modes, int max_tokens,
@@ -306,6 +307,9 @@ void RegisterEvalTasks(CLI::App* ev, Registry& reg) {
          "JSON lines or one JSON array of records: your own {question, answers, contexts?}, nq-open {question, answers, "
          "ctxs}, RGB {query, answer, positive, negative}; or SQuAD (v1/v2)/CMRC .json; or a directory holding one such file");
   qa->add_option("-k,--top-k", k, "Passages per question")->check(CLI::Range(1, 50))->capture_default_str();
+  qa->add_option("--relevance-cut", qa_relevance_cut, "The relevance cut of `quarry ask --relevance-cut` (0: every passage retrieved)")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
   qa->add_option("--min-answerable", qa_min_answerable,
                  "The reading check of `quarry ask --min-answerable` (0: off): an answer it stops is a refusal")
       ->check(CLI::Range(0.0, 1.0))
@@ -338,6 +342,7 @@ void RegisterEvalTasks(CLI::App* ev, Registry& reg) {
       o.ask.search.k = k;
       o.ask.generate = b->options;
       o.ask.min_answerable = qa_min_answerable;
+      o.ask.relevance_cut = qa_relevance_cut;
       ProgressLine line;
       auto r = eval::EvaluateQa(**kb, *b->gen, *ds, o, [&](const std::string& m, size_t done, size_t total) {
         line.Update("  " + m + ": " + std::to_string(done) + (total ? "/" + std::to_string(total) : std::string(" passages")));
@@ -347,6 +352,7 @@ void RegisterEvalTasks(CLI::App* ev, Registry& reg) {
       json header = {{"dataset", ds->name}, {"examples", ds->examples.size()}, {"model", b->gen->model_id()}, {"batch", batch},
                      {"top_k", k}, {"candidates", candidates}, {"select", gf.select}, {"db", f.db}};
       if (qa_min_answerable > 0) header["min_answerable"] = qa_min_answerable;
+      header["relevance_cut"] = qa_relevance_cut;
       return Report("qa", header, *r, {"exact_match", "f1", "contains", "citation_precision", "citation_recall"}, gf.as_json,
                     predictions);
     };

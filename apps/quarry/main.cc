@@ -60,6 +60,7 @@ std::string FlagFor(const std::string& option) {
       {"select", "--select"},
       {"min_relevance", "--min-relevance"},
       {"min_answerable", "--min-answerable"},
+      {"relevance_cut", "--relevance-cut"},
       {"context_tokens", "--context-tokens"},
       {"examples", "--examples"},
       {"stop", "--stop"},

@@ -29,6 +29,7 @@ struct Source {
   std::string text;    // what the model saw: the chunk, possibly cut at a sentence end
   int tokens = 0;      // exact generator tokens of the formatted source block
   bool trimmed = false;
+  std::optional<double> relevance;  // question-passage cosine (Ask, on a base with embeddings)
 };
 
 struct Candidate {
@@ -78,6 +79,16 @@ struct AskOptions {
   // Only applies when the base has embeddings.
   // Unset: the embedding model's own threshold (Embedder::min_relevance).
   std::optional<double> min_relevance;
+  // The relevance cut (Ask only): of the packed passages, keep those whose
+  // relevance above the embedding model's own threshold (whatever
+  // min_relevance says) is at least this share of the best passage's, so a
+  // question the base answers in one place is not given four unrelated
+  // passages to misread. A passage within a tenth of (1 - that threshold) of
+  // the best always stays, and nothing is cut when the best is under it.
+  // 0: keep all. Only applies when the base has embeddings, to the joint
+  // strategy, and without a cross-encoder (whose order stands). Measured in
+  // docs/benchmarks.md ("The relevance cut, end to end").
+  double relevance_cut = 0.3;
   // The reading check (Ask only): before answering, the generator is asked
   // whether the packed sources state the answer (a one-token Yes/No turn over
   // the answer's own prompt, so in-process it costs a few tokens: the sources
@@ -98,7 +109,7 @@ struct AskOptions {
   }
 
   // search and generate valid, search.k <= 100, min_relevance in [-1, 1],
-  // min_answerable in [0, 1], context_tokens >= 0.
+  // relevance_cut and min_answerable in [0, 1], context_tokens >= 0.
   Status Validate() const;
 };
 

@@ -97,6 +97,7 @@ Status AskOptions::Validate() const {
   QUARRY_RETURN_IF_ERROR(InRange(static_cast<double>(search.k), 1, 100, "k", "the number of passages"));
   QUARRY_RETURN_IF_ERROR(generate.Validate());
   if (min_relevance) QUARRY_RETURN_IF_ERROR(InRange(*min_relevance, -1, 1, "min_relevance", "the relevance threshold"));
+  QUARRY_RETURN_IF_ERROR(InRange(relevance_cut, 0, 1, "relevance_cut", "the relevance cut"));
   QUARRY_RETURN_IF_ERROR(InRange(min_answerable, 0, 1, "min_answerable", "the reading check's threshold"));
   return AtLeast(context_tokens, 0, "context_tokens", "the context budget");
 }

@@ -15,7 +15,7 @@ double MsSince(Clock::time_point t) { return std::chrono::duration<double, std::
 using MessagesFn = std::vector<ChatMessage> (*)(const std::string&, const std::vector<Source>&);
 
 Result<Answer> Grounded(KnowledgeBase& kb, Generator& gen, const std::string& query, const AskOptions& o, MessagesFn messages,
-                        MessagesFn check, const TokenCallback& on_piece) {
+                        MessagesFn check, double relevance_cut, const TokenCallback& on_piece) {
   QUARRY_RETURN_IF_ERROR(o.Validate());
   if (query.find_first_not_of(" \t\r\n") == std::string::npos) return Status::InvalidArgument("the question is empty");
   Answer a;
@@ -47,32 +47,35 @@ Result<Answer> Grounded(KnowledgeBase& kb, Generator& gen, const std::string& qu
 
   // Is anything relevant? The dense (cosine) score says; a BM25-only base has none to judge by.
   bool relevant = !a.sources.empty();
-  double min_relevance = 0;
+  double min_relevance = 0, model_floor = 0;
+  std::vector<double> rel;  // question-passage cosine of each source
   if (relevant && *has_emb) {
-    bool any = false;
+    // The dense search's scores; a source it did not return (found by BM25
+    // alone, or a BM25-only search) is embedded here.
+    std::vector<std::string> texts;
     for (const auto& s : a.sources) {
-      if (s.hit.dense_score) a.best_relevance = any ? std::max(a.best_relevance, *s.hit.dense_score) : *s.hit.dense_score, any = true;
+      rel.push_back(s.hit.dense_score ? *s.hit.dense_score : std::nan(""));
+      if (!s.hit.dense_score) texts.push_back(s.text);
     }
-    if (!any) {
-      std::vector<std::string> texts;
-      for (const auto& s : a.sources) texts.push_back(s.text);
+    if (!texts.empty()) {
       auto q = kb.Embed({query}, Embedder::Role::kQuery);
       if (!q.ok()) return q.status();
       auto v = kb.Embed(texts);
       if (!v.ok()) return v.status();
-      for (size_t i = 0; i < v->size(); ++i) {
-        double d = 0;
-        for (size_t j = 0; j < (*q)[0].size(); ++j) d += static_cast<double>((*q)[0][j]) * (*v)[i][j];
-        a.best_relevance = i == 0 ? d : std::max(a.best_relevance, d);
+      size_t next = 0;
+      for (double& r : rel) {
+        if (!std::isnan(r)) continue;
+        const std::vector<float>& e = (*v)[next++];
+        r = 0;
+        for (size_t j = 0; j < (*q)[0].size(); ++j) r += static_cast<double>((*q)[0][j]) * e[j];
       }
     }
-    if (o.min_relevance) {
-      min_relevance = *o.min_relevance;
-    } else {
-      auto floor = kb.MinRelevance(query);
-      if (!floor.ok()) return floor.status();
-      min_relevance = *floor;
-    }
+    for (size_t i = 0; i < rel.size(); ++i) a.sources[i].relevance = rel[i];
+    a.best_relevance = *std::max_element(rel.begin(), rel.end());
+    auto floor = kb.MinRelevance(query);
+    if (!floor.ok()) return floor.status();
+    model_floor = *floor;
+    min_relevance = o.min_relevance ? *o.min_relevance : model_floor;
     relevant = a.best_relevance >= min_relevance;
   }
   a.retrieve_ms = MsSince(t);
@@ -94,6 +97,27 @@ Result<Answer> Grounded(KnowledgeBase& kb, Generator& gen, const std::string& qu
                     a.best_relevance, min_relevance);
     }
     return refuse(buf);
+  }
+  // The relevance cut: passages far less relevant than the best one go, and
+  // the rest are numbered again in their order. Not where a cross-encoder
+  // ordered them (its judgement, not the embedder's, decides), nor per source
+  // (each passage has its own answer, weighed by its retrieval score).
+  const bool reranked = std::any_of(a.sources.begin(), a.sources.end(), [](const Source& s) { return s.hit.rerank_score.has_value(); });
+  // The floor is the embedder's own threshold whatever the gate's (an eval or
+  // a user may turn the gate off); under it nothing is clearly relevant, and
+  // nothing is cut.
+  if (relevance_cut > 0 && !per_source && !reranked && rel.size() == a.sources.size() && a.best_relevance > model_floor) {
+    // A passage within a tenth of the embedder's relevance span (floor to 1)
+    // of the best stays: that close, its cosine cannot tell them apart.
+    const double need = std::min(model_floor + relevance_cut * (a.best_relevance - model_floor),
+                                 a.best_relevance - 0.1 * (1.0 - model_floor));
+    std::vector<Source> kept;
+    for (size_t i = 0; i < a.sources.size(); ++i) {
+      if (rel[i] < need) continue;
+      kept.push_back(std::move(a.sources[i]));
+      kept.back().n = static_cast<int>(kept.size());
+    }
+    a.sources = std::move(kept);
   }
   // The reading check: do these passages state the answer at all?
   if (check && o.min_answerable > 0) {
@@ -173,12 +197,13 @@ Result<Answer> Grounded(KnowledgeBase& kb, Generator& gen, const std::string& qu
 
 Result<Answer> Ask(KnowledgeBase& kb, Generator& gen, const std::string& question, const AskOptions& options,
                    const TokenCallback& on_piece) {
-  return Grounded(kb, gen, question, options, rag::AskMessages, rag::CheckMessages, on_piece);
+  return Grounded(kb, gen, question, options, rag::AskMessages, rag::CheckMessages, options.relevance_cut, on_piece);
 }
 
 Result<Answer> SummarizeQuery(KnowledgeBase& kb, Generator& gen, const std::string& query, const AskOptions& options,
                               const TokenCallback& on_piece) {
-  return Grounded(kb, gen, query, options, rag::QuerySummaryMessages, nullptr, on_piece);
+  // A summary wants breadth: every packed passage stays.
+  return Grounded(kb, gen, query, options, rag::QuerySummaryMessages, nullptr, /*relevance_cut=*/0, on_piece);
 }
 
 Result<Answer> AskClosedBook(Generator& gen, const std::string& question, const GenerateOptions& options,

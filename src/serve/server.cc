@@ -750,7 +750,7 @@ void Server::Impl::Chat(const httplib::Request& req, httplib::Response& res) {
   if (!Body::Parse(req,
                    {"model", "messages", "stream", "max_tokens", "max_completion_tokens", "temperature", "top_p", "seed", "n",
                     "user", "stream_options", "retrieval", "k", "mode", "where", "candidates", "rerank", "rerank_depth",
-                    "min_answerable", "stop",
+                    "min_answerable", "relevance_cut", "stop",
                     // OpenAI fields clients send with their defaults; accepted at those values only
                     "presence_penalty", "frequency_penalty", "logit_bias", "logprobs", "top_logprobs",
                     "response_format", "tools", "tool_choice", "parallel_tool_calls"},
@@ -768,7 +768,8 @@ void Server::Impl::Chat(const httplib::Request& req, httplib::Response& res) {
       !b.GetInt("max_completion_tokens", &sampling.max_tokens, &err) || !b.GetNumber("temperature", &sampling.temperature, &err) ||
       !b.GetNumber("top_p", &sampling.top_p, &err) || !b.GetInt("seed", &sampling.seed, &err) ||
       !b.GetInt("k", &ask.search.k, &err) || !b.Get("mode", &mode, &err) || !b.Get("where", &ask.search.where, &err) ||
-      !b.GetInt("candidates", &ask.generate.candidates, &err) || !b.GetNumber("min_answerable", &ask.min_answerable, &err)) {
+      !b.GetInt("candidates", &ask.generate.candidates, &err) || !b.GetNumber("min_answerable", &ask.min_answerable, &err) ||
+      !b.GetNumber("relevance_cut", &ask.relevance_cut, &err)) {
     return SendError(res, err);
   }
   if (model != kRagModel && model != kChatModel) {
@@ -1260,7 +1261,7 @@ json Server::Impl::OpenApi() {
           {"components", {{"securitySchemes", {{"bearer", {{"type", "http"}, {"scheme", "bearer"}}}}}}},
           {"security", json::array({{{"bearer", json::array()}}})},
           {"paths",
-           {{"/v1/chat/completions", {{"post", op("OpenAI chat completion; model 'quarry' answers from the knowledge base with citations, 'quarry-chat' without retrieval; stream: true for server-sent events. Extra fields: retrieval, k, mode, where, candidates, rerank, rerank_depth, min_answerable", true)}}},
+           {{"/v1/chat/completions", {{"post", op("OpenAI chat completion; model 'quarry' answers from the knowledge base with citations, 'quarry-chat' without retrieval; stream: true for server-sent events. Extra fields: retrieval, k, mode, where, candidates, rerank, rerank_depth, min_answerable, relevance_cut", true)}}},
             {"/v1/embeddings", {{"post", op("OpenAI embeddings with the knowledge base's embedding model", true)}}},
             {"/v1/models", {{"get", op("Models: quarry, quarry-chat and the embedding model", false)}}},
             {"/v1/search", {{"post", op("Search: {query, k, mode (hybrid|bm25|dense), fusion, where, candidates, rrf_k, dense_weight, mmr, mmr_lambda, rerank (default: on with --rerank-model), rerank_depth}", true)}}},

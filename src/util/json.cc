@@ -49,6 +49,7 @@ json CitationsJson(const Answer& a) {
               {"cited", std::find(a.cited.begin(), a.cited.end(), s.n) != a.cited.end()},
               {"trimmed", s.trimmed},
               {"text", s.text}};
+    if (s.relevance) c["relevance"] = *s.relevance;
     if (s.hit.rerank_score) c["rerank_score"] = *s.hit.rerank_score, c["fused_rank"] = s.hit.fused_rank;
     cites.push_back(std::move(c));
   }

@@ -174,6 +174,7 @@ TEST_F(Serve, BadRequestsGetClearErrorsNeverACrash) {
       {"/v1/chat/completions", R"({"messages": [{"role": "wizard", "content": "hi"}]})", 400, "messages"},
       {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "hi"}], "temperature": 9})", 400, "temperature"},
       {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "hi"}], "n": 3})", 400, "n"},
+      {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "hi"}], "relevance_cut": 2})", 400, "relevance_cut"},
       {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "hi"}], "stop": [1]})", 400, "stop"},
       {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "hi"}], "stop": ["a", "b", "c", "d", "e"]})", 400, "stop"},
       {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "hi"}], "stop": ["a", ""]})", 400, "stop"},
