@@ -15,7 +15,7 @@ double MsSince(Clock::time_point t) { return std::chrono::duration<double, std::
 using MessagesFn = std::vector<ChatMessage> (*)(const std::string&, const std::vector<Source>&);
 
 Result<Answer> Grounded(KnowledgeBase& kb, Generator& gen, const std::string& query, const AskOptions& o, MessagesFn messages,
-                        MessagesFn check, double relevance_cut, const TokenCallback& on_piece) {
+                        MessagesFn check, const TokenCallback& on_piece) {
   QUARRY_RETURN_IF_ERROR(o.Validate());
   if (query.find_first_not_of(" \t\r\n") == std::string::npos) return Status::InvalidArgument("the question is empty");
   Answer a;
@@ -106,10 +106,10 @@ Result<Answer> Grounded(KnowledgeBase& kb, Generator& gen, const std::string& qu
   // The floor is the embedder's own threshold whatever the gate's (an eval or
   // a user may turn the gate off); under it nothing is clearly relevant, and
   // nothing is cut.
-  if (relevance_cut > 0 && !per_source && !reranked && rel.size() == a.sources.size() && a.best_relevance > model_floor) {
+  if (o.relevance_cut > 0 && !per_source && !reranked && rel.size() == a.sources.size() && a.best_relevance > model_floor) {
     // A passage within a tenth of the embedder's relevance span (floor to 1)
     // of the best stays: that close, its cosine cannot tell them apart.
-    const double need = std::min(model_floor + relevance_cut * (a.best_relevance - model_floor),
+    const double need = std::min(model_floor + o.relevance_cut * (a.best_relevance - model_floor),
                                  a.best_relevance - 0.1 * (1.0 - model_floor));
     std::vector<Source> kept;
     for (size_t i = 0; i < a.sources.size(); ++i) {
@@ -197,13 +197,17 @@ Result<Answer> Grounded(KnowledgeBase& kb, Generator& gen, const std::string& qu
 
 Result<Answer> Ask(KnowledgeBase& kb, Generator& gen, const std::string& question, const AskOptions& options,
                    const TokenCallback& on_piece) {
-  return Grounded(kb, gen, question, options, rag::AskMessages, rag::CheckMessages, options.relevance_cut, on_piece);
+  return Grounded(kb, gen, question, options, rag::AskMessages, rag::CheckMessages, on_piece);
 }
 
 Result<Answer> SummarizeQuery(KnowledgeBase& kb, Generator& gen, const std::string& query, const AskOptions& options,
                               const TokenCallback& on_piece) {
-  // A summary wants breadth: every packed passage stays.
-  return Grounded(kb, gen, query, options, rag::QuerySummaryMessages, nullptr, /*relevance_cut=*/0, on_piece);
+  // A summary wants breadth: every packed passage stays (the options are
+  // still checked as given).
+  QUARRY_RETURN_IF_ERROR(options.Validate());
+  AskOptions o = options;
+  o.relevance_cut = 0;
+  return Grounded(kb, gen, query, o, rag::QuerySummaryMessages, nullptr, on_piece);
 }
 
 Result<Answer> AskClosedBook(Generator& gen, const std::string& question, const GenerateOptions& options,
