@@ -379,6 +379,60 @@ void TidyMarkerPairs(std::string* s) {
 }
 }  // namespace
 
+namespace {
+// A sentence about where the answer comes from and nothing else: "This is
+// based on the information provided in sources [2]." Every word is one of
+// these (English: what models append), and one names the sources. It adds
+// nothing a marker does not say, costs the reader a line and counts against
+// the answer. Negations ("not", "no"), numbers and any other word make a
+// sentence that says something, and it stays.
+constexpr std::string_view kAboutSources[] = {
+    "a", "above", "according", "all", "also", "an", "and", "answer", "answered", "answers", "are", "article",
+    "articles", "as", "based", "be", "been", "both", "by", "can", "cited", "context", "data", "derived",
+    "details", "document", "documents", "each", "for", "found", "from", "further", "given", "here", "in",
+    "info", "information", "is", "it", "listed", "material", "mentioned", "more", "of", "on", "please",
+    "provided", "question", "refer", "reference", "references", "respectively", "response", "see", "shown",
+    "source", "sourced", "sources", "specifically", "stated", "supported", "taken", "text", "texts", "that",
+    "the", "these", "this", "those", "to", "was", "were", "which", "with"};
+constexpr std::string_view kSourceNouns[] = {"article", "articles", "context", "data", "details", "document",
+                                             "documents", "info", "information", "material", "reference",
+                                             "references", "source", "sources", "text", "texts"};
+template <size_t N>
+bool OneOf(const std::string_view (&words)[N], std::string_view w) {
+  return std::find(std::begin(words), std::end(words), w) != std::end(words);
+}
+
+bool HasText(std::string_view s) {
+  return std::any_of(s.begin(), s.end(), [](char c) { return !IsSpace(c); });
+}
+
+enum class Said { kSomething, kOnlyWhereFrom, kUndecided };
+// `whole`: the sentence is complete. Otherwise its last word may be unfinished
+// and is not judged, and a start of only such words is kUndecided.
+Said WhatItSays(std::string_view sentence, bool whole) {
+  std::string t = WithoutCitations(sentence);
+  // A marker still being written ("sources [2") says nothing yet.
+  if (const size_t open = t.rfind('['); !whole && open != std::string::npos && t.find(']', open) == std::string::npos) t.resize(open);
+  bool noun = false;
+  size_t i = 0;
+  while (i < t.size()) {
+    const unsigned char c = static_cast<unsigned char>(t[i]);
+    if (!std::isalnum(c) && c < 0x80) {
+      ++i;
+      continue;
+    }
+    if (!std::isalpha(c)) return Said::kSomething;  // a digit, or any other script
+    std::string w;
+    while (i < t.size() && std::isalpha(static_cast<unsigned char>(t[i]))) w += static_cast<char>(std::tolower(static_cast<unsigned char>(t[i++])));
+    if (!whole && i == t.size()) break;
+    if (!OneOf(kAboutSources, w)) return Said::kSomething;
+    noun = noun || OneOf(kSourceNouns, w);
+  }
+  if (!whole) return Said::kUndecided;
+  return noun ? Said::kOnlyWhereFrom : Said::kSomething;
+}
+}  // namespace
+
 struct CitationAttributor::Terms {
   std::unique_ptr<text::Analyzer> analyzer;
   std::vector<std::unordered_set<std::string>> sources;  // index n - 1
@@ -401,7 +455,18 @@ CitationAttributor::CitationAttributor(const std::vector<Source>& sources, std::
 
 CitationAttributor::~CitationAttributor() = default;
 
-std::string CitationAttributor::AttributeSentence(std::string_view seg, std::string_view previous) const {
+std::string CitationAttributor::AttributeSentence(std::string_view seg, std::string_view previous, bool first) const {
+  // A sentence that only says where the answer comes from goes, with its
+  // markers; never the first (an answer that is nothing else stays as it is),
+  // nor one sharing a term with the question (asked about a document's
+  // sources or data, "The data is provided in the text." is an answer).
+  if (!first && WhatItSays(seg, /*whole=*/true) == Said::kOnlyWhereFrom) {
+    bool asked = false;
+    if (terms_->analyzer) {
+      for (const auto& term : terms_->analyzer->Analyze(WithoutCitations(seg))) asked = asked || terms_->question.count(term) > 0;
+    }
+    if (!asked) return "";
+  }
   std::vector<int> nums;
   size_t close = 0;
 
@@ -521,7 +586,7 @@ std::string CitationAttributor::Attribute(std::string_view answer) const {
   std::string_view previous;
   for (size_t end : CitedSentenceEnds(answer)) {
     const std::string_view sentence = answer.substr(from, end - from);
-    out += AttributeSentence(sentence, previous);
+    out += AttributeSentence(sentence, previous, !HasText(answer.substr(0, from)));
     previous = sentence;
     from = end;
   }
@@ -571,8 +636,9 @@ std::string CitationAttributor::Feed(std::string_view piece) {
   size_t from = 0;
   for (size_t k = 0; k < last; ++k) {
     const std::string_view sentence = std::string_view(pending_).substr(from, ends[k] - from);
-    std::string s = AttributeSentence(sentence, previous_);
+    std::string s = AttributeSentence(sentence, previous_, !said_);
     previous_ = sentence;
+    said_ = said_ || HasText(sentence);
     // The first sentence's stable prefix has been released already, and
     // attribution keeps it as it was.
     out += k == 0 ? s.substr(std::min(released_, s.size())) : s;
@@ -580,8 +646,10 @@ std::string CitationAttributor::Feed(std::string_view piece) {
   }
   if (last > 0) released_ = 0;
   pending_.erase(0, from);
-  // The unfinished sentence streams up to what attribution could still change.
-  const size_t stable = StablePrefix(pending_, released_);
+  // The unfinished sentence streams up to what attribution could still change
+  // (nothing while it may yet be one that goes).
+  const bool may_go = said_ && WhatItSays(pending_, /*whole=*/false) != Said::kSomething;
+  const size_t stable = may_go ? released_ : StablePrefix(pending_, released_);
   if (stable > released_) {
     out.append(pending_, released_, stable - released_);
     released_ = stable;
@@ -594,8 +662,9 @@ std::string CitationAttributor::Finish() {
   size_t from = 0;
   for (size_t end : pending_.empty() ? std::vector<size_t>{} : CitedSentenceEnds(pending_)) {
     const std::string_view sentence = std::string_view(pending_).substr(from, end - from);
-    out += AttributeSentence(sentence, previous_);
+    out += AttributeSentence(sentence, previous_, !said_);
     previous_ = sentence;
+    said_ = said_ || HasText(sentence);
     from = end;
   }
   out.erase(0, std::min(released_, out.size()));

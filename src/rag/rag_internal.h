@@ -47,7 +47,9 @@ std::string WithoutCitations(std::string_view text);
 // alone); markers on a sentence that says nothing any passage holds ("This
 // is stated in [1], [2] and [3].") are judged by the sentence before it. A
 // sentence left without a marker gets the passage that holds at least half of
-// what it says, as " [n]" before its closing punctuation.
+// what it says, as " [n]" before its closing punctuation. A sentence after
+// the first that only says where the answer comes from ("This is based on
+// the information provided in sources [2].") is left out.
 // Sentences nothing supports stay uncited. Deterministic; used for every
 // grounded answer.
 class CitationAttributor {
@@ -66,14 +68,15 @@ class CitationAttributor {
 
  private:
   // previous: the sentence before it (markers on a sentence that says nothing
-  // checkable are judged by it).
-  std::string AttributeSentence(std::string_view sentence, std::string_view previous) const;
+  // checkable are judged by it); first: no text comes before it.
+  std::string AttributeSentence(std::string_view sentence, std::string_view previous, bool first) const;
   struct Terms;
   std::unique_ptr<Terms> terms_;
   int max_n_ = 0;
   std::string pending_;   // text not yet attributed, from the start of a sentence
   size_t released_ = 0;   // bytes of pending_ already returned (its stable prefix)
   std::string previous_;  // the last sentence attributed while streaming
+  bool said_ = false;     // a sentence with text has been attributed
 };
 
 // The end of each sentence of an answer, extended over the citation markers

@@ -177,16 +177,17 @@ TEST(InlineCitations, APassageSharingOnlyTheQuestionsWordsIsNotCited) {
   EXPECT_EQ(a.Attribute("The prize went to Annie Ernaux."), "The prize went to Annie Ernaux [2].");
   // Two passages each holding part of the sentence both stay.
   EXPECT_EQ(a.Attribute("Ernaux won in 2022, after Gurnah in 2021 [1][2]."), "Ernaux won in 2022, after Gurnah in 2021 [1][2].");
-  // A sentence that only points at sources is judged by the one before it.
-  EXPECT_EQ(a.Attribute("Annie Ernaux won it. This is stated in sources [1], [2] and [3]."),
-            "Annie Ernaux won it [2]. This is stated in sources [2].");
+  // A sentence whose markers cite nothing it says is judged by the one before it.
+  EXPECT_EQ(a.Attribute("Annie Ernaux won it. Both prizes are covered in sources [1], [2] and [3]."),
+            "Annie Ernaux won it [2]. Both prizes are covered in sources [2].");
   // What is left of a list reads as a list: a pair without the serial comma.
-  EXPECT_EQ(a.Attribute("Ernaux won in 2022, after Gurnah in 2021. See sources [3], [1], and [2]."),
-            "Ernaux won in 2022, after Gurnah in 2021 [1]. See sources [1] and [2].");
-  EXPECT_EQ(a.Attribute("Ernaux won in 2022, after Gurnah in 2021. See sources [1], [2], and [3]."),
-            "Ernaux won in 2022, after Gurnah in 2021 [1]. See sources [1], [2].");
+  EXPECT_EQ(a.Attribute("Ernaux won in 2022, after Gurnah in 2021. Both prizes are covered in sources [3], [1], and [2]."),
+            "Ernaux won in 2022, after Gurnah in 2021 [1]. Both prizes are covered in sources [1] and [2].");
+  EXPECT_EQ(a.Attribute("Ernaux won in 2022, after Gurnah in 2021. Both prizes are covered in sources [1], [2], and [3]."),
+            "Ernaux won in 2022, after Gurnah in 2021 [1]. Both prizes are covered in sources [1], [2].");
   // Streamed, the same answers.
   for (const std::string& answer : {std::string("Annie Ernaux won the 2022 Nobel Prize in Literature [1][2]. The prize went to Annie Ernaux."),
+                                   std::string("Annie Ernaux won it. Both prizes are covered in sources [1], [2] and [3]."),
                                    std::string("Annie Ernaux won it. This is stated in sources [1], [2] and [3].")}) {
   for (size_t step : {1, 3, 7}) {
     rag::CitationAttributor s(Sources(passages), question);
@@ -196,6 +197,54 @@ TEST(InlineCitations, APassageSharingOnlyTheQuestionsWordsIsNotCited) {
     EXPECT_EQ(streamed, a.Attribute(answer)) << step;
   }
   }
+}
+
+// "This is based on the information provided in sources [2].": a sentence
+// that only says where the answer comes from is left out, with its markers,
+// and so never streamed. One that says anything else stays.
+TEST(InlineCitations, ASentenceThatOnlyNamesTheSourcesIsLeftOut) {
+  const std::vector<std::string> passages = {
+      "The 2021 Nobel Prize in Literature went to Abdulrazak Gurnah, the Swedish Academy said.",
+      "Annie Ernaux was awarded the 2022 Nobel Prize in Literature for her courage and clinical acuity."};
+  const std::string question = "Who won the 2022 Nobel Prize in Literature?";
+  rag::CitationAttributor a(Sources(passages), question);
+  EXPECT_EQ(a.Attribute("Annie Ernaux won it [2]. This is based on the information provided in sources [2]."),
+            "Annie Ernaux won it [2].");
+  EXPECT_EQ(a.Attribute("Annie Ernaux won it [2]. This information can be found in sources [1] and [2]. She is French."),
+            "Annie Ernaux won it [2]. She is French.");
+  EXPECT_EQ(a.Attribute("Annie Ernaux won it [2].\nAccording to the sources provided, this is stated in the text [2]."),
+            "Annie Ernaux won it [2].\n");
+  // Kept: the first sentence (an answer that is nothing else), a negation, a
+  // number, a word that is not about the sources, another script.
+  const std::pair<std::string, std::string> kept[] = {
+      {"This is stated in the sources [2].", "This is stated in the sources"},
+      {"Annie Ernaux won it [2]. The sources do not say when.", "The sources do not say when."},
+      {"Annie Ernaux won it [2]. This is stated in source 2.", "This is stated in source 2."},
+      {"Annie Ernaux won it [2]. This is the French writer in the sources [2].", "This is the French writer"},
+      {"Annie Ernaux won it [2]. This is it.", "This is it."},
+      {"Annie Ernaux won it [2]. 这是来源中的信息[2]。", "这是来源中的信息"}};
+  for (const auto& [answer, stays] : kept) EXPECT_NE(a.Attribute(answer).find(stays), std::string::npos) << answer;
+  // Nor one about what the question asks.
+  rag::CitationAttributor about_data(Sources(passages), "Does the Swedish Academy publish its data?");
+  EXPECT_EQ(about_data.Attribute("Yes [1]. The data is provided in the text [1]."), "Yes [1]. The data is provided in the text [1].");
+  EXPECT_EQ(about_data.Attribute("Yes [1]. This is stated in the sources [1]."), "Yes [1].");
+  // Streamed: the same text, and the start of a later sentence waits until it
+  // says something ("This is" could still go).
+  for (const std::string& answer : {std::string("Annie Ernaux won it [2]. This is based on the information provided in sources [2]."),
+                                   std::string("Annie Ernaux won it [2]. This is the French writer in the sources [2].")}) {
+    for (size_t step : {1, 2, 5, 11}) {
+      rag::CitationAttributor s(Sources(passages), question);
+      std::string streamed;
+      for (size_t i = 0; i < answer.size(); i += step) streamed += s.Feed(std::string_view(answer).substr(i, step));
+      streamed += s.Finish();
+      EXPECT_EQ(streamed, a.Attribute(answer)) << step;
+    }
+  }
+  rag::CitationAttributor s(Sources(passages), question);
+  EXPECT_EQ(s.Feed("Annie Ernaux won it [2]. This is"), "Annie Ernaux won it [2].");
+  EXPECT_EQ(s.Feed(" the French"), "");  // "French" may still be a longer word
+  EXPECT_EQ(s.Feed(" writer."), " This is the French writer");
+  EXPECT_EQ(s.Finish(), ".");
 }
 
 TEST(InlineCitations, StreamingGivesExactlyTheWholeAnswer) {
@@ -225,8 +274,8 @@ TEST(InlineCitations, StreamingGivesExactlyTheWholeAnswer) {
   EXPECT_EQ(a.Feed("Steep the coffee"), "Steep the coffee");
   EXPECT_EQ(a.Feed(" for four minutes. "), " for four minutes");
   EXPECT_EQ(a.Feed("[2"), "");  // a marker may still follow: held
-  EXPECT_EQ(a.Feed("] Then"), ". [2] Then");
-  EXPECT_EQ(a.Feed(" press."), " press");
+  EXPECT_EQ(a.Feed("] Then"), ". [2]");  // "Then" may still be a longer word
+  EXPECT_EQ(a.Feed(" press."), " Then press");
   EXPECT_EQ(a.Finish(), ".");
   // A multi-byte character is never split.
   rag::CitationAttributor b(Sources(kPassages));
