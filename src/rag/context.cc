@@ -456,17 +456,31 @@ CitationAttributor::CitationAttributor(const std::vector<Source>& sources, std::
 CitationAttributor::~CitationAttributor() = default;
 
 std::string CitationAttributor::AttributeSentence(std::string_view seg, std::string_view previous, bool first) const {
-  // A sentence that only says where the answer comes from goes, with its
-  // markers; never the first (an answer that is nothing else stays as it is),
-  // nor one sharing a term with the question (asked about a document's
-  // sources or data, "The data is provided in the text." is an answer).
-  if (!first && WhatItSays(seg, /*whole=*/true) == Said::kOnlyWhereFrom) {
-    bool asked = false;
-    if (terms_->analyzer) {
-      for (const auto& term : terms_->analyzer->Analyze(WithoutCitations(seg))) asked = asked || terms_->question.count(term) > 0;
+  std::string out = AttributeMarkers(seg, previous);
+  // A sentence that only says where the answer comes from goes; never the
+  // first (an answer that is nothing else stays as it is), nor one sharing a
+  // term with the question (asked about a document's sources or data, "The
+  // data is provided in the text." is an answer). Its markers (judged by the
+  // sentence before it) that the sentence before lacks stay, as "[4]" after
+  // that sentence's: "... 2019 [1]. This is found in sources [1], [4]." reads
+  // "... 2019 [1]. [4]".
+  if (first || WhatItSays(seg, /*whole=*/true) != Said::kOnlyWhereFrom) return out;
+  if (terms_->analyzer) {
+    for (const auto& term : terms_->analyzer->Analyze(WithoutCitations(seg))) {
+      if (terms_->question.count(term)) return out;
     }
-    if (!asked) return "";
   }
+  // What the sentence before cites once attributed (a marker may have been added to it).
+  std::vector<int> before = CitedNumbers(previous, max_n_);
+  for (int n : CitedNumbers(AttributeMarkers(previous, {}), max_n_)) before.push_back(n);
+  std::string markers;
+  for (int n : CitedNumbers(out, max_n_)) {
+    if (std::find(before.begin(), before.end(), n) == before.end()) markers += (markers.empty() ? "" : ", ") + std::to_string(n);
+  }
+  return markers.empty() ? std::string() : " [" + markers + "]";
+}
+
+std::string CitationAttributor::AttributeMarkers(std::string_view seg, std::string_view previous) const {
   std::vector<int> nums;
   size_t close = 0;
 
@@ -586,8 +600,8 @@ std::string CitationAttributor::Attribute(std::string_view answer) const {
   std::string_view previous;
   for (size_t end : CitedSentenceEnds(answer)) {
     const std::string_view sentence = answer.substr(from, end - from);
-    out += AttributeSentence(sentence, previous, !HasText(answer.substr(0, from)));
-    previous = sentence;
+    out += AttributeSentence(sentence, previous, previous.empty());
+    if (HasText(sentence)) previous = sentence;
     from = end;
   }
   return out;
@@ -636,9 +650,8 @@ std::string CitationAttributor::Feed(std::string_view piece) {
   size_t from = 0;
   for (size_t k = 0; k < last; ++k) {
     const std::string_view sentence = std::string_view(pending_).substr(from, ends[k] - from);
-    std::string s = AttributeSentence(sentence, previous_, !said_);
-    previous_ = sentence;
-    said_ = said_ || HasText(sentence);
+    std::string s = AttributeSentence(sentence, previous_, previous_.empty());
+    if (HasText(sentence)) previous_ = sentence;
     // The first sentence's stable prefix has been released already, and
     // attribution keeps it as it was.
     out += k == 0 ? s.substr(std::min(released_, s.size())) : s;
@@ -648,7 +661,7 @@ std::string CitationAttributor::Feed(std::string_view piece) {
   pending_.erase(0, from);
   // The unfinished sentence streams up to what attribution could still change
   // (nothing while it may yet be one that goes).
-  const bool may_go = said_ && WhatItSays(pending_, /*whole=*/false) != Said::kSomething;
+  const bool may_go = !previous_.empty() && WhatItSays(pending_, /*whole=*/false) != Said::kSomething;
   const size_t stable = may_go ? released_ : StablePrefix(pending_, released_);
   if (stable > released_) {
     out.append(pending_, released_, stable - released_);
@@ -662,9 +675,8 @@ std::string CitationAttributor::Finish() {
   size_t from = 0;
   for (size_t end : pending_.empty() ? std::vector<size_t>{} : CitedSentenceEnds(pending_)) {
     const std::string_view sentence = std::string_view(pending_).substr(from, end - from);
-    out += AttributeSentence(sentence, previous_, !said_);
-    previous_ = sentence;
-    said_ = said_ || HasText(sentence);
+    out += AttributeSentence(sentence, previous_, previous_.empty());
+    if (HasText(sentence)) previous_ = sentence;
     from = end;
   }
   out.erase(0, std::min(released_, out.size()));

@@ -49,7 +49,8 @@ std::string WithoutCitations(std::string_view text);
 // sentence left without a marker gets the passage that holds at least half of
 // what it says, as " [n]" before its closing punctuation. A sentence after
 // the first that only says where the answer comes from ("This is based on
-// the information provided in sources [2].") is left out.
+// the information provided in sources [2].") is left out, all but its markers
+// the sentence before lacks.
 // Sentences nothing supports stay uncited. Deterministic; used for every
 // grounded answer.
 class CitationAttributor {
@@ -67,16 +68,18 @@ class CitationAttributor {
   std::string Finish();
 
  private:
-  // previous: the sentence before it (markers on a sentence that says nothing
-  // checkable are judged by it); first: no text comes before it.
+  // previous: the last sentence with text before it (markers on a sentence
+  // that says nothing checkable are judged by it); first: there is none.
   std::string AttributeSentence(std::string_view sentence, std::string_view previous, bool first) const;
+  // The markers checked and the missing one added (AttributeSentence less the
+  // sentences that go).
+  std::string AttributeMarkers(std::string_view sentence, std::string_view previous) const;
   struct Terms;
   std::unique_ptr<Terms> terms_;
   int max_n_ = 0;
   std::string pending_;   // text not yet attributed, from the start of a sentence
   size_t released_ = 0;   // bytes of pending_ already returned (its stable prefix)
-  std::string previous_;  // the last sentence attributed while streaming
-  bool said_ = false;     // a sentence with text has been attributed
+  std::string previous_;  // the last sentence with text attributed while streaming
 };
 
 // The end of each sentence of an answer, extended over the citation markers

@@ -212,6 +212,10 @@ TEST(InlineCitations, ASentenceThatOnlyNamesTheSourcesIsLeftOut) {
             "Annie Ernaux won it [2].");
   EXPECT_EQ(a.Attribute("Annie Ernaux won it [2]. This information can be found in sources [1] and [2]. She is French."),
             "Annie Ernaux won it [2]. She is French.");
+  // Its markers that the sentence before lacks, and that hold what it says, stay.
+  EXPECT_EQ(a.Attribute("Ernaux won in 2022, after Gurnah in 2021 [2]. This information is found in sources [1], [2]."),
+            "Ernaux won in 2022, after Gurnah in 2021 [2]. [1]");
+  EXPECT_EQ(a.Attribute("Annie Ernaux won the 2022 prize. This is stated in source [2]."), "Annie Ernaux won the 2022 prize [2].");
   EXPECT_EQ(a.Attribute("Annie Ernaux won it [2].\nAccording to the sources provided, this is stated in the text [2]."),
             "Annie Ernaux won it [2].\n");
   // Kept: the first sentence (an answer that is nothing else), a negation, a
@@ -231,6 +235,7 @@ TEST(InlineCitations, ASentenceThatOnlyNamesTheSourcesIsLeftOut) {
   // Streamed: the same text, and the start of a later sentence waits until it
   // says something ("This is" could still go).
   for (const std::string& answer : {std::string("Annie Ernaux won it [2]. This is based on the information provided in sources [2]."),
+                                   std::string("Ernaux won in 2022, after Gurnah in 2021 [2]. This information is found in sources [1], [2]."),
                                    std::string("Annie Ernaux won it [2]. This is the French writer in the sources [2].")}) {
     for (size_t step : {1, 2, 5, 11}) {
       rag::CitationAttributor s(Sources(passages), question);
