@@ -120,6 +120,14 @@ std::vector<Source> Sources(const std::vector<std::string>& texts) {
   return out;
 }
 
+// The answer fed to an attributor in pieces of `step` bytes, as a generator streams it.
+std::string Streamed(const std::vector<Source>& sources, std::string_view question, std::string_view answer, size_t step) {
+  rag::CitationAttributor s(sources, question);
+  std::string out;
+  for (size_t i = 0; i < answer.size(); i += step) out += s.Feed(answer.substr(i, step));
+  return out + s.Finish();
+}
+
 const std::vector<std::string> kPassages = {
     "The Eiffel Tower was completed in 1889 for the World's Fair in Paris.",
     "A French press should steep the coffee for four minutes before pressing the plunger.",
@@ -189,13 +197,7 @@ TEST(InlineCitations, APassageSharingOnlyTheQuestionsWordsIsNotCited) {
   for (const std::string& answer : {std::string("Annie Ernaux won the 2022 Nobel Prize in Literature [1][2]. The prize went to Annie Ernaux."),
                                    std::string("Annie Ernaux won it. Both prizes are covered in sources [1], [2] and [3]."),
                                    std::string("Annie Ernaux won it. This is stated in sources [1], [2] and [3].")}) {
-  for (size_t step : {1, 3, 7}) {
-    rag::CitationAttributor s(Sources(passages), question);
-    std::string streamed;
-    for (size_t i = 0; i < answer.size(); i += step) streamed += s.Feed(std::string_view(answer).substr(i, step));
-    streamed += s.Finish();
-    EXPECT_EQ(streamed, a.Attribute(answer)) << step;
-  }
+    for (size_t step : {1, 3, 7}) EXPECT_EQ(Streamed(Sources(passages), question, answer, step), a.Attribute(answer)) << step;
   }
 }
 
@@ -237,13 +239,7 @@ TEST(InlineCitations, ASentenceThatOnlyNamesTheSourcesIsLeftOut) {
   for (const std::string& answer : {std::string("Annie Ernaux won it [2]. This is based on the information provided in sources [2]."),
                                    std::string("Ernaux won in 2022, after Gurnah in 2021 [2]. This information is found in sources [1], [2]."),
                                    std::string("Annie Ernaux won it [2]. This is the French writer in the sources [2].")}) {
-    for (size_t step : {1, 2, 5, 11}) {
-      rag::CitationAttributor s(Sources(passages), question);
-      std::string streamed;
-      for (size_t i = 0; i < answer.size(); i += step) streamed += s.Feed(std::string_view(answer).substr(i, step));
-      streamed += s.Finish();
-      EXPECT_EQ(streamed, a.Attribute(answer)) << step;
-    }
+    for (size_t step : {1, 2, 5, 11}) EXPECT_EQ(Streamed(Sources(passages), question, answer, step), a.Attribute(answer)) << step;
   }
   rag::CitationAttributor s(Sources(passages), question);
   EXPECT_EQ(s.Feed("Annie Ernaux won it [2]. This is"), "Annie Ernaux won it [2].");
@@ -266,11 +262,7 @@ TEST(InlineCitations, StreamingGivesExactlyTheWholeAnswer) {
     const rag::CitationAttributor whole(Sources(kPassages));
     const std::string expected = whole.Attribute(answer);
     for (size_t step : {1, 2, 3, 5, 7, 13}) {
-      rag::CitationAttributor a(Sources(kPassages));
-      std::string streamed;
-      for (size_t i = 0; i < answer.size(); i += step) streamed += a.Feed(std::string_view(answer).substr(i, step));
-      streamed += a.Finish();
-      EXPECT_EQ(streamed, expected) << "pieces of " << step << " bytes of: " << answer;
+      EXPECT_EQ(Streamed(Sources(kPassages), {}, answer, step), expected) << "pieces of " << step << " bytes of: " << answer;
     }
   }
   // Words stream as they come; what attribution may still change waits: the
