@@ -429,6 +429,9 @@ Said WhatItSays(std::string_view sentence, bool whole) {
     noun = noun || OneOf(kSourceNouns, w);
   }
   if (!whole) return Said::kUndecided;
+  // "Sources:" introduces what follows (a list the model wrote), and stays with it.
+  const size_t last = t.find_last_not_of(" \t\r\n");
+  if (last != std::string::npos && t[last] == ':') return Said::kSomething;
   return noun ? Said::kOnlyWhereFrom : Said::kSomething;
 }
 }  // namespace

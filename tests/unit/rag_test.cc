@@ -221,13 +221,15 @@ TEST(InlineCitations, ASentenceThatOnlyNamesTheSourcesIsLeftOut) {
   EXPECT_EQ(a.Attribute("Annie Ernaux won it [2].\nAccording to the sources provided, this is stated in the text [2]."),
             "Annie Ernaux won it [2].\n");
   // Kept: the first sentence (an answer that is nothing else), a negation, a
-  // number, a word that is not about the sources, another script.
+  // number, a word that is not about the sources, a line introducing a list,
+  // another script.
   const std::pair<std::string, std::string> kept[] = {
       {"This is stated in the sources [2].", "This is stated in the sources"},
       {"Annie Ernaux won it [2]. The sources do not say when.", "The sources do not say when."},
       {"Annie Ernaux won it [2]. This is stated in source 2.", "This is stated in source 2."},
       {"Annie Ernaux won it [2]. This is the French writer in the sources [2].", "This is the French writer"},
       {"Annie Ernaux won it [2]. This is it.", "This is it."},
+      {"Annie Ernaux won it [2].\n\nSources:\n[2] Nobel Prize", "Sources:\n[2] Nobel Prize"},
       {"Annie Ernaux won it [2]. 这是来源中的信息[2]。", "这是来源中的信息"}};
   for (const auto& [answer, stays] : kept) EXPECT_NE(a.Attribute(answer).find(stays), std::string::npos) << answer;
   // Nor one about what the question asks.
@@ -238,6 +240,7 @@ TEST(InlineCitations, ASentenceThatOnlyNamesTheSourcesIsLeftOut) {
   // says something ("This is" could still go).
   for (const std::string& answer : {std::string("Annie Ernaux won it [2]. This is based on the information provided in sources [2]."),
                                    std::string("Ernaux won in 2022, after Gurnah in 2021 [2]. This information is found in sources [1], [2]."),
+                                   std::string("Annie Ernaux won it [2].\n\nSources:\n[2] Nobel Prize"),
                                    std::string("Annie Ernaux won it [2]. This is the French writer in the sources [2].")}) {
     for (size_t step : {1, 2, 5, 11}) EXPECT_EQ(Streamed(Sources(passages), question, answer, step), a.Attribute(answer)) << step;
   }
