@@ -169,12 +169,16 @@ TEST(InlineCitations, APassageRepeatingPartOfTheBestOneIsNotCitedBesideIt) {
   EXPECT_EQ(a.Attribute("Splatoon 2 was released on July 21, 2017 [2]."), "Splatoon 2 was released on July 21, 2017 [1].");
 }
 
+// Two answers and on-topic noise that shares only the question's words.
+const std::vector<std::string> kNobelPassages = {
+    "The 2021 Nobel Prize in Literature went to Abdulrazak Gurnah, the Swedish Academy said.",
+    "Annie Ernaux was awarded the 2022 Nobel Prize in Literature for her courage and clinical acuity.",
+    "The Nobel Prize in Literature is announced each October in Stockholm."};
+const std::string kNobelQuestion = "Who won the 2022 Nobel Prize in Literature?";
+
 TEST(InlineCitations, APassageSharingOnlyTheQuestionsWordsIsNotCited) {
-  const std::vector<std::string> passages = {
-      "The 2021 Nobel Prize in Literature went to Abdulrazak Gurnah, the Swedish Academy said.",
-      "Annie Ernaux was awarded the 2022 Nobel Prize in Literature for her courage and clinical acuity.",
-      "The Nobel Prize in Literature is announced each October in Stockholm."};
-  const std::string question = "Who won the 2022 Nobel Prize in Literature?";
+  const std::vector<std::string>& passages = kNobelPassages;
+  const std::string& question = kNobelQuestion;
   rag::CitationAttributor a(Sources(passages), question);
   EXPECT_EQ(a.Attribute("Annie Ernaux won the 2022 Nobel Prize in Literature [1][2]."),
             "Annie Ernaux won the 2022 Nobel Prize in Literature [2].");
@@ -205,10 +209,8 @@ TEST(InlineCitations, APassageSharingOnlyTheQuestionsWordsIsNotCited) {
 // that only says where the answer comes from is left out, with its markers,
 // and so never streamed. One that says anything else stays.
 TEST(InlineCitations, ASentenceThatOnlyNamesTheSourcesIsLeftOut) {
-  const std::vector<std::string> passages = {
-      "The 2021 Nobel Prize in Literature went to Abdulrazak Gurnah, the Swedish Academy said.",
-      "Annie Ernaux was awarded the 2022 Nobel Prize in Literature for her courage and clinical acuity."};
-  const std::string question = "Who won the 2022 Nobel Prize in Literature?";
+  const std::vector<std::string>& passages = kNobelPassages;
+  const std::string& question = kNobelQuestion;
   rag::CitationAttributor a(Sources(passages), question);
   EXPECT_EQ(a.Attribute("Annie Ernaux won it [2]. This is based on the information provided in sources [2]."),
             "Annie Ernaux won it [2].");
