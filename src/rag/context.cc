@@ -406,6 +406,13 @@ bool HasText(std::string_view s) {
   return std::any_of(s.begin(), s.end(), [](char c) { return !IsSpace(c); });
 }
 
+// What the next sentence reads as the one before it: the last attributed
+// sentence with text, with the markers a left-out sentence kept after it.
+void Remember(std::string* previous, const std::string& attributed) {
+  if (HasText(WithoutCitations(attributed))) *previous = attributed;
+  else if (HasText(attributed)) *previous += attributed;
+}
+
 enum class Said { kSomething, kOnlyWhereFrom, kUndecided };
 // `whole`: the sentence is complete. Otherwise its last word may be unfinished
 // and is not judged, and a start of only such words is kUndecided.
@@ -473,9 +480,7 @@ std::string CitationAttributor::AttributeSentence(std::string_view seg, std::str
       if (terms_->question.count(term)) return out;
     }
   }
-  // What the sentence before cites once attributed (a marker may have been added to it).
-  std::vector<int> before = CitedNumbers(previous, max_n_);
-  for (int n : CitedNumbers(AttributeMarkers(previous, {}), max_n_)) before.push_back(n);
+  const std::vector<int> before = CitedNumbers(previous, max_n_);
   std::string markers;
   for (int n : CitedNumbers(out, max_n_)) {
     if (std::find(before.begin(), before.end(), n) == before.end()) markers += (markers.empty() ? "" : ", ") + std::to_string(n);
@@ -598,13 +603,12 @@ std::string CitationAttributor::AttributeMarkers(std::string_view seg, std::stri
 }
 
 std::string CitationAttributor::Attribute(std::string_view answer) const {
-  std::string out;
+  std::string out, previous;
   size_t from = 0;
-  std::string_view previous;
   for (size_t end : CitedSentenceEnds(answer)) {
-    const std::string_view sentence = answer.substr(from, end - from);
-    out += AttributeSentence(sentence, previous, previous.empty());
-    if (HasText(sentence)) previous = sentence;
+    std::string s = AttributeSentence(answer.substr(from, end - from), previous, previous.empty());
+    out += s;
+    Remember(&previous, s);
     from = end;
   }
   return out;
@@ -654,7 +658,7 @@ std::string CitationAttributor::Feed(std::string_view piece) {
   for (size_t k = 0; k < last; ++k) {
     const std::string_view sentence = std::string_view(pending_).substr(from, ends[k] - from);
     std::string s = AttributeSentence(sentence, previous_, previous_.empty());
-    if (HasText(sentence)) previous_ = sentence;
+    Remember(&previous_, s);
     // The first sentence's stable prefix has been released already, and
     // attribution keeps it as it was.
     out += k == 0 ? s.substr(std::min(released_, s.size())) : s;
@@ -678,8 +682,9 @@ std::string CitationAttributor::Finish() {
   size_t from = 0;
   for (size_t end : pending_.empty() ? std::vector<size_t>{} : CitedSentenceEnds(pending_)) {
     const std::string_view sentence = std::string_view(pending_).substr(from, end - from);
-    out += AttributeSentence(sentence, previous_, previous_.empty());
-    if (HasText(sentence)) previous_ = sentence;
+    std::string s = AttributeSentence(sentence, previous_, previous_.empty());
+    out += s;
+    Remember(&previous_, s);
     from = end;
   }
   out.erase(0, std::min(released_, out.size()));

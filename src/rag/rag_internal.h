@@ -68,8 +68,9 @@ class CitationAttributor {
   std::string Finish();
 
  private:
-  // previous: the last sentence with text before it (markers on a sentence
-  // that says nothing checkable are judged by it); first: there is none.
+  // previous: the last sentence with text before it, as attributed (markers
+  // on a sentence that says nothing checkable are judged by it); first: there
+  // is none.
   std::string AttributeSentence(std::string_view sentence, std::string_view previous, bool first) const;
   // The markers checked and the missing one added (AttributeSentence less the
   // sentences that go).
@@ -79,7 +80,7 @@ class CitationAttributor {
   int max_n_ = 0;
   std::string pending_;   // text not yet attributed, from the start of a sentence
   size_t released_ = 0;   // bytes of pending_ already returned (its stable prefix)
-  std::string previous_;  // the last sentence with text attributed while streaming
+  std::string previous_;  // the last sentence with text, as attributed while streaming
 };
 
 // The end of each sentence of an answer, extended over the citation markers

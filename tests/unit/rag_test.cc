@@ -222,6 +222,12 @@ TEST(InlineCitations, ASentenceThatOnlyNamesTheSourcesIsLeftOut) {
   EXPECT_EQ(a.Attribute("Annie Ernaux won the 2022 prize. This is stated in source [2]."), "Annie Ernaux won the 2022 prize [2].");
   EXPECT_EQ(a.Attribute("Annie Ernaux won it [2].\nAccording to the sources provided, this is stated in the text [2]."),
             "Annie Ernaux won it [2].\n");
+  // The sentence after one left out is judged by the sentence before that
+  // one: no passage says "French", and [1] does not hold what came before.
+  EXPECT_EQ(a.Attribute("Annie Ernaux won it [2]. This is stated in the sources [2]. She is French [1]."),
+            "Annie Ernaux won it [2]. She is French [2].");
+  EXPECT_EQ(a.Attribute("Ernaux won in 2022, after Gurnah in 2021 [2]. This is found in sources [1], [2]. It is stated in source [1]."),
+            "Ernaux won in 2022, after Gurnah in 2021 [2]. [1]");
   // Kept: the first sentence (an answer that is nothing else), a negation, a
   // number, a word that is not about the sources, a line introducing a list,
   // another script.
@@ -243,7 +249,8 @@ TEST(InlineCitations, ASentenceThatOnlyNamesTheSourcesIsLeftOut) {
   for (const std::string& answer : {std::string("Annie Ernaux won it [2]. This is based on the information provided in sources [2]."),
                                    std::string("Ernaux won in 2022, after Gurnah in 2021 [2]. This information is found in sources [1], [2]."),
                                    std::string("Annie Ernaux won it [2].\n\nSources:\n[2] Nobel Prize"),
-                                   std::string("Annie Ernaux won it [2]. This is the French writer in the sources [2].")}) {
+                                   std::string("Annie Ernaux won it [2]. This is the French writer in the sources [2]."),
+                                   std::string("Annie Ernaux won it [2]. This is stated in the sources [2]. She is French [1].")}) {
     for (size_t step : {1, 2, 5, 11}) EXPECT_EQ(Streamed(Sources(passages), question, answer, step), a.Attribute(answer)) << step;
   }
   rag::CitationAttributor s(Sources(passages), question);
