@@ -388,12 +388,13 @@ namespace {
 // sentence that says something, and it stays.
 constexpr std::string_view kAboutSources[] = {
     "a", "above", "according", "all", "also", "an", "and", "answer", "answered", "answers", "are", "article",
-    "articles", "as", "based", "be", "been", "both", "by", "can", "cited", "context", "data", "derived",
-    "details", "document", "documents", "each", "for", "found", "from", "further", "given", "here", "in",
-    "info", "information", "is", "it", "listed", "material", "mentioned", "more", "of", "on", "please",
-    "provided", "question", "refer", "reference", "references", "respectively", "response", "see", "shown",
-    "source", "sourced", "sources", "specifically", "stated", "supported", "taken", "text", "texts", "that",
-    "the", "these", "this", "those", "to", "was", "were", "which", "with"};
+    "articles", "as", "based", "be", "been", "both", "by", "can", "cited", "citing", "clearly", "confirm",
+    "confirmed", "context", "data", "derived", "details", "directly", "document", "documents", "each",
+    "evident", "explicitly", "for", "found", "from", "further", "given", "here", "in", "info", "information",
+    "is", "it", "listed", "material", "mentioned", "more", "of", "on", "please", "provide", "provided",
+    "provides", "question", "refer", "reference", "references", "respectively", "response", "see", "seen",
+    "shown", "source", "sourced", "sources", "specifically", "stated", "supported", "taken", "text", "texts",
+    "that", "the", "these", "this", "those", "to", "verified", "was", "were", "which", "with"};
 constexpr std::string_view kSourceNouns[] = {"article", "articles", "context", "data", "details", "document",
                                              "documents", "info", "information", "material", "reference",
                                              "references", "source", "sources", "text", "texts"};
