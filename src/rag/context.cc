@@ -668,8 +668,10 @@ std::string CitationAttributor::Feed(std::string_view piece) {
   if (last > 0) released_ = 0;
   pending_.erase(0, from);
   // The unfinished sentence streams up to what attribution could still change
-  // (nothing while it may yet be one that goes).
-  const bool may_go = !previous_.empty() && WhatItSays(pending_, /*whole=*/false) != Said::kSomething;
+  // (nothing while it may yet be one that goes). Judged alone: what follows
+  // its end ("2022 ..." after "... sources [2]. ") says nothing about it.
+  const std::string_view unfinished = std::string_view(pending_).substr(0, CitedSentenceEnds(pending_).front());
+  const bool may_go = !previous_.empty() && WhatItSays(unfinished, /*whole=*/false) != Said::kSomething;
   const size_t stable = may_go ? released_ : StablePrefix(pending_, released_);
   if (stable > released_) {
     out.append(pending_, released_, stable - released_);

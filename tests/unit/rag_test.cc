@@ -253,7 +253,8 @@ TEST(InlineCitations, ASentenceThatOnlyNamesTheSourcesIsLeftOut) {
                                    std::string("Ernaux won in 2022, after Gurnah in 2021 [2]. This information is found in sources [1], [2]."),
                                    std::string("Annie Ernaux won it [2].\n\nSources:\n[2] Nobel Prize"),
                                    std::string("Annie Ernaux won it [2]. This is the French writer in the sources [2]."),
-                                   std::string("Annie Ernaux won it [2]. This is stated in the sources [2]. She is French [1].")}) {
+                                   std::string("Annie Ernaux won it [2]. This is stated in the sources [2]. She is French [1]."),
+                                   std::string("Annie Ernaux won it [2]. This is stated in the sources [2]. 2022 was her year.")}) {
     for (size_t step : {1, 2, 5, 11}) EXPECT_EQ(Streamed(Sources(passages), question, answer, step), a.Attribute(answer)) << step;
   }
   rag::CitationAttributor s(Sources(passages), question);
