@@ -187,7 +187,11 @@ Result<Answer> Grounded(KnowledgeBase& kb, Generator& gen, const std::string& qu
   go.sampling.text_first = true;
   QUARRY_RETURN_IF_ERROR(rag::GenerateAndSelect(gen, convs, go, ev, weights, &kb, attributed, &a));
   if (on_piece) emit(stream.Finish());
-  for (Candidate& c : a.candidates) c.text = stream.Attribute(c.text);  // Attribute keeps no state
+  for (Candidate& c : a.candidates) {
+    c.text = stream.Attribute(c.text);  // Attribute keeps no state
+    // A list of sources it cut leaves the blank line before it (held, never streamed).
+    c.text.erase(c.text.find_last_not_of(" \t\r\n") + 1);
+  }
   if (!a.candidates.empty()) a.text = a.candidates[static_cast<size_t>(a.selected)].text;
   a.cited = rag::CitedNumbers(a.text, static_cast<int>(a.sources.size()));
   return a;

@@ -388,16 +388,16 @@ namespace {
 // sentence that says something, and it stays.
 constexpr std::string_view kAboutSources[] = {
     "a", "above", "according", "all", "also", "an", "and", "answer", "answered", "answers", "are", "article",
-    "articles", "as", "based", "be", "been", "both", "by", "can", "cited", "citing", "clearly", "confirm",
-    "confirmed", "context", "data", "derived", "details", "directly", "document", "documents", "each",
-    "evident", "explicitly", "for", "found", "from", "further", "given", "here", "in", "info", "information",
-    "is", "it", "listed", "material", "mentioned", "more", "of", "on", "please", "provide", "provided",
-    "provides", "question", "refer", "reference", "references", "respectively", "response", "see", "seen",
-    "shown", "source", "sourced", "sources", "specifically", "stated", "supported", "taken", "text", "texts",
-    "that", "the", "these", "this", "those", "to", "verified", "was", "were", "which", "with"};
-constexpr std::string_view kSourceNouns[] = {"article", "articles", "context", "data", "details", "document",
-                                             "documents", "info", "information", "material", "reference",
-                                             "references", "source", "sources", "text", "texts"};
+    "articles", "as", "based", "be", "been", "both", "by", "can", "citation", "citations", "cited", "citing",
+    "clearly", "confirm", "confirmed", "context", "data", "derived", "details", "directly", "document",
+    "documents", "each", "evident", "explicitly", "for", "found", "from", "further", "given", "here", "in", "info",
+    "information", "is", "it", "listed", "material", "mentioned", "more", "of", "on", "please", "provide",
+    "provided", "provides", "question", "refer", "reference", "references", "respectively", "response", "see",
+    "seen", "shown", "source", "sourced", "sources", "specifically", "stated", "supported", "taken", "text",
+    "texts", "that", "the", "these", "this", "those", "to", "verified", "was", "were", "which", "with"};
+constexpr std::string_view kSourceNouns[] = {
+    "article", "articles", "citation", "citations", "context", "data", "details", "document", "documents", "info",
+    "information", "material", "reference", "references", "source", "sources", "text", "texts"};
 template <size_t N>
 bool OneOf(const std::string_view (&words)[N], std::string_view w) {
   return std::find(std::begin(words), std::end(words), w) != std::end(words);
@@ -437,10 +437,27 @@ Said WhatItSays(std::string_view sentence, bool whole) {
     noun = noun || OneOf(kSourceNouns, w);
   }
   if (!whole) return Said::kUndecided;
-  // "Sources:" introduces what follows (a list the model wrote), and stays with it.
+  // "According to the sources:" introduces what follows, and stays with it
+  // (a "Sources:" heading, and the list it opens, go: EndsTheAnswer).
   const size_t last = t.find_last_not_of(" \t\r\n");
   if (last != std::string::npos && t[last] == ':') return Said::kSomething;
   return noun ? Said::kOnlyWhereFrom : Said::kSomething;
+}
+
+// "Sources:" or "**References:**" on a line of its own: the heading of a list
+// of sources the model copied from its prompt.
+bool IsSourcesHeading(std::string_view sentence) {
+  std::string t = Trim(WithoutCitations(sentence));
+  while (!t.empty() && (t.back() == '*' || t.back() == ' ')) t.pop_back();
+  if (t.empty() || t.back() != ':') return false;
+  t.pop_back();
+  while (!t.empty() && (t.back() == '*' || t.back() == ' ')) t.pop_back();  // "**Sources**:"
+  const size_t from = t.find_first_not_of("#* ");
+  if (from == std::string::npos) return false;
+  std::string w;
+  for (char c : t.substr(from)) w += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return w == "source" || w == "sources" || w == "reference" || w == "references" || w == "citation" ||
+         w == "citations";
 }
 }  // namespace
 
@@ -465,6 +482,18 @@ CitationAttributor::CitationAttributor(const std::vector<Source>& sources, std::
 }
 
 CitationAttributor::~CitationAttributor() = default;
+
+bool CitationAttributor::EndsTheAnswer(std::string_view sentence, bool first) const {
+  if (first || !IsSourcesHeading(sentence)) return false;
+  // Asked about references ("What references does the report cite?"), a
+  // list of them is the answer.
+  if (terms_->analyzer) {
+    for (const auto& term : terms_->analyzer->Analyze(WithoutCitations(sentence))) {
+      if (terms_->question.count(term)) return false;
+    }
+  }
+  return true;
+}
 
 std::string CitationAttributor::AttributeSentence(std::string_view seg, std::string_view previous, bool first) const {
   std::string out = AttributeMarkers(seg, previous);
@@ -607,7 +636,9 @@ std::string CitationAttributor::Attribute(std::string_view answer) const {
   std::string out, previous;
   size_t from = 0;
   for (size_t end : CitedSentenceEnds(answer)) {
-    std::string s = AttributeSentence(answer.substr(from, end - from), previous, previous.empty());
+    const std::string_view sentence = answer.substr(from, end - from);
+    if (EndsTheAnswer(sentence, previous.empty())) break;
+    std::string s = AttributeSentence(sentence, previous, previous.empty());
     out += s;
     Remember(&previous, s);
     from = end;
@@ -641,6 +672,7 @@ size_t StablePrefix(std::string_view t, size_t from) {
 }  // namespace
 
 std::string CitationAttributor::Feed(std::string_view piece) {
+  if (ended_) return {};
   pending_.append(piece);
   const std::vector<size_t> ends = CitedSentenceEnds(pending_);
   // A boundary is final once a character follows it that no marker could
@@ -658,6 +690,12 @@ std::string CitationAttributor::Feed(std::string_view piece) {
   size_t from = 0;
   for (size_t k = 0; k < last; ++k) {
     const std::string_view sentence = std::string_view(pending_).substr(from, ends[k] - from);
+    if (EndsTheAnswer(sentence, previous_.empty())) {
+      ended_ = true;
+      pending_.clear();
+      released_ = 0;
+      return out;
+    }
     std::string s = AttributeSentence(sentence, previous_, previous_.empty());
     Remember(&previous_, s);
     // The first sentence's stable prefix has been released already, and
@@ -683,8 +721,9 @@ std::string CitationAttributor::Feed(std::string_view piece) {
 std::string CitationAttributor::Finish() {
   std::string out;
   size_t from = 0;
-  for (size_t end : pending_.empty() ? std::vector<size_t>{} : CitedSentenceEnds(pending_)) {
+  for (size_t end : pending_.empty() || ended_ ? std::vector<size_t>{} : CitedSentenceEnds(pending_)) {
     const std::string_view sentence = std::string_view(pending_).substr(from, end - from);
+    if (EndsTheAnswer(sentence, previous_.empty())) break;
     std::string s = AttributeSentence(sentence, previous_, previous_.empty());
     out += s;
     Remember(&previous_, s);

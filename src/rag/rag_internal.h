@@ -50,7 +50,8 @@ std::string WithoutCitations(std::string_view text);
 // what it says, as " [n]" before its closing punctuation. A sentence after
 // the first that only says where the answer comes from ("This is based on
 // the information provided in sources [2].") is left out, all but its markers
-// the sentence before lacks.
+// the sentence before lacks; a "Sources:" line after the first sentence ends
+// the answer (what follows is a list the model copied from its prompt).
 // Sentences nothing supports stay uncited. Deterministic; used for every
 // grounded answer.
 class CitationAttributor {
@@ -72,6 +73,8 @@ class CitationAttributor {
   // on a sentence that says nothing checkable are judged by it); first: there
   // is none.
   std::string AttributeSentence(std::string_view sentence, std::string_view previous, bool first) const;
+  // Whether the sentence is a "Sources:" heading that ends the answer.
+  bool EndsTheAnswer(std::string_view sentence, bool first) const;
   // The markers checked and the missing one added (AttributeSentence less the
   // sentences that go).
   std::string AttributeMarkers(std::string_view sentence, std::string_view previous) const;
@@ -81,6 +84,7 @@ class CitationAttributor {
   std::string pending_;   // text not yet attributed, from the start of a sentence
   size_t released_ = 0;   // bytes of pending_ already returned (its stable prefix)
   std::string previous_;  // the last sentence with text, as attributed while streaming
+  bool ended_ = false;    // a "Sources:" heading came: the rest is dropped
 };
 
 // The end of each sentence of an answer, extended over the citation markers

@@ -232,15 +232,15 @@ TEST(InlineCitations, ASentenceThatOnlyNamesTheSourcesIsLeftOut) {
   EXPECT_EQ(a.Attribute("Ernaux won in 2022, after Gurnah in 2021 [2]. This is found in sources [1], [2]. It is stated in source [1]."),
             "Ernaux won in 2022, after Gurnah in 2021 [2]. [1]");
   // Kept: the first sentence (an answer that is nothing else), a negation, a
-  // number, a word that is not about the sources, a line introducing a list,
-  // another script.
+  // number, a word that is not about the sources, a line introducing a list
+  // (of what the sources say), another script.
   const std::pair<std::string, std::string> kept[] = {
       {"This is stated in the sources [2].", "This is stated in the sources"},
       {"Annie Ernaux won it [2]. The sources do not say when.", "The sources do not say when."},
       {"Annie Ernaux won it [2]. This is stated in source 2.", "This is stated in source 2."},
       {"Annie Ernaux won it [2]. This is the French writer in the sources [2].", "This is the French writer"},
       {"Annie Ernaux won it [2]. This is it.", "This is it."},
-      {"Annie Ernaux won it [2].\n\nSources:\n[2] Nobel Prize", "Sources:\n[2] Nobel Prize"},
+      {"Annie Ernaux won it [2]. According to the sources:\n- the 2022 prize [2]", "According to the sources:\n- the 2022 prize"},
       {"Annie Ernaux won it [2]. 这是来源中的信息[2]。", "这是来源中的信息"}};
   for (const auto& [answer, stays] : kept) EXPECT_NE(a.Attribute(answer).find(stays), std::string::npos) << answer;
   // Nor one about what the question asks.
@@ -251,7 +251,7 @@ TEST(InlineCitations, ASentenceThatOnlyNamesTheSourcesIsLeftOut) {
   // says something ("This is" could still go).
   for (const std::string& answer : {std::string("Annie Ernaux won it [2]. This is based on the information provided in sources [2]."),
                                    std::string("Ernaux won in 2022, after Gurnah in 2021 [2]. This information is found in sources [1], [2]."),
-                                   std::string("Annie Ernaux won it [2].\n\nSources:\n[2] Nobel Prize"),
+                                   std::string("Annie Ernaux won it [2]. According to the sources:\n- the 2022 prize [2]"),
                                    std::string("Annie Ernaux won it [2]. This is the French writer in the sources [2]."),
                                    std::string("Annie Ernaux won it [2]. This is stated in the sources [2]. She is French [1]."),
                                    std::string("Annie Ernaux won it [2]. This is stated in the sources [2]. 2022 was her year.")}) {
@@ -262,6 +262,35 @@ TEST(InlineCitations, ASentenceThatOnlyNamesTheSourcesIsLeftOut) {
   EXPECT_EQ(s.Feed(" the French"), "");  // "French" may still be a longer word
   EXPECT_EQ(s.Feed(" writer."), " This is the French writer");
   EXPECT_EQ(s.Finish(), ".");
+}
+
+// Small models end an answer with a copy of the prompt's source list, under
+// a heading of their own; Quarry prints the sources it cited, so the heading
+// and what follows go.
+TEST(InlineCitations, AListOfSourcesTheModelCopiedEndsTheAnswer) {
+  rag::CitationAttributor a(Sources(kNobelPassages), kNobelQuestion);
+  EXPECT_EQ(a.Attribute("Annie Ernaux won it [2].\n\nSources:\n[2] Nobel Prize\nNobel Prize"), "Annie Ernaux won it [2].\n\n");
+  EXPECT_EQ(a.Attribute("Annie Ernaux won it [2].\n**References:**\n1. The Swedish Academy [1]"), "Annie Ernaux won it [2].\n");
+  EXPECT_EQ(a.Attribute("Annie Ernaux won it [2].\n## **Sources**:\n1. The Swedish Academy [1]"), "Annie Ernaux won it [2].\n");
+  // Kept: a first line (the list is the whole answer), a heading with other
+  // words, a heading asked about, and one that is not about the sources.
+  const std::pair<std::string, std::string> kept[] = {
+      {"Sources:\n[2] Annie Ernaux", "Sources:\n[2] Annie Ernaux"},
+      {"Annie Ernaux won it [2].\nSources of the prize money:\nthe Nobel Foundation", "Sources of the prize money:\nthe Nobel Foundation"},
+      {"Annie Ernaux won it [2].\nDetails:\n- French", "Details:\n- French"}};
+  for (const auto& [answer, stays] : kept) EXPECT_NE(a.Attribute(answer).find(stays), std::string::npos) << answer;
+  rag::CitationAttributor asked(Sources(kNobelPassages), "Which sources does the Swedish Academy cite?");
+  EXPECT_NE(asked.Attribute("It names two [1].\nSources:\n- the press").find("Sources:\n- the press"), std::string::npos);
+  // Streamed: the heading is held, and nothing after it comes.
+  for (const std::string& answer : {std::string("Annie Ernaux won it [2].\n\nSources:\n[2] Nobel Prize\nNobel Prize"),
+                                   std::string("Annie Ernaux won it [2].\n**Citations:**\n1. The Swedish Academy [1]")}) {
+    for (size_t step : {1, 2, 5, 11}) EXPECT_EQ(Streamed(Sources(kNobelPassages), kNobelQuestion, answer, step), a.Attribute(answer)) << step;
+  }
+  rag::CitationAttributor s(Sources(kNobelPassages), kNobelQuestion);
+  EXPECT_EQ(s.Feed("Annie Ernaux won it [2].\nSources:\n"), "Annie Ernaux won it [2].\n");
+  EXPECT_EQ(s.Feed("[1] Nobel"), "");
+  EXPECT_EQ(s.Feed(" Prize. Annie Ernaux."), "");
+  EXPECT_EQ(s.Finish(), "");
 }
 
 TEST(InlineCitations, StreamingGivesExactlyTheWholeAnswer) {
