@@ -632,15 +632,20 @@ std::string CitationAttributor::AttributeMarkers(std::string_view seg, std::stri
   return out;
 }
 
+std::optional<std::string> CitationAttributor::Next(std::string_view sentence, std::string* previous) const {
+  if (EndsTheAnswer(sentence, previous->empty())) return std::nullopt;
+  std::string s = AttributeSentence(sentence, *previous, previous->empty());
+  Remember(previous, s);
+  return s;
+}
+
 std::string CitationAttributor::Attribute(std::string_view answer) const {
   std::string out, previous;
   size_t from = 0;
   for (size_t end : CitedSentenceEnds(answer)) {
-    const std::string_view sentence = answer.substr(from, end - from);
-    if (EndsTheAnswer(sentence, previous.empty())) break;
-    std::string s = AttributeSentence(sentence, previous, previous.empty());
-    out += s;
-    Remember(&previous, s);
+    const auto s = Next(answer.substr(from, end - from), &previous);
+    if (!s) break;
+    out += *s;
     from = end;
   }
   return out;
@@ -689,18 +694,16 @@ std::string CitationAttributor::Feed(std::string_view piece) {
   std::string out;
   size_t from = 0;
   for (size_t k = 0; k < last; ++k) {
-    const std::string_view sentence = std::string_view(pending_).substr(from, ends[k] - from);
-    if (EndsTheAnswer(sentence, previous_.empty())) {
+    const auto s = Next(std::string_view(pending_).substr(from, ends[k] - from), &previous_);
+    if (!s) {
       ended_ = true;
       pending_.clear();
       released_ = 0;
       return out;
     }
-    std::string s = AttributeSentence(sentence, previous_, previous_.empty());
-    Remember(&previous_, s);
     // The first sentence's stable prefix has been released already, and
     // attribution keeps it as it was.
-    out += k == 0 ? s.substr(std::min(released_, s.size())) : s;
+    out += k == 0 ? s->substr(std::min(released_, s->size())) : *s;
     from = ends[k];
   }
   if (last > 0) released_ = 0;
@@ -722,11 +725,9 @@ std::string CitationAttributor::Finish() {
   std::string out;
   size_t from = 0;
   for (size_t end : pending_.empty() || ended_ ? std::vector<size_t>{} : CitedSentenceEnds(pending_)) {
-    const std::string_view sentence = std::string_view(pending_).substr(from, end - from);
-    if (EndsTheAnswer(sentence, previous_.empty())) break;
-    std::string s = AttributeSentence(sentence, previous_, previous_.empty());
-    out += s;
-    Remember(&previous_, s);
+    const auto s = Next(std::string_view(pending_).substr(from, end - from), &previous_);
+    if (!s) break;
+    out += *s;
     from = end;
   }
   out.erase(0, std::min(released_, out.size()));

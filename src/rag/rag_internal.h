@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -75,6 +76,9 @@ class CitationAttributor {
   std::string AttributeSentence(std::string_view sentence, std::string_view previous, bool first) const;
   // Whether the sentence is a "Sources:" heading that ends the answer.
   bool EndsTheAnswer(std::string_view sentence, bool first) const;
+  // The next sentence attributed, and remembered in *previous as the one
+  // before the sentence after it; nullopt where it ends the answer.
+  std::optional<std::string> Next(std::string_view sentence, std::string* previous) const;
   // The markers checked and the missing one added (AttributeSentence less the
   // sentences that go).
   std::string AttributeMarkers(std::string_view sentence, std::string_view previous) const;
