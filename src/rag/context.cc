@@ -333,38 +333,109 @@ namespace {
 bool StartsWithWord(std::string_view s, size_t at, std::string_view w) {
   return s.substr(at, w.size()) == w && (at + w.size() == s.size() || s[at + w.size()] == ' ');
 }
+// Words that join the markers of a list: "[1] and [2]", "[1]和[2]".
+constexpr std::string_view kListWords[] = {"and", "or"};
+constexpr std::string_view kCjkListWords[] = {"以及", "和", "与", "及", "或"};
+constexpr std::string_view kCommas[] = {",", "，", "、"};
+
+bool EndsWith(std::string_view s, std::string_view end) { return s.size() >= end.size() && s.substr(s.size() - end.size()) == end; }
+
 // Where the next marker starts when only a list separator (spaces, a comma,
-// "and", "or") comes before it; npos otherwise.
+// "and", "or", 和, 、 ...) comes before it; npos otherwise.
 size_t MarkerAfterSeparator(std::string_view s, size_t j) {
   auto spaces = [&] {
     while (j < s.size() && s[j] == ' ') ++j;
   };
+  auto skip = [&](std::string_view w) {
+    if (s.substr(j, w.size()) != w) return false;
+    j += w.size();
+    spaces();
+    return true;
+  };
   spaces();
-  if (j < s.size() && s[j] == ',') ++j, spaces();
-  for (std::string_view w : {"and", "or"}) {
-    if (StartsWithWord(s, j, w)) {
-      j += w.size();
-      spaces();
+  for (std::string_view c : kCommas) {
+    if (skip(c)) break;
+  }
+  bool joined = false;
+  for (std::string_view w : kListWords) {
+    if (StartsWithWord(s, j, w) && skip(w)) {
+      joined = true;
       break;
     }
+  }
+  for (std::string_view w : kCjkListWords) {
+    if (joined || skip(w)) break;
   }
   std::vector<int> nums;
   size_t close = 0;
   return j < s.size() && s[j] == '[' && ParseCitation(s, j, &nums, &close) ? j : std::string_view::npos;
 }
-// Drops a separator left dangling after a marker: "[2] and" -> "[2]".
+// Drops a separator left dangling after a marker: "[2] and" -> "[2]", "[2]和" -> "[2]".
 void TrimListSeparator(std::string* out) {
-  size_t end = out->size();
-  for (std::string_view w : {" and", " or"}) {
-    if (end >= w.size() && std::string_view(*out).substr(end - w.size()) == w) {
-      end -= w.size();
+  std::string_view t = *out;
+  for (std::string_view w : kListWords) {
+    if (EndsWith(t, w) && t.size() > w.size() && t[t.size() - w.size() - 1] == ' ') {
+      t.remove_suffix(w.size());
       break;
     }
   }
-  if (end > 0 && (*out)[end - 1] == ',') --end;
-  size_t k = end;
-  while (k > 0 && (*out)[k - 1] == ' ') --k;
-  if (end < out->size() && k > 0 && (*out)[k - 1] == ']') out->resize(k);
+  if (t.size() == out->size()) {
+    for (std::string_view w : kCjkListWords) {
+      if (EndsWith(t, w)) {
+        t.remove_suffix(w.size());
+        break;
+      }
+    }
+  }
+  while (!t.empty() && t.back() == ' ') t.remove_suffix(1);
+  for (std::string_view c : kCommas) {
+    if (EndsWith(t, c)) {
+      t.remove_suffix(c.size());
+      break;
+    }
+  }
+  while (!t.empty() && t.back() == ' ') t.remove_suffix(1);
+  if (t.size() < out->size() && !t.empty() && t.back() == ']') out->resize(t.size());
+}
+// Whether the sentence needs a marker where the model put one: "According
+// to [4], ...", "This is stated in [1].", "[1] states that ...", "根据[1]的资料".
+// Removing it there leaves "According to, ...". `before`: the sentence up to
+// the marker, `after`: what follows it.
+bool MarkerIsAWordOfTheSentence(std::string_view before, std::string_view after) {
+  while (!before.empty() && IsSpace(before.back())) before.remove_suffix(1);
+  while (!after.empty() && after.front() == ' ') after.remove_prefix(1);
+  auto word_follows = [&] {
+    if (after.empty()) return false;
+    const unsigned char c = static_cast<unsigned char>(after.front());
+    if (c >= 0x80) {
+      // CJK punctuation (U+3000-U+303F, fullwidth forms) ends a clause; a list word joins markers.
+      if (after.substr(0, 2) == "\xE3\x80" || after.substr(0, 2) == "\xEF\xBC") return false;
+      for (std::string_view w : kCjkListWords) {
+        if (after.substr(0, w.size()) == w) return false;
+      }
+      return true;
+    }
+    if (!std::isalnum(c)) return false;
+    for (std::string_view w : kListWords) {
+      if (StartsWithWord(after, 0, w)) return false;
+    }
+    return true;
+  };
+  if (word_follows()) return true;
+  // A word that takes a noun after it.
+  size_t w = before.size();
+  while (w > 0 && std::isalpha(static_cast<unsigned char>(before[w - 1]))) --w;
+  std::string last(before.substr(w));
+  for (char& c : last) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  static const std::string_view kTakesANoun[] = {"to", "in", "by", "from", "of", "on", "see", "cite", "cites", "citing",
+                                                 "cited", "including", "source", "sources", "passage", "passages",
+                                                 "reference", "references", "per"};
+  if (!last.empty()) return std::find(std::begin(kTakesANoun), std::end(kTakesANoun), last) != std::end(kTakesANoun);
+  static const std::string_view kCjkTakesANoun[] = {"据", "见", "参考", "来自", "引用", "如", "来源", "资料", "由"};
+  for (std::string_view cjk : kCjkTakesANoun) {
+    if (EndsWith(before, cjk)) return true;
+  }
+  return false;
 }
 // "[2], and [3]" (what is left of "[1], [2], and [3]"): a pair of markers
 // takes no comma; a longer list keeps its serial comma.
@@ -496,7 +567,6 @@ bool CitationAttributor::EndsTheAnswer(std::string_view sentence, bool first) co
 }
 
 std::string CitationAttributor::AttributeSentence(std::string_view seg, std::string_view previous, bool first) const {
-  std::string out = AttributeMarkers(seg, previous);
   // A sentence that only says where the answer comes from goes; never the
   // first (an answer that is nothing else stays as it is), nor one sharing a
   // term with the question (asked about a document's sources or data, "The
@@ -504,12 +574,14 @@ std::string CitationAttributor::AttributeSentence(std::string_view seg, std::str
   // sentence before it) that the sentence before lacks stay, as "[4]" after
   // that sentence's: "... 2019 [1]. This is found in sources [1], [4]." reads
   // "... 2019 [1]. [4]".
-  if (first || WhatItSays(seg, /*whole=*/true) != Said::kOnlyWhereFrom) return out;
-  if (terms_->analyzer) {
+  bool goes = !first && WhatItSays(seg, /*whole=*/true) == Said::kOnlyWhereFrom;
+  if (goes && terms_->analyzer) {
     for (const auto& term : terms_->analyzer->Analyze(WithoutCitations(seg))) {
-      if (terms_->question.count(term)) return out;
+      if (terms_->question.count(term)) goes = false;
     }
   }
+  std::string out = AttributeMarkers(seg, previous, /*in_text=*/!goes);
+  if (!goes) return out;
   const std::vector<int> before = CitedNumbers(previous, max_n_);
   std::string markers;
   for (int n : CitedNumbers(out, max_n_)) {
@@ -518,7 +590,7 @@ std::string CitationAttributor::AttributeSentence(std::string_view seg, std::str
   return markers.empty() ? std::string() : " [" + markers + "]";
 }
 
-std::string CitationAttributor::AttributeMarkers(std::string_view seg, std::string_view previous) const {
+std::string CitationAttributor::AttributeMarkers(std::string_view seg, std::string_view previous, bool in_text) const {
   std::vector<int> nums;
   size_t close = 0;
 
@@ -601,9 +673,19 @@ std::string CitationAttributor::AttributeMarkers(std::string_view seg, std::stri
       continue;
     } else {
       // Removed with the space before it, and with what joined it to a
-      // marker before ("[2] and [3]" without [3]).
-      while (!out.empty() && out.back() == ' ') out.pop_back();
-      TrimListSeparator(&out);
+      // marker before ("[2] and [3]" without [3]); where the sentence needs
+      // a marker, it names the passage that holds the sentence instead.
+      std::string trimmed = out;
+      while (!trimmed.empty() && trimmed.back() == ' ') trimmed.pop_back();
+      const size_t length = trimmed.size();
+      TrimListSeparator(&trimmed);
+      if (in_text && trimmed.size() == length &&
+          MarkerIsAWordOfTheSentence(out, seg.substr(close + 1))) {
+        out += "[" + std::to_string(best) + "]";
+        valid.push_back(best);
+      } else {
+        out = std::move(trimmed);
+      }
     }
     cited = cited || !valid.empty();
     i = close;

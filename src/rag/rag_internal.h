@@ -80,8 +80,10 @@ class CitationAttributor {
   // before the sentence after it; nullopt where it ends the answer.
   std::optional<std::string> Next(std::string_view sentence, std::string* previous) const;
   // The markers checked and the missing one added (AttributeSentence less the
-  // sentences that go).
-  std::string AttributeMarkers(std::string_view sentence, std::string_view previous) const;
+  // sentences that go). in_text: a marker the sentence reads as a word
+  // ("According to [4], ...") that fails names the passage holding the
+  // sentence instead of going.
+  std::string AttributeMarkers(std::string_view sentence, std::string_view previous, bool in_text) const;
   struct Terms;
   std::unique_ptr<Terms> terms_;
   int max_n_ = 0;

@@ -205,6 +205,38 @@ TEST(InlineCitations, APassageSharingOnlyTheQuestionsWordsIsNotCited) {
   }
 }
 
+// A marker the sentence reads as a word ("According to [1], ...") names the
+// passage that holds the sentence when the model's number fails the check:
+// removing it would leave "According to, ...". Chinese lists lose a failed
+// marker the way English ones do.
+TEST(InlineCitations, AMarkerTheSentenceNeedsIsReplacedNotRemoved) {
+  rag::CitationAttributor a(Sources(kNobelPassages), kNobelQuestion);
+  EXPECT_EQ(a.Attribute("According to [3], Annie Ernaux won the 2022 prize."), "According to [2], Annie Ernaux won the 2022 prize.");
+  EXPECT_EQ(a.Attribute("[1] states that Annie Ernaux won it."), "[2] states that Annie Ernaux won it.");
+  EXPECT_EQ(a.Attribute("Annie Ernaux won it. This is stated in [3]."), "Annie Ernaux won it [2]. This is stated in [2].");
+  EXPECT_EQ(a.Attribute("Annie Ernaux won it, as sources [1] and [3] say."), "Annie Ernaux won it, as sources [2] say.");
+  EXPECT_EQ(a.Attribute("Annie Ernaux won it, as sources [2] and [3] say."), "Annie Ernaux won it, as sources [2] say.");
+  // At the end of a clause a failed marker still goes.
+  EXPECT_EQ(a.Attribute("Annie Ernaux won it [3], and Gurnah won in 2021 [1]."), "Annie Ernaux won it, and Gurnah won in 2021 [1].");
+  EXPECT_EQ(a.Attribute("Annie Ernaux won it [3]."), "Annie Ernaux won it [2].");
+
+  const std::vector<std::string> zh = {"2022年北京冬奥会的第一棒火炬手是罗致焕，他是中国第一位速度滑冰世界冠军。",
+                                       "北京冬奥会于2022年2月4日开幕，开幕式在国家体育场举行。"};
+  rag::CitationAttributor c(Sources(zh), "北京冬奥会第一棒火炬手是谁？");
+  EXPECT_EQ(c.Attribute("根据[2]和[1]的资料，北京冬奥会第一棒火炬手是罗致焕。"), "根据[1]的资料，北京冬奥会第一棒火炬手是罗致焕。");
+  EXPECT_EQ(c.Attribute("根据[1]、[2]的资料，北京冬奥会第一棒火炬手是罗致焕。"), "根据[1]的资料，北京冬奥会第一棒火炬手是罗致焕。");
+  EXPECT_EQ(c.Attribute("根据[2]的资料，北京冬奥会第一棒火炬手是罗致焕。"), "根据[1]的资料，北京冬奥会第一棒火炬手是罗致焕。");
+  EXPECT_EQ(c.Attribute("第一棒火炬手是罗致焕[1]和[2]。"), "第一棒火炬手是罗致焕[1]。");
+  for (const std::string& answer : {std::string("According to [3], Annie Ernaux won the 2022 prize."),
+                                   std::string("Annie Ernaux won it, as sources [1] and [3] say.")}) {
+    for (size_t step : {1, 4, 9}) EXPECT_EQ(Streamed(Sources(kNobelPassages), kNobelQuestion, answer, step), a.Attribute(answer)) << step;
+  }
+  for (size_t step : {1, 4, 9}) {
+    const std::string answer = "根据[2]和[1]的资料，北京冬奥会第一棒火炬手是罗致焕。";
+    EXPECT_EQ(Streamed(Sources(zh), "北京冬奥会第一棒火炬手是谁？", answer, step), c.Attribute(answer)) << step;
+  }
+}
+
 // "This is based on the information provided in sources [2].": a sentence
 // that only says where the answer comes from is left out, with its markers,
 // and so never streamed. One that says anything else stays.
