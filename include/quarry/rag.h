@@ -87,7 +87,10 @@ struct AskOptions {
   // the best always stays, and nothing is cut when the best is under it.
   // 0: keep all. Only applies when the base has embeddings, to the joint
   // strategy, and without a cross-encoder (whose order stands). Measured in
-  // docs/benchmarks.md ("The relevance cut, end to end").
+  // docs/benchmarks.md ("The relevance cut, end to end"). A question of
+  // several parts, each ending with a question mark, is searched part by
+  // part (the parts' hits taken in turn, up to search.k) and each part is cut
+  // against its own best passage.
   double relevance_cut = 0.3;
   // The reading check (Ask only): before answering, the generator is asked
   // whether the packed sources state the answer (a one-token Yes/No turn over

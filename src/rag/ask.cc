@@ -3,6 +3,7 @@
 #include <cmath>
 #include <chrono>
 #include <cstdio>
+#include <unordered_map>
 
 #include "rag/rag_internal.h"
 
@@ -20,8 +21,34 @@ Result<Answer> Grounded(KnowledgeBase& kb, Generator& gen, const std::string& qu
   if (query.find_first_not_of(" \t\r\n") == std::string::npos) return Status::InvalidArgument("the question is empty");
   Answer a;
   auto t = Clock::now();
-  auto hits = kb.Search(query, o.search);
+  // A question of several parts: each part searched on its own, the lists
+  // taken in turn (the best of each part first), so every part has passages.
+  const std::vector<std::string> parts = rag::QuestionParts(query);
+  auto hits = kb.Search(parts.size() > 1 ? parts[0] : query, o.search);
   if (!hits.ok()) return hits.status();
+  std::unordered_map<int64_t, size_t> part_of;  // chunk id -> the part whose search found it
+  if (parts.size() > 1) {
+    std::vector<std::vector<SearchHit>> lists{std::move(*hits)};
+    for (size_t p = 1; p < parts.size(); ++p) {
+      auto h = kb.Search(parts[p], o.search);
+      if (!h.ok()) return h.status();
+      lists.push_back(std::move(*h));
+    }
+    hits->clear();
+    for (size_t r = 0; hits->size() < o.search.k; ++r) {
+      bool more = false;
+      for (size_t p = 0; p < lists.size() && hits->size() < o.search.k; ++p) {
+        if (r >= lists[p].size()) continue;
+        more = true;
+        if (part_of.emplace(lists[p][r].chunk.id, p).second) hits->push_back(std::move(lists[p][r]));
+      }
+      if (!more) break;
+    }
+  }
+  auto part = [&](const Source& s) {
+    auto it = part_of.find(s.hit.chunk.id);
+    return it == part_of.end() ? size_t{0} : it->second;
+  };
   auto has_emb = kb.HasEmbeddings();
   if (!has_emb.ok()) return has_emb.status();
 
@@ -48,7 +75,7 @@ Result<Answer> Grounded(KnowledgeBase& kb, Generator& gen, const std::string& qu
   // Is anything relevant? The dense (cosine) score says; a BM25-only base has none to judge by.
   bool relevant = !a.sources.empty();
   double min_relevance = 0, model_floor = 0;
-  std::vector<double> rel;  // question-passage cosine of each source
+  std::vector<double> rel;  // question-passage cosine of each source (to its part of the question)
   if (relevant && *has_emb) {
     // The dense search's scores; a source it did not return (found by BM25
     // alone, or a BM25-only search) is embedded here.
@@ -58,16 +85,17 @@ Result<Answer> Grounded(KnowledgeBase& kb, Generator& gen, const std::string& qu
       if (!s.hit.dense_score) texts.push_back(s.text);
     }
     if (!texts.empty()) {
-      auto q = kb.Embed({query}, Embedder::Role::kQuery);
+      auto q = kb.Embed(parts.size() > 1 ? parts : std::vector<std::string>{query}, Embedder::Role::kQuery);
       if (!q.ok()) return q.status();
       auto v = kb.Embed(texts);
       if (!v.ok()) return v.status();
       size_t next = 0;
-      for (double& r : rel) {
-        if (!std::isnan(r)) continue;
+      for (size_t i = 0; i < rel.size(); ++i) {
+        if (!std::isnan(rel[i])) continue;
+        const std::vector<float>& qv = (*q)[part(a.sources[i])];
         const std::vector<float>& e = (*v)[next++];
-        r = 0;
-        for (size_t j = 0; j < (*q)[0].size(); ++j) r += static_cast<double>((*q)[0][j]) * e[j];
+        rel[i] = 0;
+        for (size_t j = 0; j < qv.size(); ++j) rel[i] += static_cast<double>(qv[j]) * e[j];
       }
     }
     for (size_t i = 0; i < rel.size(); ++i) a.sources[i].relevance = rel[i];
@@ -106,14 +134,20 @@ Result<Answer> Grounded(KnowledgeBase& kb, Generator& gen, const std::string& qu
   // The floor is the embedder's own threshold whatever the gate's (an eval or
   // a user may turn the gate off); under it nothing is clearly relevant, and
   // nothing is cut.
+  // Each part of a question is cut against its own best passage, and a part
+  // the gate would refuse alone loses its passages.
   if (o.relevance_cut > 0 && !per_source && !reranked && rel.size() == a.sources.size() && a.best_relevance > model_floor) {
-    // A passage within a tenth of the embedder's relevance span (floor to 1)
-    // of the best stays: that close, its cosine cannot tell them apart.
-    const double need = std::min(model_floor + o.relevance_cut * (a.best_relevance - model_floor),
-                                 a.best_relevance - 0.1 * (1.0 - model_floor));
+    std::vector<double> best(parts.size(), -1.0);
+    for (size_t i = 0; i < rel.size(); ++i) best[part(a.sources[i])] = std::max(best[part(a.sources[i])], rel[i]);
     std::vector<Source> kept;
     for (size_t i = 0; i < a.sources.size(); ++i) {
-      if (rel[i] < need) continue;
+      const double b = best[part(a.sources[i])];
+      if (b < min_relevance) continue;
+      // A passage within a tenth of the embedder's relevance span (floor to
+      // 1) of the best stays: that close, its cosine cannot tell them apart.
+      // Under the floor nothing is clearly relevant, and nothing is cut.
+      const double need = std::min(model_floor + o.relevance_cut * (b - model_floor), b - 0.1 * (1.0 - model_floor));
+      if (b > model_floor && rel[i] < need) continue;
       kept.push_back(std::move(a.sources[i]));
       kept.back().n = static_cast<int>(kept.size());
     }

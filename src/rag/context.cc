@@ -271,6 +271,47 @@ bool ParseCitation(std::string_view t, size_t i, std::vector<int>* nums, size_t*
 
 }  // namespace
 
+std::vector<std::string> QuestionParts(std::string_view q) {
+  // Words a part has: ASCII words, and CJK characters at two to a word.
+  auto searchable = [](std::string_view t) {
+    double words = 0;
+    for (size_t i = 0; i < t.size();) {
+      const unsigned char c = static_cast<unsigned char>(t[i]);
+      if (std::isalnum(c)) {
+        while (i < t.size() && std::isalnum(static_cast<unsigned char>(t[i]))) ++i;
+        words += 1;
+      } else if (c >= 0xC0) {
+        i += c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+        words += 0.5;
+      } else {
+        ++i;
+      }
+    }
+    return words >= 3;
+  };
+  std::vector<std::string> parts;
+  std::string part;
+  for (size_t i = 0; i < q.size();) {
+    // "?" before a space, another script or the end ("?a=1" in a URL goes on); "？" anywhere.
+    size_t mark = 0;
+    if (q[i] == '?' && (i + 1 == q.size() || IsSpace(q[i + 1]) || static_cast<unsigned char>(q[i + 1]) >= 0x80)) mark = 1;
+    if (q.substr(i, 3) == "\xEF\xBC\x9F") mark = 3;
+    const size_t n = mark ? mark : 1;
+    part.append(q.substr(i, n));
+    i += n;
+    if (mark && searchable(part)) {
+      parts.push_back(Trim(part));
+      part.clear();
+    }
+  }
+  if (!Trim(part).empty()) {
+    if (parts.empty()) parts.push_back(Trim(part));
+    else parts.back() += " " + Trim(part);
+  }
+  if (parts.empty()) parts.push_back(std::string(q));
+  return parts;
+}
+
 std::vector<int> CitedNumbers(std::string_view t, int max_n) {
   std::set<int> seen;
   std::vector<int> nums;

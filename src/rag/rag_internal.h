@@ -34,6 +34,12 @@ std::string SourceBlock(int n, const std::string& title, std::string_view text);
 std::vector<Source> PackSources(const std::vector<SearchHit>& hits, int budget_tokens,
                                 const std::function<int(std::string_view)>& count_tokens);
 
+// The questions a question asks, each ending with a question mark
+// ("明长城全长多少公里？泡龙井茶用多少度的水？"): each is searched on its own.
+// A part too short to search alone ("Really?") joins the next; text after
+// the last mark joins the last part. One question: itself.
+std::vector<std::string> QuestionParts(std::string_view question);
+
 // [n] and [n, m] citations in text, ascending, limited to 1..max_n.
 std::vector<int> CitedNumbers(std::string_view text, int max_n);
 // text with its citations removed (they mean nothing to an embedder or reranker).

@@ -160,6 +160,20 @@ TEST_F(Rag, RelevanceCutLeavesOutPassagesFarBelowTheBest) {
   EXPECT_NE(cut["citations"][0]["text"].get<std::string>().find("French press"), std::string::npos);
 }
 
+// Two questions in one: each is searched and cut on its own, so the
+// passage for the second reaches the model even though it is far less like
+// the whole question than the first part's passage is.
+TEST_F(Rag, EachQuestionOfSeveralGetsItsOwnPassages) {
+  json a = AskJson("How long should coffee steep in a French press? Which planet is the largest?", "-k 4 -n 8");
+  ASSERT_FALSE(a.is_null());
+  bool coffee = false, jupiter = false;
+  for (const auto& c : a["citations"]) {
+    coffee = coffee || c["text"].get<std::string>().find("steep for four minutes") != std::string::npos;
+    jupiter = jupiter || c["text"].get<std::string>().find("Jupiter is the largest planet") != std::string::npos;
+  }
+  EXPECT_TRUE(coffee && jupiter) << a["citations"].dump();
+}
+
 TEST_F(Rag, UnrelatedQuestionGetsIDontKnowWithoutGenerating) {
   json a = AskJson("What is the capital of Peru?");
   ASSERT_FALSE(a.is_null());

@@ -109,6 +109,22 @@ TEST(Citations, NumbersInBracketsWithinRange) {
   EXPECT_TRUE(rag::CitedNumbers("no citations", 3).empty());
 }
 
+TEST(QuestionParts, EachQuestionMarkEndsAPartLongEnoughToSearch) {
+  using V = std::vector<std::string>;
+  EXPECT_EQ(rag::QuestionParts("明长城全长多少公里？泡龙井茶用多少度的水？"), (V{"明长城全长多少公里？", "泡龙井茶用多少度的水？"}));
+  EXPECT_EQ(rag::QuestionParts("How long should coffee steep? Which planet is the largest?"),
+            (V{"How long should coffee steep?", "Which planet is the largest?"}));
+  // One question, or a short one ("Really?") joining the next, or words
+  // after the last mark joining the last part: one part.
+  EXPECT_EQ(rag::QuestionParts("who got the first nobel prize in physics"), (V{"who got the first nobel prize in physics"}));
+  EXPECT_EQ(rag::QuestionParts("Really? Who won the 2022 prize?"), (V{"Really? Who won the 2022 prize?"}));
+  EXPECT_EQ(rag::QuestionParts("Who won the 2022 prize? Answer briefly."), (V{"Who won the 2022 prize? Answer briefly."}));
+  EXPECT_EQ(rag::QuestionParts("真的吗？谁赢得了2022年的奖？"), (V{"真的吗？谁赢得了2022年的奖？"}));
+  // A "?" inside a URL ends nothing.
+  EXPECT_EQ(rag::QuestionParts("What does http://x.org/q?a=1 return? Which planet is largest?"),
+            (V{"What does http://x.org/q?a=1 return?", "Which planet is largest?"}));
+}
+
 std::vector<Source> Sources(const std::vector<std::string>& texts) {
   std::vector<Source> out;
   for (size_t i = 0; i < texts.size(); ++i) {
