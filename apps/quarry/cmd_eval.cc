@@ -29,7 +29,7 @@ void RegisterEval(CLI::App& app, Registry& reg) {
   static KbFlags flags;
   static std::string beir, split = "test", modes = "bm25,dense,hybrid", fusion = "rrf";
   static size_t limit = 0;
-  static bool as_json = false, no_embed = false;
+  static bool as_json = false, no_embed = false, per_document = false;
   static AddOptions ao;
   static std::string rerank_model;
   static size_t rerank_depth = SearchOptions().rerank_depth;
@@ -42,6 +42,9 @@ void RegisterEval(CLI::App& app, Registry& reg) {
   r->add_option("--chunk-tokens", ao.chunk_tokens, "Chunk size for the corpus")->check(CLI::Range(16, 8192))->capture_default_str();
   r->add_option("--overlap", ao.overlap_tokens, "Chunk overlap")->check(CLI::Range(0, 4096))->capture_default_str();
   r->add_flag("--no-embed", no_embed, "BM25 only: skip embedding the corpus");
+  r->add_flag("--per-document", per_document,
+              "Rank documents (search --per-document: each retriever ranks documents by their best chunk before fusion) instead of "
+              "ranking chunks and keeping each document's first");
   r->add_option("--rerank-model", rerank_model, "Cross-encoder GGUF that reorders each mode's first --rerank-depth results (modes report as MODE+rerank)");
   r->add_option("--rerank-depth", rerank_depth, "Results the cross-encoder reads per query")->capture_default_str();
   r->add_flag("--json", as_json, "Print JSON: {\"modes\": {\"bm25\": {\"ndcg@10\", \"recall@100\", \"mrr@10\"}, ...}}");
@@ -73,6 +76,7 @@ void RegisterEval(CLI::App& app, Registry& reg) {
         }
       }
       o.search.fusion = fusion == "weighted" ? SearchOptions::Fusion::kWeighted : SearchOptions::Fusion::kRrf;
+      o.search.per_document = per_document;
       o.search.rerank_depth = rerank_depth;
       if (Status st = o.search.Validate(); !st.ok()) return Fail(st);
       auto reranker = OpenReranker(rerank_model, flags.threads);

@@ -42,7 +42,7 @@ Result<RetrievalEvalReport> EvaluateRetrieval(KnowledgeBase& kb, const Retrieval
   for (SearchOptions::Mode mode : o.modes) {
     SearchOptions so = o.search;
     so.mode = mode;
-    so.k = 300;  // chunks; enough for 100 distinct documents
+    so.k = so.per_document ? 100 : 300;  // chunks: enough for 100 distinct documents
     so.candidates = 300;
     ModeResult mr;
     mr.mode = std::string(ModeName(mode)) + (so.reranker ? "+rerank" : "");

@@ -2,6 +2,7 @@
 // optional cross-encoder over the fused head, MMR.
 #include <algorithm>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "kb/kb_impl.h"
 #include "retrieve/filter.h"
@@ -17,8 +18,9 @@ Result<std::vector<SearchHit>> KnowledgeBase::Search(const std::string& query, c
   if (query.find_first_not_of(" \t\r\n") == std::string::npos) return Status::InvalidArgument("the search query is empty");
   auto filters = ParseFilters(o.where);
   if (!filters.ok()) return filters.status();
-  // Filters apply after retrieval: fetch deeper so k survive them.
-  const size_t depth = std::max(o.candidates, o.k) * (filters->empty() ? 1 : 10);
+  // Filters apply after retrieval, and documents hold several chunks: fetch
+  // deeper so k survive them.
+  const size_t depth = std::max(o.candidates, o.k) * (filters->empty() ? 1 : 10) * (o.per_document ? 4 : 1);
 
   Ranked sparse, dense;
   if (o.mode != Mode::kDense) {
@@ -52,16 +54,35 @@ Result<std::vector<SearchHit>> KnowledgeBase::Search(const std::string& query, c
   }
   auto keep = [&](Ranked& l) {
     l.erase(std::remove_if(l.begin(), l.end(), [&](const auto& e) { return !by_id.count(e.first); }), l.end());
-    if (l.size() > o.candidates) l.resize(o.candidates);
   };
   keep(sparse);
   keep(dense);
+  auto fuse = [&] {
+    if (o.mode == Mode::kBm25) return sparse;
+    if (o.mode == Mode::kDense) return dense;
+    if (o.fusion == SearchOptions::Fusion::kRrf) return FuseRrf({sparse, dense}, o.rrf_k);
+    return FuseWeighted({sparse, dense}, {1.0 - o.dense_weight, o.dense_weight});
+  };
+  if (o.per_document) {
+    // A document stands for the chunk a chunk search ranks first of its
+    // chunks, and each retriever ranks it by its best chunk, under that id.
+    std::unordered_map<int64_t, int64_t> best;  // doc -> chunk
+    for (const auto& [chunk, score] : fuse()) best.emplace(by_id.at(chunk)->chunk.doc_id, chunk);
+    for (Ranked* l : {&sparse, &dense}) {
+      std::unordered_set<int64_t> seen;
+      Ranked docs;
+      for (const auto& [chunk, score] : *l) {
+        const int64_t doc = by_id.at(chunk)->chunk.doc_id;
+        if (seen.insert(doc).second) docs.push_back({best.at(doc), score});
+      }
+      *l = std::move(docs);
+    }
+  }
+  for (Ranked* l : {&sparse, &dense}) {
+    if (l->size() > o.candidates) l->resize(o.candidates);
+  }
 
-  Ranked fused;
-  if (o.mode == Mode::kBm25) fused = sparse;
-  else if (o.mode == Mode::kDense) fused = dense;
-  else if (o.fusion == SearchOptions::Fusion::kRrf) fused = FuseRrf({sparse, dense}, o.rrf_k);
-  else fused = FuseWeighted({sparse, dense}, {1.0 - o.dense_weight, o.dense_weight});
+  Ranked fused = fuse();
 
   // Cross-encoder: the head it reads comes first, in its order, its logits
   // replacing the fused scores; the rest follow in fused order.

@@ -1041,7 +1041,7 @@ void Server::Impl::Search(const httplib::Request& req, httplib::Response& res) {
   Body b;
   HttpError err;
   if (!Body::Parse(req, {"query", "k", "mode", "fusion", "where", "candidates", "rrf_k", "dense_weight", "mmr", "mmr_lambda", "rerank",
-                         "rerank_depth"},
+                         "rerank_depth", "per_document"},
                    &b, &err)) {
     return SendError(res, err);
   }
@@ -1050,7 +1050,7 @@ void Server::Impl::Search(const httplib::Request& req, httplib::Response& res) {
   if (!b.Get("query", &query, &err) || !b.GetInt("k", &so.k, &err) || !b.Get("mode", &mode, &err) || !b.Get("fusion", &fusion, &err) ||
       !b.Get("where", &so.where, &err) || !b.GetInt("candidates", &so.candidates, &err) || !b.GetInt("rrf_k", &so.rrf_k, &err) ||
       !b.GetNumber("dense_weight", &so.dense_weight, &err) || !b.Get("mmr", &so.mmr, &err) ||
-      !b.GetNumber("mmr_lambda", &so.mmr_lambda, &err)) {
+      !b.GetNumber("mmr_lambda", &so.mmr_lambda, &err) || !b.Get("per_document", &so.per_document, &err)) {
     return SendError(res, err);
   }
   if (!b.has("query")) return SendError(res, {400, "'query' is required", "query", "missing_field"});
@@ -1264,7 +1264,7 @@ json Server::Impl::OpenApi() {
            {{"/v1/chat/completions", {{"post", op("OpenAI chat completion; model 'quarry' answers from the knowledge base with citations, 'quarry-chat' without retrieval; stream: true for server-sent events. Extra fields: retrieval, k, mode, where, candidates, rerank, rerank_depth, min_answerable, relevance_cut", true)}}},
             {"/v1/embeddings", {{"post", op("OpenAI embeddings with the knowledge base's embedding model", true)}}},
             {"/v1/models", {{"get", op("Models: quarry, quarry-chat and the embedding model", false)}}},
-            {"/v1/search", {{"post", op("Search: {query, k, mode (hybrid|bm25|dense), fusion, where, candidates, rrf_k, dense_weight, mmr, mmr_lambda, rerank (default: on with --rerank-model), rerank_depth}", true)}}},
+            {"/v1/search", {{"post", op("Search: {query, k, mode (hybrid|bm25|dense), fusion, where, candidates, rrf_k, dense_weight, mmr, mmr_lambda, rerank (default: on with --rerank-model), rerank_depth, per_document}", true)}}},
             {"/v1/documents", {{"get", op("List documents", false)}, {"post", upload}}},
             {"/v1/documents/{id}", {{"get", op("One document; ?text=1 adds its text, ?chunks=1 its chunks", false)}, {"delete", op("Delete a document", false)}}},
             {"/v1/stats", {{"get", op("Collection statistics", false)}}},

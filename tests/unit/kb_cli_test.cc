@@ -402,6 +402,37 @@ TEST_F(KbCli, SearchModesFiltersAndJsonShape) {
   }
 }
 
+// --per-document: each document once, as its best chunk, whichever
+// retriever ranks it; -k counts documents.
+TEST_F(KbCli, SearchPerDocumentGivesEachDocumentOnceAsItsBestChunk) {
+  std::string long_text;
+  for (int i = 0; i < 12; ++i) long_text += "The apple " + std::to_string(i) + " grows near water and a volcano. ";
+  Write("long.txt", long_text + "Apple apple apple planet.");
+  Write("short.txt", "An apple and a banana.");
+  Write("other.txt", "Coffee on mars.");
+  ASSERT_EQ(QJson("add " + docs_ + " --chunk-tokens 24 --overlap 0")["added"], 3);
+  for (const char* mode : {"bm25", "dense", "hybrid"}) {
+    auto chunks = QJson(std::string("search apple -k 50 --mode ") + mode)["results"];
+    auto docs = QJson(std::string("search apple -k 50 --per-document --mode ") + mode)["results"];
+    std::vector<int64_t> first;  // each document's first chunk in the chunk ranking
+    std::set<int64_t> seen;
+    for (const auto& h : chunks) {
+      if (seen.insert(h["doc_id"].get<int64_t>()).second) first.push_back(h["chunk_id"].get<int64_t>());
+    }
+    ASSERT_GT(chunks.size(), seen.size()) << mode << ": the long document must span several chunks";
+    ASSERT_EQ(docs.size(), seen.size()) << mode;
+    std::set<int64_t> doc_ids, chunk_ids(first.begin(), first.end());
+    for (const auto& h : docs) {
+      EXPECT_TRUE(doc_ids.insert(h["doc_id"].get<int64_t>()).second) << mode << ": a document twice";
+      EXPECT_TRUE(chunk_ids.count(h["chunk_id"].get<int64_t>())) << mode << ": not the document's best chunk";
+    }
+    EXPECT_EQ(QJson(std::string("search apple -k 1 --per-document --mode ") + mode)["results"].size(), 1u) << mode;
+  }
+  // BM25 alone ranks documents by their best chunk.
+  auto bm = QJson("search apple -k 50 --per-document --mode bm25")["results"];
+  EXPECT_EQ(bm[0]["source"], docs_ + "/long.txt");
+}
+
 TEST_F(KbCli, SearchRerankOrdersTheFusedHeadByTheCrossEncoder) {
   const std::string rr = CrossEncoder();
   const std::vector<std::string> texts = {"The apple is red.", "An apple and a banana.", "Mars has an apple volcano.",

@@ -56,6 +56,11 @@ TEST_F(Serve, SearchUploadListAndDeleteOverHttp) {
   ASSERT_EQ(j["results"].size(), 1u) << j.dump();
   EXPECT_NE(j["results"][0]["source"].get<std::string>().find("tides.txt"), std::string::npos);
   EXPECT_EQ(j["results"][0]["rank"], 1);
+  auto per_doc = c.Post("/v1/search", R"({"query": "why are there tides", "k": 1, "mode": "bm25", "per_document": true})",
+                        "application/json");
+  ASSERT_TRUE(per_doc);
+  ASSERT_EQ(per_doc->status, 200) << per_doc->body;
+  EXPECT_EQ(Json(per_doc)["results"][0]["doc_id"], j["results"][0]["doc_id"]);
 
   // Upload: the type comes from the content; the name cannot leave the upload folder.
   httplib::MultipartFormDataItems items = {
