@@ -718,10 +718,9 @@ std::string CitationAttributor::AttributeMarkers(std::string_view seg, std::stri
       // a marker, it names the passage that holds the sentence instead.
       std::string trimmed = out;
       while (!trimmed.empty() && trimmed.back() == ' ') trimmed.pop_back();
-      const size_t length = trimmed.size();
       TrimListSeparator(&trimmed);
-      if (in_text && trimmed.size() == length &&
-          MarkerIsAWordOfTheSentence(out, seg.substr(close + 1))) {
+      const bool after_kept_marker = !trimmed.empty() && trimmed.back() == ']';
+      if (in_text && !after_kept_marker && MarkerIsAWordOfTheSentence(out, seg.substr(close + 1))) {
         out += "[" + std::to_string(best) + "]";
         valid.push_back(best);
       } else {

@@ -243,6 +243,9 @@ TEST(InlineCitations, AMarkerTheSentenceNeedsIsReplacedNotRemoved) {
   EXPECT_EQ(c.Attribute("根据[1]、[2]的资料，北京冬奥会第一棒火炬手是罗致焕。"), "根据[1]的资料，北京冬奥会第一棒火炬手是罗致焕。");
   EXPECT_EQ(c.Attribute("根据[2]的资料，北京冬奥会第一棒火炬手是罗致焕。"), "根据[1]的资料，北京冬奥会第一棒火炬手是罗致焕。");
   EXPECT_EQ(c.Attribute("第一棒火炬手是罗致焕[1]和[2]。"), "第一棒火炬手是罗致焕[1]。");
+  // A marker kept just before fills the place.
+  EXPECT_EQ(c.Attribute("根据[2]和[1][2]的资料，北京冬奥会第一棒火炬手是罗致焕。"), "根据[1]的资料，北京冬奥会第一棒火炬手是罗致焕。");
+  EXPECT_EQ(a.Attribute("According to [2][3], Annie Ernaux won the 2022 prize."), "According to [2], Annie Ernaux won the 2022 prize.");
   for (const std::string& answer : {std::string("According to [3], Annie Ernaux won the 2022 prize."),
                                    std::string("Annie Ernaux won it, as sources [1] and [3] say.")}) {
     for (size_t step : {1, 4, 9}) EXPECT_EQ(Streamed(Sources(kNobelPassages), kNobelQuestion, answer, step), a.Attribute(answer)) << step;
