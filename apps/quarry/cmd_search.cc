@@ -45,7 +45,7 @@ void RegisterSearch(CLI::App& app, Registry& reg) {
   cmd->add_option("--candidates", so.candidates, "Candidates per retriever before fusion")->capture_default_str();
   cmd->add_option("--where", so.where, "Metadata filter KEY=VALUE, KEY!=VALUE, KEY>=V, KEY<=V, KEY>V, KEY<V (repeatable; all must hold)");
   cmd->add_flag("--per-document", so.per_document,
-                "One result per document (its best chunk): each retriever ranks documents by their best chunk before fusion; -k counts documents");
+                "One result per document: its best-ranked chunk (the chunks after it are dropped); -k counts documents");
   cmd->add_flag("--mmr", so.mmr, "Diversify results with maximal marginal relevance");
   cmd->add_option("--mmr-lambda", so.mmr_lambda, "MMR trade-off: 1 = relevance only")->capture_default_str();
   static std::string rerank_model;

@@ -128,10 +128,9 @@ struct SearchOptions {
   // Not owned; it must outlive the call.
   Reranker* reranker = nullptr;
   size_t rerank_depth = 30;
-  // One hit per document: each retriever ranks documents by their best
-  // chunk before fusion, and a document's hit is the chunk that ranked best
-  // in either (its bm25/dense scores and ranks are the document's). k and
-  // candidates then count documents.
+  // One hit per document: its first chunk in the fused ranking (later
+  // chunks of a document are dropped after fusion, before the reranker and
+  // MMR). k counts documents; each retriever reads 4x candidates chunks.
   bool per_document = false;
 
   // k in [1, 10000], candidates in [1, 100000], rrf_k >= 1, dense_weight and

@@ -52,37 +52,27 @@ Result<std::vector<SearchHit>> KnowledgeBase::Search(const std::string& query, c
   for (auto& v : *views) {
     if (MatchesFilters(*filters, v.metadata, v.source, v.title)) by_id[v.chunk.id] = &v;
   }
+  // Per document, candidates count documents (of a few chunks each).
+  const size_t candidates = o.candidates * (o.per_document ? 4 : 1);
   auto keep = [&](Ranked& l) {
     l.erase(std::remove_if(l.begin(), l.end(), [&](const auto& e) { return !by_id.count(e.first); }), l.end());
+    if (l.size() > candidates) l.resize(candidates);
   };
   keep(sparse);
   keep(dense);
-  auto fuse = [&] {
-    if (o.mode == Mode::kBm25) return sparse;
-    if (o.mode == Mode::kDense) return dense;
-    if (o.fusion == SearchOptions::Fusion::kRrf) return FuseRrf({sparse, dense}, o.rrf_k);
-    return FuseWeighted({sparse, dense}, {1.0 - o.dense_weight, o.dense_weight});
-  };
-  if (o.per_document) {
-    // A document stands for the chunk a chunk search ranks first of its
-    // chunks, and each retriever ranks it by its best chunk, under that id.
-    std::unordered_map<int64_t, int64_t> best;  // doc -> chunk
-    for (const auto& [chunk, score] : fuse()) best.emplace(by_id.at(chunk)->chunk.doc_id, chunk);
-    for (Ranked* l : {&sparse, &dense}) {
-      std::unordered_set<int64_t> seen;
-      Ranked docs;
-      for (const auto& [chunk, score] : *l) {
-        const int64_t doc = by_id.at(chunk)->chunk.doc_id;
-        if (seen.insert(doc).second) docs.push_back({best.at(doc), score});
-      }
-      *l = std::move(docs);
-    }
-  }
-  for (Ranked* l : {&sparse, &dense}) {
-    if (l->size() > o.candidates) l->resize(o.candidates);
-  }
 
-  Ranked fused = fuse();
+  Ranked fused;
+  if (o.mode == Mode::kBm25) fused = sparse;
+  else if (o.mode == Mode::kDense) fused = dense;
+  else if (o.fusion == SearchOptions::Fusion::kRrf) fused = FuseRrf({sparse, dense}, o.rrf_k);
+  else fused = FuseWeighted({sparse, dense}, {1.0 - o.dense_weight, o.dense_weight});
+  if (o.per_document) {
+    // Each document as its first chunk in the fused ranking.
+    std::unordered_set<int64_t> seen;
+    fused.erase(std::remove_if(fused.begin(), fused.end(),
+                               [&](const auto& e) { return !seen.insert(by_id.at(e.first)->chunk.doc_id).second; }),
+                fused.end());
+  }
 
   // Cross-encoder: the head it reads comes first, in its order, its logits
   // replacing the fused scores; the rest follow in fused order.

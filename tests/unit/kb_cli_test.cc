@@ -402,8 +402,8 @@ TEST_F(KbCli, SearchModesFiltersAndJsonShape) {
   }
 }
 
-// --per-document: each document once, as its best chunk, whichever
-// retriever ranks it; -k counts documents.
+// --per-document: each document once, as its first chunk in the chunk
+// ranking of the same mode; -k counts documents.
 TEST_F(KbCli, SearchPerDocumentGivesEachDocumentOnceAsItsBestChunk) {
   std::string long_text;
   for (int i = 0; i < 12; ++i) long_text += "The apple " + std::to_string(i) + " grows near water and a volcano. ";
