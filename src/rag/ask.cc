@@ -145,7 +145,6 @@ Result<Answer> Grounded(KnowledgeBase& kb, Generator& gen, const std::string& qu
       if (b < min_relevance) continue;
       // A passage within a tenth of the embedder's relevance span (floor to
       // 1) of the best stays: that close, its cosine cannot tell them apart.
-      // Under the floor nothing is clearly relevant, and nothing is cut.
       const double need = std::min(model_floor + o.relevance_cut * (b - model_floor), b - 0.1 * (1.0 - model_floor));
       if (b > model_floor && rel[i] < need) continue;
       kept.push_back(std::move(a.sources[i]));
