@@ -227,25 +227,27 @@ TEST(InlineCitations, APassageSharingOnlyTheQuestionsWordsIsNotCited) {
 // marker the way English ones do.
 TEST(InlineCitations, AMarkerTheSentenceNeedsIsReplacedNotRemoved) {
   rag::CitationAttributor a(Sources(kNobelPassages), kNobelQuestion);
-  EXPECT_EQ(a.Attribute("According to [3], Annie Ernaux won the 2022 prize."), "According to [2], Annie Ernaux won the 2022 prize.");
-  EXPECT_EQ(a.Attribute("[1] states that Annie Ernaux won it."), "[2] states that Annie Ernaux won it.");
-  EXPECT_EQ(a.Attribute("Annie Ernaux won it. This is stated in [3]."), "Annie Ernaux won it [2]. This is stated in [2].");
-  EXPECT_EQ(a.Attribute("Annie Ernaux won it, as sources [1] and [3] say."), "Annie Ernaux won it, as sources [2] say.");
-  EXPECT_EQ(a.Attribute("Annie Ernaux won it, as sources [2] and [3] say."), "Annie Ernaux won it, as sources [2] say.");
-  // At the end of a clause a failed marker still goes.
-  EXPECT_EQ(a.Attribute("Annie Ernaux won it [3], and Gurnah won in 2021 [1]."), "Annie Ernaux won it, and Gurnah won in 2021 [1].");
-  EXPECT_EQ(a.Attribute("Annie Ernaux won it [3]."), "Annie Ernaux won it [2].");
+  const std::pair<std::string, std::string> english[] = {
+      {"According to [3], Annie Ernaux won the 2022 prize.", "According to [2], Annie Ernaux won the 2022 prize."},
+      {"[1] states that Annie Ernaux won it.", "[2] states that Annie Ernaux won it."},
+      {"Annie Ernaux won it. This is stated in [3].", "Annie Ernaux won it [2]. This is stated in [2]."},
+      {"Annie Ernaux won it, as sources [1] and [3] say.", "Annie Ernaux won it, as sources [2] say."},
+      {"Annie Ernaux won it, as sources [2] and [3] say.", "Annie Ernaux won it, as sources [2] say."},
+      // A marker kept just before fills the place.
+      {"According to [2][3], Annie Ernaux won the 2022 prize.", "According to [2], Annie Ernaux won the 2022 prize."},
+      // At the end of a clause a failed marker still goes.
+      {"Annie Ernaux won it [3], and Gurnah won in 2021 [1].", "Annie Ernaux won it, and Gurnah won in 2021 [1]."},
+      {"Annie Ernaux won it [3].", "Annie Ernaux won it [2]."}};
+  for (const auto& [answer, attributed] : english) EXPECT_EQ(a.Attribute(answer), attributed);
 
   const std::vector<std::string> zh = {"2022年北京冬奥会的第一棒火炬手是罗致焕，他是中国第一位速度滑冰世界冠军。",
                                        "北京冬奥会于2022年2月4日开幕，开幕式在国家体育场举行。"};
   rag::CitationAttributor c(Sources(zh), "北京冬奥会第一棒火炬手是谁？");
-  EXPECT_EQ(c.Attribute("根据[2]和[1]的资料，北京冬奥会第一棒火炬手是罗致焕。"), "根据[1]的资料，北京冬奥会第一棒火炬手是罗致焕。");
-  EXPECT_EQ(c.Attribute("根据[1]、[2]的资料，北京冬奥会第一棒火炬手是罗致焕。"), "根据[1]的资料，北京冬奥会第一棒火炬手是罗致焕。");
-  EXPECT_EQ(c.Attribute("根据[2]的资料，北京冬奥会第一棒火炬手是罗致焕。"), "根据[1]的资料，北京冬奥会第一棒火炬手是罗致焕。");
+  const std::string said = "的资料，北京冬奥会第一棒火炬手是罗致焕。";
+  for (const std::string cited : {"根据[2]和[1]", "根据[1]、[2]", "根据[2]", "根据[2]和[1][2]"}) {
+    EXPECT_EQ(c.Attribute(cited + said), "根据[1]" + said) << cited;
+  }
   EXPECT_EQ(c.Attribute("第一棒火炬手是罗致焕[1]和[2]。"), "第一棒火炬手是罗致焕[1]。");
-  // A marker kept just before fills the place.
-  EXPECT_EQ(c.Attribute("根据[2]和[1][2]的资料，北京冬奥会第一棒火炬手是罗致焕。"), "根据[1]的资料，北京冬奥会第一棒火炬手是罗致焕。");
-  EXPECT_EQ(a.Attribute("According to [2][3], Annie Ernaux won the 2022 prize."), "According to [2], Annie Ernaux won the 2022 prize.");
   for (const std::string& answer : {std::string("According to [3], Annie Ernaux won the 2022 prize."),
                                    std::string("Annie Ernaux won it, as sources [1] and [3] say.")}) {
     for (size_t step : {1, 4, 9}) EXPECT_EQ(Streamed(Sources(kNobelPassages), kNobelQuestion, answer, step), a.Attribute(answer)) << step;
