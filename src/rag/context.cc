@@ -379,8 +379,6 @@ constexpr std::string_view kListWords[] = {"and", "or"};
 constexpr std::string_view kCjkListWords[] = {"以及", "和", "与", "及", "或"};
 constexpr std::string_view kCommas[] = {",", "，", "、"};
 
-bool EndsWith(std::string_view s, std::string_view end) { return s.size() >= end.size() && s.substr(s.size() - end.size()) == end; }
-
 // Where the next marker starts when only a list separator (spaces, a comma,
 // "and", "or", 和, 、 ...) comes before it; npos otherwise.
 size_t MarkerAfterSeparator(std::string_view s, size_t j) {
@@ -388,7 +386,7 @@ size_t MarkerAfterSeparator(std::string_view s, size_t j) {
     while (j < s.size() && s[j] == ' ') ++j;
   };
   auto skip = [&](std::string_view w) {
-    if (s.substr(j, w.size()) != w) return false;
+    if (!s.substr(j).starts_with(w)) return false;
     j += w.size();
     spaces();
     return true;
@@ -415,14 +413,14 @@ size_t MarkerAfterSeparator(std::string_view s, size_t j) {
 void TrimListSeparator(std::string* out) {
   std::string_view t = *out;
   for (std::string_view w : kListWords) {
-    if (EndsWith(t, w) && t.size() > w.size() && t[t.size() - w.size() - 1] == ' ') {
+    if (t.ends_with(w) && t.size() > w.size() && t[t.size() - w.size() - 1] == ' ') {
       t.remove_suffix(w.size());
       break;
     }
   }
   if (t.size() == out->size()) {
     for (std::string_view w : kCjkListWords) {
-      if (EndsWith(t, w)) {
+      if (t.ends_with(w)) {
         t.remove_suffix(w.size());
         break;
       }
@@ -430,7 +428,7 @@ void TrimListSeparator(std::string* out) {
   }
   while (!t.empty() && t.back() == ' ') t.remove_suffix(1);
   for (std::string_view c : kCommas) {
-    if (EndsWith(t, c)) {
+    if (t.ends_with(c)) {
       t.remove_suffix(c.size());
       break;
     }
@@ -450,9 +448,9 @@ bool MarkerIsAWordOfTheSentence(std::string_view before, std::string_view after)
     const unsigned char c = static_cast<unsigned char>(after.front());
     if (c >= 0x80) {
       // CJK punctuation (U+3000-U+303F, fullwidth forms) ends a clause; a list word joins markers.
-      if (after.substr(0, 2) == "\xE3\x80" || after.substr(0, 2) == "\xEF\xBC") return false;
+      if (after.starts_with("\xE3\x80") || after.starts_with("\xEF\xBC")) return false;
       for (std::string_view w : kCjkListWords) {
-        if (after.substr(0, w.size()) == w) return false;
+        if (after.starts_with(w)) return false;
       }
       return true;
     }
@@ -474,7 +472,7 @@ bool MarkerIsAWordOfTheSentence(std::string_view before, std::string_view after)
   if (!last.empty()) return std::find(std::begin(kTakesANoun), std::end(kTakesANoun), last) != std::end(kTakesANoun);
   static const std::string_view kCjkTakesANoun[] = {"据", "见", "参考", "来自", "引用", "如", "来源", "资料", "由"};
   for (std::string_view cjk : kCjkTakesANoun) {
-    if (EndsWith(before, cjk)) return true;
+    if (before.ends_with(cjk)) return true;
   }
   return false;
 }
