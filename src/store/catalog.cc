@@ -337,7 +337,7 @@ Status Catalog::ForEachEmbedding(const std::string& model_id, const std::functio
   return st->status();
 }
 
-Result<std::vector<Catalog::ChunkView>> Catalog::GetChunks(const std::vector<int64_t>& ids) {
+Status Catalog::MapForLookups() {
   // A connection that looks chunks up by id (a searcher) reads through a
   // memory map: its hits are rows on random pages that SQLite's own 2 MB cache
   // mostly lacks, and a pread() per page was a quarter of a BM25 search over
@@ -347,16 +347,37 @@ Result<std::vector<Catalog::ChunkView>> Catalog::GetChunks(const std::vector<int
     QUARRY_RETURN_IF_ERROR(db_->Exec("PRAGMA mmap_size=1073741824"));
     mapped_ = true;
   }
-  // One statement for all ids: one read transaction (one lock round trip on
-  // the database file) instead of one per chunk, which dominated a search.
+  return Status::OK();
+}
+
+// One statement for all ids ("[1,2,3]" through json_each): one read
+// transaction (one lock round trip on the database file) instead of one per
+// chunk, which dominated a search.
+std::string Catalog::IdList(const std::vector<int64_t>& ids) {
   std::string list = "[";
   for (int64_t id : ids) list += (list.size() > 1 ? "," : "") + std::to_string(id);
-  list += "]";
+  return list + "]";
+}
+
+Result<std::vector<std::pair<int64_t, int64_t>>> Catalog::ChunkDocuments(const std::vector<int64_t>& ids) {
+  QUARRY_RETURN_IF_ERROR(MapForLookups());
+  auto st = db_->Prepare("SELECT c.id, c.doc_id FROM json_each(?) j JOIN chunks c ON c.id = j.value");
+  if (!st.ok()) return st.status();
+  st->Bind(1, IdList(ids));
+  std::vector<std::pair<int64_t, int64_t>> out;
+  out.reserve(ids.size());
+  while (st->Step()) out.emplace_back(st->Int(0), st->Int(1));
+  QUARRY_RETURN_IF_ERROR(st->status());
+  return out;
+}
+
+Result<std::vector<Catalog::ChunkView>> Catalog::GetChunks(const std::vector<int64_t>& ids) {
+  QUARRY_RETURN_IF_ERROR(MapForLookups());
   auto st = db_->Prepare(
       "SELECT c.id, c.doc_id, c.seq, c.text, c.start_char, c.end_char, c.heading, c.tokens, d.source, d.title, d.metadata "
       "FROM json_each(?) j JOIN chunks c ON c.id = j.value JOIN documents d ON d.id = c.doc_id");
   if (!st.ok()) return st.status();
-  st->Bind(1, list);
+  st->Bind(1, IdList(ids));
   std::vector<ChunkView> out;
   out.reserve(ids.size());
   while (st->Step()) {

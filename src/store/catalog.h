@@ -100,6 +100,9 @@ class Catalog {
     std::string source, title, metadata;
   };
   Result<std::vector<ChunkView>> GetChunks(const std::vector<int64_t>& chunk_ids);
+  // The document of each chunk that exists, as (chunk id, document id): what
+  // a search needs of its candidates before it knows which it returns.
+  Result<std::vector<std::pair<int64_t, int64_t>>> ChunkDocuments(const std::vector<int64_t>& chunk_ids);
   Result<std::vector<float>> GetEmbedding(int64_t chunk_id, const std::string& model_id);
 
   // Term blob codec: varint(len) bytes varint(tf) ...
@@ -109,9 +112,11 @@ class Catalog {
  private:
   Catalog(std::string dir, std::unique_ptr<sql::Db> db) : dir_(std::move(dir)), db_(std::move(db)) {}
   Status Migrate();
+  Status MapForLookups();
+  static std::string IdList(const std::vector<int64_t>& ids);
   std::string dir_;
   std::unique_ptr<sql::Db> db_;
-  bool mapped_ = false;  // reads through a memory map (set by the first GetChunks)
+  bool mapped_ = false;  // reads through a memory map (set by the first lookup by id)
 };
 
 }  // namespace quarry
