@@ -90,6 +90,7 @@ int main(int argc, char** argv) {
           // --- user code ---
           quarry::SearchOptions so;
           so.k = k;
+          so.per_document = true;  // the job ranks documents: one hit each
           so.mode = mode == "bm25"    ? quarry::SearchOptions::Mode::kBm25
                     : mode == "dense" ? quarry::SearchOptions::Mode::kDense
                                       : quarry::SearchOptions::Mode::kHybrid;
