@@ -66,22 +66,21 @@ Result<std::vector<SearchHit>> KnowledgeBase::Search(const std::string& query, c
       rows.emplace(v.chunk.id, std::move(v));
     }
   }
-  // Reads the rows of fused[0, n) not read yet; a chunk deleted since the
-  // lookup above leaves the list.
+  // Reads the rows of fused[0, n) not read yet. A chunk deleted since the
+  // lookup above leaves the list, and what moves up into the head is read.
   auto read_head = [&](Ranked& fused, size_t n) -> Status {
-    n = std::min(n, fused.size());
-    std::vector<int64_t> missing;
-    for (size_t i = 0; i < n; ++i) {
-      if (!rows.count(fused[i].first)) missing.push_back(fused[i].first);
+    for (;;) {
+      const auto head = fused.begin() + static_cast<std::ptrdiff_t>(std::min(n, fused.size()));
+      std::vector<int64_t> missing;
+      for (auto it = fused.begin(); it != head; ++it) {
+        if (!rows.count(it->first)) missing.push_back(it->first);
+      }
+      if (missing.empty()) return Status::OK();
+      auto views = im.catalog->GetChunks(missing);
+      if (!views.ok()) return views.status();
+      for (auto& v : *views) rows.emplace(v.chunk.id, std::move(v));
+      fused.erase(std::remove_if(fused.begin(), head, [&](const auto& e) { return !rows.count(e.first); }), head);
     }
-    if (missing.empty()) return Status::OK();
-    auto views = im.catalog->GetChunks(missing);
-    if (!views.ok()) return views.status();
-    for (auto& v : *views) rows.emplace(v.chunk.id, std::move(v));
-    fused.erase(std::remove_if(fused.begin(), fused.begin() + static_cast<std::ptrdiff_t>(n),
-                               [&](const auto& e) { return !rows.count(e.first); }),
-                fused.begin() + static_cast<std::ptrdiff_t>(n));
-    return Status::OK();
   };
   // Per document, candidates count documents (of a few chunks each).
   const size_t candidates = o.candidates * (o.per_document ? 4 : 1);
