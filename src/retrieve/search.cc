@@ -50,7 +50,8 @@ Result<std::vector<SearchHit>> KnowledgeBase::Search(const std::string& query, c
   }
   std::sort(ids.begin(), ids.end());
   ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
-  std::unordered_map<int64_t, Catalog::ChunkView> rows;
+  std::vector<std::vector<Catalog::ChunkView>> read;    // every row read, in the batches read
+  std::unordered_map<int64_t, Catalog::ChunkView*> rows;  // into read (an inner vector's rows never move)
   std::unordered_map<int64_t, int64_t> doc_of;  // candidate chunk -> its document
   const size_t returned = std::max(o.k, o.reranker ? o.rerank_depth : 0);
   if (filters->empty() && 2 * returned <= ids.size()) {
@@ -60,10 +61,10 @@ Result<std::vector<SearchHit>> KnowledgeBase::Search(const std::string& query, c
   } else {
     auto views = im.catalog->GetChunks(ids);
     if (!views.ok()) return views.status();
-    for (auto& v : *views) {
+    for (auto& v : read.emplace_back(std::move(*views))) {
       if (!MatchesFilters(*filters, v.metadata, v.source, v.title)) continue;
       doc_of[v.chunk.id] = v.chunk.doc_id;
-      rows.emplace(v.chunk.id, std::move(v));
+      rows[v.chunk.id] = &v;
     }
   }
   // Reads the rows of fused[0, n) not read yet. A chunk deleted since the
@@ -78,7 +79,7 @@ Result<std::vector<SearchHit>> KnowledgeBase::Search(const std::string& query, c
       if (missing.empty()) return Status::OK();
       auto views = im.catalog->GetChunks(missing);
       if (!views.ok()) return views.status();
-      for (auto& v : *views) rows.emplace(v.chunk.id, std::move(v));
+      for (auto& v : read.emplace_back(std::move(*views))) rows[v.chunk.id] = &v;
       fused.erase(std::remove_if(fused.begin(), head, [&](const auto& e) { return !rows.count(e.first); }), head);
     }
   };
@@ -112,7 +113,7 @@ Result<std::vector<SearchHit>> KnowledgeBase::Search(const std::string& query, c
     const size_t n = std::min(fused.size(), o.rerank_depth);
     std::vector<std::string> texts;
     texts.reserve(n);
-    for (size_t i = 0; i < n; ++i) texts.push_back(rows.at(fused[i].first).chunk.text);
+    for (size_t i = 0; i < n; ++i) texts.push_back(rows.at(fused[i].first)->chunk.text);
     auto logits = o.reranker->Score(query, texts);
     if (!logits.ok()) return logits.status();
     if (logits->size() != n) {
@@ -154,7 +155,7 @@ Result<std::vector<SearchHit>> KnowledgeBase::Search(const std::string& query, c
   std::vector<SearchHit> hits;
   for (const auto& [id, score] : fused) {
     // Each id is fused once, so its view's strings can move into the hit.
-    Catalog::ChunkView* v = &rows.at(id);
+    Catalog::ChunkView* v = rows.at(id);
     SearchHit h;
     h.chunk = Chunk{v->chunk.id,    v->chunk.doc_id, v->chunk.seq, std::move(v->chunk.text), std::move(v->chunk.heading),
                     v->chunk.start, v->chunk.end,    v->chunk.tokens};
