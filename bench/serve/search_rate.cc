@@ -2,7 +2,7 @@
 // load bench (bench/serve/run.py): T threads, each with its own
 // KnowledgeBase (as the server's pool has), cycling through the queries.
 //
-//   search_rate --db DIR --queries FILE --threads T --seconds S [--mode bm25] [-k 10]
+//   search_rate --db DIR --queries FILE --threads T --seconds S [--mode bm25] [-k 10] [--per-document]
 //
 // Prints {"qps", "p50_ms", "p99_ms", "queries", "threads"}. Public API only.
 #include <CLI/CLI.hpp>
@@ -25,12 +25,14 @@ int main(int argc, char** argv) {
   int threads = 2;
   double seconds = 10;
   size_t k = 10;
+  bool per_document = false;
   app.add_option("--db", db)->required();
   app.add_option("--queries", queries_path, "One query per line")->required();
   app.add_option("--threads", threads);
   app.add_option("--seconds", seconds);
   app.add_option("--mode", mode);
   app.add_option("-k", k);
+  app.add_flag("--per-document", per_document, "One hit per document (SearchOptions::per_document)");
   CLI11_PARSE(app, argc, argv);
 
   std::vector<std::string> queries;
@@ -41,6 +43,7 @@ int main(int argc, char** argv) {
   if (queries.empty()) return std::cerr << queries_path << ": no queries\n", 1;
   quarry::SearchOptions so;
   so.k = k;
+  so.per_document = per_document;
   so.mode = mode == "dense" ? quarry::SearchOptions::Mode::kDense
             : mode == "hybrid" ? quarry::SearchOptions::Mode::kHybrid : quarry::SearchOptions::Mode::kBm25;
   quarry::KnowledgeBaseOptions ko;

@@ -31,8 +31,9 @@ struct KnowledgeBase::Impl {
   // Bring the derived indexes up to the catalog's generation. A search
   // passes stale_ok: while another handle in the process opens the new
   // generation, it searches the previous one instead of waiting (see
-  // kb/shared_index.h); writers must see their own changes.
-  Status EnsureBm25(bool stale_ok = false);
+  // kb/shared_index.h); writers must see their own changes. *current, when
+  // given, says whether the BM25 index is of the generation just read.
+  Status EnsureBm25(bool stale_ok = false, bool* current = nullptr);
   // Names this base's index of a kind and parameters in SharedIndex.
   std::string IndexKey(const std::string& kind, const std::string& params) const;
   Status EnsureVectors(bool stale_ok = false);

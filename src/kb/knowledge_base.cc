@@ -149,15 +149,17 @@ std::string KnowledgeBase::Impl::IndexKey(const std::string& kind, const std::st
   return kind + "\n" + base_id + "\n" + params;
 }
 
-Status KnowledgeBase::Impl::EnsureBm25(bool stale_ok) {
+Status KnowledgeBase::Impl::EnsureBm25(bool stale_ok, bool* current) {
   auto gen = catalog->Generation();
   if (!gen.ok()) return gen.status();
-  if (bm25 && bm25_generation >= *gen) return Status::OK();
-  const Bm25Params p{options.bm25_k1, options.bm25_b};
-  auto idx = SharedIndex<Bm25Index>::Get(IndexKey("bm25", std::to_string(p.k1) + "/" + std::to_string(p.b)), *gen,
-                                         [&] { return Bm25Index::Open(*catalog, p); }, stale_ok, &bm25_generation);
-  if (!idx.ok()) return idx.status();
-  bm25 = std::move(*idx);
+  if (!bm25 || bm25_generation < *gen) {
+    const Bm25Params p{options.bm25_k1, options.bm25_b};
+    auto idx = SharedIndex<Bm25Index>::Get(IndexKey("bm25", std::to_string(p.k1) + "/" + std::to_string(p.b)), *gen,
+                                           [&] { return Bm25Index::Open(*catalog, p); }, stale_ok, &bm25_generation);
+    if (!idx.ok()) return idx.status();
+    bm25 = std::move(*idx);
+  }
+  if (current) *current = bm25_generation >= *gen;
   return Status::OK();
 }
 

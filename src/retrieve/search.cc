@@ -23,8 +23,9 @@ Result<std::vector<SearchHit>> KnowledgeBase::Search(const std::string& query, c
   const size_t depth = std::max(o.candidates, o.k) * (filters->empty() ? 1 : 10) * (o.per_document ? 4 : 1);
 
   Ranked sparse, dense;
+  bool bm25_current = false;  // the BM25 index is of the catalog's present generation
   if (o.mode != Mode::kDense) {
-    QUARRY_RETURN_IF_ERROR(im.EnsureBm25(/*stale_ok=*/true));
+    QUARRY_RETURN_IF_ERROR(im.EnsureBm25(/*stale_ok=*/true, &bm25_current));
     for (const auto& [id, s] : im.bm25->Search(im.analyzer->Analyze(query), depth)) sparse.push_back({id, s});
   }
   if (o.mode != Mode::kBm25) {
@@ -44,6 +45,8 @@ Result<std::vector<SearchHit>> KnowledgeBase::Search(const std::string& query, c
   // their rows, only ids and documents are looked up here and just the rows
   // returned are read in full below: a full row costs ~2.5x a lookup (text,
   // title, metadata), so reading 100 rows for k = 10 was most of a BM25 search.
+  // A BM25 index of the present generation holds every chunk and its document,
+  // so the lookups go to the catalog only for chunks it lacks (or when stale).
   std::vector<int64_t> ids;
   for (const auto* l : {&sparse, &dense}) {
     for (const auto& [id, s] : *l) ids.push_back(id);
@@ -55,9 +58,17 @@ Result<std::vector<SearchHit>> KnowledgeBase::Search(const std::string& query, c
   std::unordered_map<int64_t, int64_t> doc_of;  // candidate chunk -> its document
   const size_t returned = std::max(o.k, o.reranker ? o.rerank_depth : 0);
   if (filters->empty() && 2 * returned <= ids.size()) {
-    auto docs = im.catalog->ChunkDocuments(ids);
-    if (!docs.ok()) return docs.status();
-    doc_of.insert(docs->begin(), docs->end());
+    std::vector<int64_t> unknown;
+    for (int64_t id : ids) {
+      const int64_t doc = bm25_current ? im.bm25->DocumentOf(id) : -1;
+      if (doc >= 0) doc_of.emplace(id, doc);
+      else unknown.push_back(id);
+    }
+    if (!unknown.empty()) {
+      auto docs = im.catalog->ChunkDocuments(unknown);
+      if (!docs.ok()) return docs.status();
+      doc_of.insert(docs->begin(), docs->end());
+    }
   } else {
     auto views = im.catalog->GetChunks(ids);
     if (!views.ok()) return views.status();

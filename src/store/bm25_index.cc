@@ -16,11 +16,12 @@
 namespace quarry {
 namespace {
 
-// bm25.idx: this header, then chunk ids (i64 x n_docs), term offsets
+// bm25.idx: this header, then chunk ids (i64 x n_docs, ascending), their
+// documents (i64 x n_docs), term offsets
 // (u64 x n_terms + 1), term bytes (sorted, padded to 8), posting offsets
 // (u64 x n_terms + 1), posting documents (u32 x n_postings), posting impacts
 // (f32 x n_postings). checksum covers every byte after the header.
-constexpr char kMagic[8] = {'Q', 'B', 'M', '2', '5', 'v', '3', '\0'};
+constexpr char kMagic[8] = {'Q', 'B', 'M', '2', '5', 'v', '4', '\0'};
 
 struct Header {
   char magic[8];
@@ -42,12 +43,14 @@ void Append(std::string* out, const T* p, size_t n) {
 Bm25Index::~Bm25Index() = default;
 
 void Bm25Index::PointInto(uint32_t n_docs, uint32_t n_terms, uint64_t blob_bytes, uint64_t n_postings) {
-  // Layout after the header: chunk ids, term offsets, term bytes (padded to 8),
-  // posting offsets, posting documents, posting impacts.
+  // Layout after the header: chunk ids, their documents, term offsets, term
+  // bytes (padded to 8), posting offsets, posting documents, posting impacts.
   const char* base = storage_.data() + sizeof(Header);
   n_docs_ = n_docs;
   n_terms_ = n_terms;
   chunk_ids_ = reinterpret_cast<const int64_t*>(base);
+  base += n_docs * 8ull;
+  doc_ids_ = reinterpret_cast<const int64_t*>(base);
   base += n_docs * 8ull;
   term_offsets_ = reinterpret_cast<const uint64_t*>(base);
   base += (n_terms + 1ull) * 8;
@@ -65,12 +68,13 @@ Result<std::unique_ptr<Bm25Index>> Bm25Index::Build(Catalog& catalog, const Bm25
   // Pass 1: vocabulary, document lengths, postings (term id, doc, tf).
   std::unordered_map<std::string, uint32_t> vocab;
   std::vector<std::string> terms;
-  std::vector<int64_t> chunk_ids;
+  std::vector<int64_t> chunk_ids, doc_ids;
   std::vector<uint32_t> lengths;
   std::vector<std::vector<std::pair<uint32_t, uint32_t>>> lists;  // per term: (doc, tf)
-  QUARRY_RETURN_IF_ERROR(catalog.ForEachChunkTerms([&](int64_t chunk_id, std::string_view blob) {
+  QUARRY_RETURN_IF_ERROR(catalog.ForEachChunkTerms([&](int64_t chunk_id, int64_t doc_id, std::string_view blob) {
     const auto doc = static_cast<uint32_t>(chunk_ids.size());
     chunk_ids.push_back(chunk_id);
+    doc_ids.push_back(doc_id);
     lengths.push_back(0);
     Catalog::DecodeTerms(blob, [&](std::string_view term, uint32_t tf) {
       if (term.empty()) {
@@ -109,9 +113,10 @@ Result<std::unique_ptr<Bm25Index>> Bm25Index::Build(Catalog& catalog, const Bm25
   h.n_terms = static_cast<uint32_t>(terms.size());
   h.term_blob_bytes = blob_bytes;
   h.n_postings = n_post;
-  s.reserve(sizeof h + chunk_ids.size() * 8 + (terms.size() + 1) * 16 + blob_bytes + n_post * 8 + 64);
+  s.reserve(sizeof h + chunk_ids.size() * 16 + (terms.size() + 1) * 16 + blob_bytes + n_post * 8 + 64);
   Append(&s, &h, 1);
   Append(&s, chunk_ids.data(), chunk_ids.size());
+  Append(&s, doc_ids.data(), doc_ids.size());
   uint64_t off = 0;
   Append(&s, &off, 1);
   for (uint32_t t : order) {
@@ -179,7 +184,7 @@ std::unique_ptr<Bm25Index> Bm25Index::FromFileBytes(std::string bytes, int64_t g
   // on them can overflow.
   const uint64_t size = bytes.size();
   if (h.term_blob_bytes > size || h.n_postings > size / 8) return nullptr;
-  const uint64_t want = sizeof h + h.n_docs * 8ull + (h.n_terms + 1ull) * 8 * 2 + (h.term_blob_bytes + 7) / 8 * 8 + h.n_postings * 8;
+  const uint64_t want = sizeof h + h.n_docs * 16ull + (h.n_terms + 1ull) * 8 * 2 + (h.term_blob_bytes + 7) / 8 * 8 + h.n_postings * 8;
   if (size != want) return nullptr;
   if (Checksum(bytes.data() + sizeof h, size - sizeof h) != h.checksum) return nullptr;
   std::unique_ptr<Bm25Index> idx(new Bm25Index());
@@ -217,6 +222,9 @@ bool Bm25Index::Valid(uint64_t blob_bytes, uint64_t n_postings) const {
   // Every offset a search follows stays inside its array: a file that passes
   // the checksum by accident still cannot send a query out of bounds.
   if (term_offsets_[0] != 0 || post_offsets_[0] != 0) return false;
+  for (uint32_t d = 1; d < n_docs_; ++d) {
+    if (chunk_ids_[d] <= chunk_ids_[d - 1]) return false;  // DocumentOf searches them
+  }
   for (uint32_t t = 0; t < n_terms_; ++t) {
     if (term_offsets_[t + 1] < term_offsets_[t] || term_offsets_[t + 1] > blob_bytes) return false;
     if (post_offsets_[t + 1] < post_offsets_[t] || post_offsets_[t + 1] > n_postings) return false;
@@ -235,6 +243,12 @@ void Bm25Index::BuildLookup() {
   for (uint32_t i = 0; i < n_terms_; ++i) {
     lookup_.emplace(std::string_view(term_blob_ + term_offsets_[i], term_offsets_[i + 1] - term_offsets_[i]), i);
   }
+}
+
+int64_t Bm25Index::DocumentOf(int64_t chunk_id) const {
+  const int64_t* end = chunk_ids_ + n_docs_;
+  const int64_t* it = std::lower_bound(chunk_ids_, end, chunk_id);
+  return it != end && *it == chunk_id ? doc_ids_[it - chunk_ids_] : -1;
 }
 
 int64_t Bm25Index::FindTerm(std::string_view term) const {

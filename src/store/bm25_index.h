@@ -49,6 +49,11 @@ class Bm25Index {
   // Thread-safe: an index never changes once opened.
   std::vector<std::pair<int64_t, float>> Search(const std::vector<std::string>& terms, size_t k) const;
 
+  // The document of an indexed chunk, or -1 when the index has no such
+  // chunk. Of the catalog as of the index's generation: a search uses it only
+  // while that is the catalog's present one.
+  int64_t DocumentOf(int64_t chunk_id) const;
+
   size_t num_chunks() const { return n_docs_; }
   size_t num_terms() const { return n_terms_; }
   bool rebuilt() const { return rebuilt_; }
@@ -64,7 +69,8 @@ class Bm25Index {
 
   // Either owned vectors (built) or views into a mapped file (loaded).
   std::string storage_;         // file bytes when loaded
-  const int64_t* chunk_ids_ = nullptr;
+  const int64_t* chunk_ids_ = nullptr;  // ascending
+  const int64_t* doc_ids_ = nullptr;    // per chunk: its document
   const uint64_t* term_offsets_ = nullptr;
   const char* term_blob_ = nullptr;
   const uint64_t* post_offsets_ = nullptr;

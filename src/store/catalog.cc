@@ -316,10 +316,10 @@ Result<int64_t> Catalog::CountEmbeddings(const std::string& model_id) {
   return n;
 }
 
-Status Catalog::ForEachChunkTerms(const std::function<void(int64_t, std::string_view)>& fn) {
-  auto st = db_->Prepare("SELECT chunk_id, data FROM chunk_terms ORDER BY chunk_id");
+Status Catalog::ForEachChunkTerms(const std::function<void(int64_t, int64_t, std::string_view)>& fn) {
+  auto st = db_->Prepare("SELECT t.chunk_id, c.doc_id, t.data FROM chunk_terms t JOIN chunks c ON c.id = t.chunk_id ORDER BY t.chunk_id");
   if (!st.ok()) return st.status();
-  while (st->Step()) fn(st->Int(0), st->Blob(1));
+  while (st->Step()) fn(st->Int(0), st->Int(1), st->Blob(2));
   return st->status();
 }
 

@@ -92,7 +92,7 @@ class Catalog {
   Result<int64_t> CountEmbeddings(const std::string& model_id);
 
   // Scans for index (re)builds.
-  Status ForEachChunkTerms(const std::function<void(int64_t chunk_id, std::string_view blob)>& fn);
+  Status ForEachChunkTerms(const std::function<void(int64_t chunk_id, int64_t doc_id, std::string_view blob)>& fn);
   Status ForEachEmbedding(const std::string& model_id, const std::function<void(int64_t chunk_id, const float* v, size_t dim)>& fn);
 
   struct ChunkView {

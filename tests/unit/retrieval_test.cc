@@ -5,6 +5,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 
 #include "eval/metrics.h"
@@ -85,6 +86,49 @@ TEST(Bm25, IndexFilePersistsAndFollowsTheCatalog) {
   ASSERT_TRUE((*cat)->DeleteDocument((**doc).id).ok());
   auto gone = Bm25Index::Open(**cat, {});
   EXPECT_TRUE((*gone)->Search({"beta"}, 1).empty());
+}
+
+// A search finds each candidate's document in the BM25 index instead of the
+// catalog while the index is of the present generation.
+TEST(Bm25, KnowsEachChunksDocumentThroughSaveAndLoad) {
+  test::TempDir d;
+  auto cat = Catalog::Open(d.str(), true);
+  std::map<int64_t, int64_t> doc_of;
+  for (int i = 0; i < 6; ++i) {
+    std::vector<ChunkInput> chunks;
+    for (int c = 0; c <= i % 3; ++c) chunks.push_back(Chunk({"w" + std::to_string(c)}));
+    auto put = (*cat)->PutDocument(Doc("d" + std::to_string(i)), chunks, "");
+    ASSERT_TRUE(put.ok());
+    auto rows = (*cat)->DocumentChunks(put->doc_id);
+    ASSERT_TRUE(rows.ok());
+    for (const auto& r : *rows) doc_of[r.id] = put->doc_id;
+  }
+  ASSERT_EQ(doc_of.size(), 12u);
+  auto built = Bm25Index::Open(**cat, {});
+  ASSERT_TRUE(built.ok());
+  ASSERT_TRUE((*built)->rebuilt());
+  auto loaded = Bm25Index::Open(**cat, {});
+  ASSERT_TRUE(loaded.ok());
+  ASSERT_FALSE((*loaded)->rebuilt());
+  for (const auto* idx : {built->get(), loaded->get()}) {
+    for (const auto& [chunk, doc] : doc_of) EXPECT_EQ(idx->DocumentOf(chunk), doc) << chunk;
+    EXPECT_EQ(idx->DocumentOf(0), -1);
+    EXPECT_EQ(idx->DocumentOf(doc_of.rbegin()->first + 1), -1);
+  }
+  // Chunk ids out of order in a file that passes the checksum: rejected, as
+  // the lookup searches them.
+  std::string bytes = (*built)->file_bytes();
+  auto gen = (*cat)->Generation();
+  ASSERT_TRUE(gen.ok());
+  const size_t ids_at = 56;  // the chunk ids follow the 56-byte header
+  int64_t first, second;
+  std::memcpy(&first, bytes.data() + ids_at, 8);
+  std::memcpy(&second, bytes.data() + ids_at + 8, 8);
+  ASSERT_EQ(first, doc_of.begin()->first);
+  std::memcpy(bytes.data() + ids_at, &second, 8);
+  std::memcpy(bytes.data() + ids_at + 8, &first, 8);
+  Bm25Index::ResealForTesting(&bytes);
+  EXPECT_EQ(Bm25Index::FromFileBytes(bytes, *gen, {}), nullptr);
 }
 
 std::vector<float> RandomUnit(std::mt19937& rng, size_t dim) {
