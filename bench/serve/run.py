@@ -14,7 +14,7 @@
 
 Writes bench/results/serve.json and prints markdown tables.
 """
-import argparse, json, os, random, re, signal, subprocess, sys, tempfile, threading, time, urllib.request, urllib.error
+import argparse, json, os, random, re, shutil, signal, subprocess, sys, tempfile, threading, time, urllib.request, urllib.error
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,8 +67,14 @@ def make_corpus(n, work, embed=False):
             words = rng.choices(vocab, weights, k=rng.randint(40, 80))
             f.write(json.dumps({"_id": str(i), "text": " ".join(words)}) + "\n")
     log("ingesting them" + ("" if embed else " (BM25 only)"))
-    subprocess.run([str(QUARRY), "add", str(corpus), "--db", str(db)] + ([] if embed else ["--no-embed"]), check=True,
+    # Into a scratch directory renamed at the end: an interrupted run leaves
+    # no half-filled base for the next one to take as the cached corpus.
+    partial = db.with_name(db.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    subprocess.run([str(QUARRY), "add", str(corpus), "--db", str(partial)] + ([] if embed else ["--no-embed"]), check=True,
                    stdout=subprocess.DEVNULL)
+    shutil.rmtree(db, ignore_errors=True)
+    partial.rename(db)
     with queries.open("w") as f:
         for _ in range(1000):
             f.write(" ".join(rng.choices(vocab[50:5000], k=rng.randint(4, 8))) + "\n")
@@ -347,6 +353,9 @@ def main():
     ap.add_argument("--chat-rounds", type=int, default=8, help="turns each server takes, alternating")
     ap.add_argument("--only", default="search,chat,embed,soak")
     a = ap.parse_args()
+    if {"search", "soak"} & set(a.only.split(",")) and not shutil.which("wrk"):
+        sys.exit("bench/serve/run.py: wrk not found on PATH; the search and soak parts drive the server with it "
+                 "(Debian: apt-get install wrk), or leave them out with --only chat,embed")
     out_path = ROOT / "bench" / "results" / "serve.json"
     result = json.loads(out_path.read_text()) if out_path.exists() else {}
     result.update({"date": time.strftime("%Y-%m-%d"), "cpus": os.cpu_count()})
