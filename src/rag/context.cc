@@ -505,9 +505,10 @@ constexpr std::string_view kAboutSources[] = {
     "provided", "provides", "question", "refer", "reference", "references", "respectively", "response", "see",
     "seen", "shown", "source", "sourced", "sources", "specifically", "stated", "supported", "taken", "text",
     "texts", "that", "the", "these", "this", "those", "to", "verified", "was", "were", "which", "with"};
+// The words that name the sources, or citing them ("This can be confirmed by citing [1][3].").
 constexpr std::string_view kSourceNouns[] = {
-    "article", "articles", "citation", "citations", "context", "data", "details", "document", "documents", "info",
-    "information", "material", "reference", "references", "source", "sources", "text", "texts"};
+    "article", "articles", "citation", "citations", "cited", "citing", "context", "data", "details", "document",
+    "documents", "info", "information", "material", "reference", "references", "source", "sources", "text", "texts"};
 template <size_t N>
 bool OneOf(const std::string_view (&words)[N], std::string_view w) {
   return std::find(std::begin(words), std::end(words), w) != std::end(words);

@@ -276,6 +276,8 @@ TEST(InlineCitations, ASentenceThatOnlyNamesTheSourcesIsLeftOut) {
   EXPECT_EQ(a.Attribute("Annie Ernaux won it [2].\nAccording to the sources provided, this is stated in the text [2]."),
             "Annie Ernaux won it [2].\n");
   EXPECT_EQ(a.Attribute("Annie Ernaux won it [2]. This can be confirmed by sources [2]."), "Annie Ernaux won it [2].");
+  EXPECT_EQ(a.Attribute("Annie Ernaux won it [2]. This can be confirmed by citing [2]."), "Annie Ernaux won it [2].");
+  EXPECT_EQ(a.Attribute("Annie Ernaux won it [2]. This is cited [2]."), "Annie Ernaux won it [2].");
   EXPECT_EQ(a.Attribute("Annie Ernaux won it [2]. This information is directly stated in the sources provided, citing [2]."),
             "Annie Ernaux won it [2].");
   // The sentence after one left out is judged by the sentence before that
