@@ -2,7 +2,7 @@
 // load bench (bench/serve/run.py): T threads, each with its own
 // KnowledgeBase (as the server's pool has), cycling through the queries.
 //
-//   search_rate --db DIR --queries FILE --threads T --seconds S [--mode bm25] [-k 10] [--per-document]
+//   search_rate --db DIR --queries FILE --threads T --seconds S [--mode bm25] [-k 10] [--per-document] [--model-threads N]
 //
 // Prints {"qps", "p50_ms", "p99_ms", "queries", "threads"}. Public API only.
 #include <CLI/CLI.hpp>
@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   double seconds = 10;
   size_t k = 10;
   bool per_document = false;
+  int model_threads = 0;
   app.add_option("--db", db)->required();
   app.add_option("--queries", queries_path, "One query per line")->required();
   app.add_option("--threads", threads);
@@ -33,6 +34,7 @@ int main(int argc, char** argv) {
   app.add_option("--mode", mode);
   app.add_option("-k", k);
   app.add_flag("--per-document", per_document, "One hit per document (SearchOptions::per_document)");
+  app.add_option("--model-threads", model_threads, "Threads each handle's embedder uses (KnowledgeBaseOptions::threads; 0: all)");
   CLI11_PARSE(app, argc, argv);
 
   std::vector<std::string> queries;
@@ -48,6 +50,7 @@ int main(int argc, char** argv) {
             : mode == "hybrid" ? quarry::SearchOptions::Mode::kHybrid : quarry::SearchOptions::Mode::kBm25;
   quarry::KnowledgeBaseOptions ko;
   ko.dir = db;
+  ko.threads = model_threads;
 
   std::vector<std::unique_ptr<quarry::KnowledgeBase>> kbs;
   for (int t = 0; t < threads; ++t) {
