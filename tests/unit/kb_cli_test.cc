@@ -426,8 +426,9 @@ TEST_F(KbCli, SearchPerDocumentGivesEachDocumentOnceAsItsBestChunk) {
       EXPECT_TRUE(doc_ids.insert(h["doc_id"].get<int64_t>()).second) << mode << ": a document twice";
       EXPECT_TRUE(chunk_ids.count(h["chunk_id"].get<int64_t>())) << mode << ": not the document's best chunk";
     }
-    // A small k looks candidates' documents up (in the BM25 index) instead of
-    // reading every candidate's row: the same documents, in the same order.
+    // A small k looks candidates' documents up (in the BM25 index; dense mode
+    // in the catalog) instead of reading every candidate's row: the same
+    // documents, in the same order.
     for (size_t k : {1, 2}) {
       auto head = QJson("search apple -k " + std::to_string(k) + " --per-document --mode " + mode)["results"];
       ASSERT_EQ(head.size(), k) << mode;
