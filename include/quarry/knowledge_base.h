@@ -118,7 +118,7 @@ struct SearchOptions {
   Fusion fusion = Fusion::kRrf;
   int rrf_k = 60;
   float dense_weight = 0.5f;      // weighted fusion: dense share of the min-max normalised scores
-  size_t candidates = 100;        // per retriever, before fusion and filters
+  size_t candidates = 100;        // per retriever, before fusion and filters (at least k)
   std::vector<std::string> where; // "key=value", "key!=value", "key>=3", "date<2024-01-01"
   bool mmr = false;               // maximal marginal relevance over the fused list
   float mmr_lambda = 0.7f;

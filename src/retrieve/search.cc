@@ -94,8 +94,9 @@ Result<std::vector<SearchHit>> KnowledgeBase::Search(const std::string& query, c
       fused.erase(std::remove_if(fused.begin(), head, [&](const auto& e) { return !rows.count(e.first); }), head);
     }
   };
-  // Per document, candidates count documents (of a few chunks each).
-  const size_t candidates = o.candidates * (o.per_document ? 4 : 1);
+  // Per document, candidates count documents (of a few chunks each). A k
+  // above the candidates raises them, as it raised the depth fetched.
+  const size_t candidates = std::max(o.candidates, o.k) * (o.per_document ? 4 : 1);
   auto keep = [&](Ranked& l) {
     l.erase(std::remove_if(l.begin(), l.end(), [&](const auto& e) { return !doc_of.count(e.first); }), l.end());
     if (l.size() > candidates) l.resize(candidates);

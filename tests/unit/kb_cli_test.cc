@@ -440,6 +440,18 @@ TEST_F(KbCli, SearchPerDocumentGivesEachDocumentOnceAsItsBestChunk) {
   EXPECT_EQ(bm[0]["source"], docs_ + "/long.txt");
 }
 
+// Regression: -k above --candidates returned only the candidates (100 by
+// default for -k 150): each retriever's list was cut to the candidates after
+// it had fetched k.
+TEST_F(KbCli, SearchReturnsKHitsWhenKExceedsTheCandidates) {
+  for (int i = 0; i < 30; ++i) Write("d" + std::to_string(i) + ".txt", "An apple note number " + std::to_string(i) + ".");
+  ASSERT_EQ(QJson("add " + docs_)["added"], 30);
+  for (const char* mode : {"bm25", "dense", "hybrid"}) {
+    EXPECT_EQ(QJson(std::string("search apple -k 25 --candidates 5 --mode ") + mode)["results"].size(), 25u) << mode;
+    EXPECT_EQ(QJson(std::string("search apple -k 25 --candidates 5 --per-document --mode ") + mode)["results"].size(), 25u) << mode;
+  }
+}
+
 TEST_F(KbCli, SearchRerankOrdersTheFusedHeadByTheCrossEncoder) {
   const std::string rr = CrossEncoder();
   const std::vector<std::string> texts = {"The apple is red.", "An apple and a banana.", "Mars has an apple volcano.",
