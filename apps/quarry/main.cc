@@ -33,6 +33,7 @@ std::string FlagFor(const std::string& option) {
       {"target_lang", "--to"},
       {"tm", "--tm"},
       {"pooling", "--pooling"},
+      {"type", "--type"},
       {"port", "--port"},
       {"api_keys", "--api-keys-file or $QUARRY_API_KEY"},
       {"generators", "--generators"},

@@ -214,8 +214,11 @@ struct ModelInfo {
 Result<ModelInfo> InspectModel(const std::string& gguf_path);
 
 struct ImportOptions {
-  enum class Type { kF32, kF16 };
-  Type type = Type::kF32;  // F16 halves the file; 1-D tensors always stay F32
+  // F16 and BF16 halve the file; 1-D tensors always stay F32. BF16 is the
+  // fastest on CPUs with AVX512_BF16 (llama.cpp multiplies it natively there);
+  // elsewhere measure (docs/benchmarks.md, "Embedding speed").
+  enum class Type { kF32, kF16, kBF16 };
+  Type type = Type::kF32;
   std::string name;        // general.name; default: the directory name
   std::string pooling;     // "mean", "cls" or "last"; default: from the checkpoint's modules.json
 };
@@ -244,6 +247,7 @@ Result<ImportReport> ImportHfModel(const std::string& hf_dir, const std::string&
 // multilingual-e5-small, XLM-RoBERTa vocabulary) into a GGUF embedding model.
 // Its Q4_0 weights are copied bit for bit; queries and documents get E5's
 // "query: " / "passage: " prefixes from the GGUF's metadata when embedded.
+// options.type must be kF32 (the default: it means "as stored" here).
 Result<ImportReport> ImportE5Container(const std::string& path, const std::string& out_gguf,
                                        const ImportOptions& options = {});
 

