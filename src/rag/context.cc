@@ -707,9 +707,11 @@ std::string CitationAttributor::AttributeMarkers(std::string_view seg, std::stri
       for (size_t k = 0; k < valid.size(); ++k) out += (k ? ", " : "") + std::to_string(valid[k]);
       out += ']';
     } else if (const size_t next = MarkerAfterSeparator(seg, close + 1); next != std::string_view::npos) {
-      // "[1], [2]" / "[1] and [2]" without [1]: the list goes on from [2].
+      // "[1], [2]" / "[1] and [2]" without [1]: the list goes on from [2];
+      // right after a kept marker ("[1][3]和[4]" without [3]) its separator
+      // joins the two that stay: "[1]和[4]".
       cited = cited || !valid.empty();
-      i = next - 1;
+      i = !out.empty() && out.back() == ']' ? close : next - 1;
       continue;
     } else {
       // Removed with the space before it, and with what joined it to a

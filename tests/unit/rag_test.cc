@@ -248,6 +248,18 @@ TEST(InlineCitations, AMarkerTheSentenceNeedsIsReplacedNotRemoved) {
     EXPECT_EQ(c.Attribute(cited + said), "根据[1]" + said) << cited;
   }
   EXPECT_EQ(c.Attribute("第一棒火炬手是罗致焕[1]和[2]。"), "第一棒火炬手是罗致焕[1]。");
+  // A failed marker between two kept ones leaves the separator that joins them.
+  std::vector<std::string> zh3 = zh;
+  zh3.push_back("在国家体育场，第一棒火炬手是罗致焕，最后一棒是两名运动员。");
+  rag::CitationAttributor c3(Sources(zh3), "北京冬奥会第一棒火炬手是谁？");
+  EXPECT_EQ(c3.Attribute("第一棒火炬手是罗致焕[1][2]和[3]。"), "第一棒火炬手是罗致焕[1]和[3]。");
+  EXPECT_EQ(c3.Attribute("第一棒火炬手是罗致焕[1][2]、[3]。"), "第一棒火炬手是罗致焕[1]、[3]。");
+  EXPECT_EQ(c3.Attribute("第一棒火炬手是罗致焕[2]和[3]。"), "第一棒火炬手是罗致焕[3]。");
+  EXPECT_EQ(c3.Attribute("第一棒火炬手是罗致焕[1][2][3]。"), "第一棒火炬手是罗致焕[1][3]。");
+  for (size_t step : {1, 4, 9}) {
+    EXPECT_EQ(Streamed(Sources(zh3), "北京冬奥会第一棒火炬手是谁？", "第一棒火炬手是罗致焕[1][2]和[3]。", step),
+              "第一棒火炬手是罗致焕[1]和[3]。") << step;
+  }
   for (const std::string& answer : {std::string("According to [3], Annie Ernaux won the 2022 prize."),
                                    std::string("Annie Ernaux won it, as sources [1] and [3] say.")}) {
     for (size_t step : {1, 4, 9}) EXPECT_EQ(Streamed(Sources(kNobelPassages), kNobelQuestion, answer, step), a.Attribute(answer)) << step;
