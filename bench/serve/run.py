@@ -358,12 +358,18 @@ def main():
                  "(Debian: apt-get install wrk), or leave them out with --only chat,embed")
     out_path = ROOT / "bench" / "results" / "serve.json"
     result = json.loads(out_path.read_text()) if out_path.exists() else {}
+    # "date" at the top is the last run's; each part carries the date it was measured
+    # (--only reruns some parts and keeps the others from earlier runs).
     result.update({"date": time.strftime("%Y-%m-%d"), "cpus": os.cpu_count()})
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         for part, fn in [("search", bench_search), ("chat", bench_chat), ("embed", bench_embed), ("soak", bench_soak)]:
             if part in a.only.split(","):
+                before = {k: id(v) for k, v in result.items()}
                 fn(a, work, result)
+                for k, v in result.items():
+                    if isinstance(v, dict) and before.get(k) != id(v):
+                        v["date"] = time.strftime("%Y-%m-%d")
                 out_path.write_text(json.dumps(result, indent=2) + "\n")
     report(result)
 
