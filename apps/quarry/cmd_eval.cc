@@ -138,9 +138,11 @@ std::vector<std::string> SplitCommas(const std::string& s) {
 }
 
 // The generator for an eval: with --batch N > 1, opened with room for N
-// examples' prompts side by side; *eb says what one example may use.
-Result<Backend> OpenEvalBackend(const GenFlags& gf, int candidates, int batch, int threads, eval::EvalBatch* eb) {
+// examples' prompts side by side (no more than there are examples); *eb says
+// what one example may use, and eb->examples how many are decoded together.
+Result<Backend> OpenEvalBackend(const GenFlags& gf, int candidates, int batch, size_t examples, int threads, eval::EvalBatch* eb) {
   *eb = eval::EvalBatch{};
+  batch = static_cast<int>(std::min<size_t>(static_cast<size_t>(std::max(batch, 1)), std::max<size_t>(examples, 1)));
   if (batch <= 1) return OpenBackend(gf, candidates, threads);
   {
     // The context one example gets on its own (the model's, capped, or --ctx).
@@ -335,7 +337,7 @@ void RegisterEvalTasks(CLI::App* ev, Registry& reg) {
       auto kb = KnowledgeBase::Open(ToOptions(f), true);
       if (!kb.ok()) return Fail(kb.status());
       eval::EvalBatch eb;
-      auto b = OpenEvalBackend(gf, candidates, batch, f.threads, &eb);
+      auto b = OpenEvalBackend(gf, candidates, batch, ds->examples.size(), f.threads, &eb);
       if (!b.ok()) return Fail(b.status());
       eval::QaEvalOptions o;
       o.batch = eb;
@@ -352,7 +354,7 @@ void RegisterEvalTasks(CLI::App* ev, Registry& reg) {
       });
       line.Done();
       if (!r.ok()) return Fail(r.status());
-      json header = {{"dataset", ds->name}, {"examples", ds->examples.size()}, {"model", b->gen->model_id()}, {"batch", batch},
+      json header = {{"dataset", ds->name}, {"examples", ds->examples.size()}, {"model", b->gen->model_id()}, {"batch", eb.examples},
                      {"top_k", k}, {"candidates", candidates}, {"select", gf.select}, {"db", f.db}};
       if (qa_min_answerable > 0) header["min_answerable"] = qa_min_answerable;
       header["relevance_cut"] = qa_relevance_cut;
@@ -375,7 +377,7 @@ void RegisterEvalTasks(CLI::App* ev, Registry& reg) {
       if (!ds.ok()) return Fail(ds.status());
       if (ds->empty()) return Fail(Status::NotFound(data + ": no example to score"));
       eval::EvalBatch eb;
-      auto b = OpenEvalBackend(gf, candidates, batch, flags.threads, &eb);
+      auto b = OpenEvalBackend(gf, candidates, batch, ds->size(), flags.threads, &eb);
       if (!b.ok()) return Fail(b.status());
       // Embeddings for the support selector come from a knowledge base handle (empty is fine).
       KbFlags f = flags;
@@ -395,7 +397,7 @@ void RegisterEvalTasks(CLI::App* ev, Registry& reg) {
       });
       line.Done();
       if (!r.ok()) return Fail(r.status());
-      json header = {{"dataset", name}, {"examples", ds->size()}, {"model", b->gen->model_id()}, {"batch", batch}, {"candidates", candidates},
+      json header = {{"dataset", name}, {"examples", ds->size()}, {"model", b->gen->model_id()}, {"batch", eb.examples}, {"candidates", candidates},
                      {"select", gf.select}, {"language", summary_language}};
       return Report("summarize", header, *r, {"rouge_l"}, gf.as_json, predictions);
     };
@@ -445,7 +447,7 @@ void RegisterEvalTasks(CLI::App* ev, Registry& reg) {
         for (size_t i = 0; i < src->size(); ++i) refs[i].push_back((*ref)[i]);
       }
       eval::EvalBatch eb;
-      auto b = OpenEvalBackend(gf, candidates, batch, flags.threads, &eb);
+      auto b = OpenEvalBackend(gf, candidates, batch, src->size(), flags.threads, &eb);
       if (!b.ok()) return Fail(b.status());
       std::unique_ptr<KnowledgeBase> tm;
       std::string tm_desc;
@@ -503,7 +505,7 @@ void RegisterEvalTasks(CLI::App* ev, Registry& reg) {
       });
       line.Done();
       if (!r.ok()) return Fail(r.status());
-      json header = {{"dataset", src_file.empty() ? "flores200 " + split : src_path}, {"references", ref_paths.size()}, {"batch", batch},
+      json header = {{"dataset", src_file.empty() ? "flores200 " + split : src_path}, {"references", ref_paths.size()}, {"batch", eb.examples},
                      {"from", from}, {"to", to}, {"examples", src->size()},
                      {"model", b->gen->model_id()}, {"memory", tm_desc}, {"candidates", candidates}, {"select", gf.select}};
       return Report("translate", header, *r, {"chrf", "bleu"}, gf.as_json, predictions);

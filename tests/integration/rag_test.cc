@@ -573,10 +573,11 @@ TEST(EvalCommands, OwnQaSetAndPlainParallelTextWithIntervals) {
   EXPECT_LE(t["modes"]["zero-shot"]["chrf"].get<double>(), 100.0);
 
   // --batch: the examples decoded together; every example still answered,
-  // each prediction in its example's place.
+  // each prediction in its example's place. A batch larger than the set
+  // decodes what there is (and opens no wider a context).
   const std::string preds = (d.path() / "preds.jsonl").string();
   auto batched = RunCmd(Quarry() + " eval qa --data " + (d.path() / "qa.jsonl").string() + " --db " + (d.path() / "kb").string() +
-                        " --modes closed-book,rag -n 64 --batch 3 --json --predictions " + preds);
+                        " --modes closed-book,rag -n 64 --batch 8 --json --predictions " + preds);
   ASSERT_EQ(batched.exit_code, 0) << batched.err;
   json bj = json::parse(batched.out);
   EXPECT_EQ(bj["batch"], 3);
