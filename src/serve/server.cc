@@ -547,6 +547,7 @@ struct Server::Impl {
   void Stats(httplib::Response& res);
   void MetricsText(httplib::Response& res);
   static json OpenApi();
+  static std::vector<std::string> MethodsServing(const std::string& path);
 };
 
 Server::Server() : impl_(new Impl) {}
@@ -646,6 +647,28 @@ Server::Impl::Handler Server::Impl::Timed(const std::string& route, Handler h) {
   };
 }
 
+// The methods that serve a path (none when no route does): the OpenAPI
+// document's paths, where "{id}" stands for a number, and the web UI's files.
+std::vector<std::string> Server::Impl::MethodsServing(const std::string& path) {
+  if (path == "/" || WebAsset(path)) return {"GET"};
+  static const json paths = OpenApi()["paths"];
+  std::vector<std::string> out;
+  for (const auto& [pattern, ops] : paths.items()) {
+    const size_t id = pattern.find("{id}");
+    const bool match = id == std::string::npos
+                           ? path == pattern
+                           : path.size() > id && path.compare(0, id, pattern, 0, id) == 0 &&
+                                 std::all_of(path.begin() + static_cast<std::ptrdiff_t>(id), path.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (!match) continue;
+    for (const auto& [method, op] : ops.items()) {
+      std::string m = method;
+      std::transform(m.begin(), m.end(), m.begin(), [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+      out.push_back(std::move(m));
+    }
+  }
+  return out;
+}
+
 void Server::Impl::Routes() {
   // Authentication and CORS come before routing.
   http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
@@ -680,12 +703,27 @@ void Server::Impl::Routes() {
     return httplib::Server::HandlerResponse::Handled;
   });
   // httplib's own refusals (413 over the size limit, 404, 400) get a JSON body too.
+  // A path served under other methods is a 405 naming them (httplib answers
+  // 404, or 400 for a method it has no handlers for).
   http.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return;
     HttpError e{res.status, "", "", ""};
+    if ((res.status == 404 || res.status == 400) && !req.path.empty() && req.path[0] == '/') {
+      const std::vector<std::string> methods = MethodsServing(req.path);
+      const std::string method = req.method == "HEAD" ? "GET" : req.method;
+      if (methods.empty()) {
+        res.status = 404;
+      } else if (std::find(methods.begin(), methods.end(), method) == methods.end()) {
+        std::string allowed;
+        for (const auto& m : methods) allowed += (allowed.empty() ? "" : ", ") + m;
+        res.set_header("Allow", allowed);
+        return SendError(res, {405, req.method + " is not allowed on " + req.path + " (allowed: " + allowed + ")", "",
+                               "method_not_allowed"});
+      }
+      e.status = res.status;
+    }
     if (res.status == 404) e.message = "no route for " + req.method + " " + req.path, e.code = "unknown_route";
     else if (res.status == 413) e.message = "the request body is over the size limit", e.code = "body_too_large";
-    else if (res.status == 405) e.message = req.method + " is not allowed on " + req.path;
     else e.message = "bad request";
     SendError(res, e);
   });

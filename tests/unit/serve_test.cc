@@ -216,6 +216,30 @@ TEST_F(Serve, BadRequestsGetClearErrorsNeverACrash) {
   auto nowhere = c.Get("/v1/nothing");
   ASSERT_TRUE(nowhere);
   EXPECT_EQ(nowhere->status, 404);
+  // A path served under other methods: 405, naming them (also in Allow).
+  auto wrong_method = [&](const httplib::Result& r, const std::string& allow) {
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 405) << r->body;
+    EXPECT_EQ(r->get_header_value("Allow"), allow);
+    EXPECT_EQ(Json(r)["error"]["code"], "method_not_allowed") << r->body;
+    EXPECT_NE(Json(r)["error"]["message"].get<std::string>().find(allow), std::string::npos) << r->body;
+  };
+  wrong_method(c.Get("/v1/search"), "POST");
+  wrong_method(c.Put("/v1/search", "{}", "application/json"), "POST");
+  wrong_method(c.Post("/v1/models", "{}", "application/json"), "GET");
+  wrong_method(c.Delete("/v1/documents"), "GET, POST");
+  wrong_method(c.Patch("/v1/documents/1", "{}", "application/json"), "DELETE, GET");
+  wrong_method(c.Post("/", "{}", "application/json"), "GET");
+  auto not_an_id = c.Get("/v1/documents/abc");
+  ASSERT_TRUE(not_an_id);
+  EXPECT_EQ(not_an_id->status, 404) << not_an_id->body;
+  auto put_nowhere = c.Put("/v1/nothing", "{}", "application/json");
+  ASSERT_TRUE(put_nowhere);
+  EXPECT_EQ(put_nowhere->status, 404) << put_nowhere->body;
+  EXPECT_EQ(Json(put_nowhere)["error"]["code"], "unknown_route") << put_nowhere->body;
+  auto head = c.Head("/v1/models");
+  ASSERT_TRUE(head);
+  EXPECT_EQ(head->status, 200);
   auto not_multipart = c.Post("/v1/documents", "{}", "application/json");
   ASSERT_TRUE(not_multipart);
   EXPECT_EQ(not_multipart->status, 415);
