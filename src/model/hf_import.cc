@@ -453,12 +453,15 @@ Result<ImportReport> ImportHfModel(const std::string& hf_dir, const std::string&
   std::unique_ptr<gguf_context, GgufFree> gg(gguf_init_empty());
   gguf_context* g = gg.get();
   const std::string name = options.name.empty() ? fs::absolute(dir).lexically_normal().filename().string() : options.name;
-  const bool half_type = options.type != ImportOptions::Type::kF32;
-  const bool bf16 = options.type == ImportOptions::Type::kBF16;
+  // The type of the weight matrices; vectors and the tables below stay F32.
+  const ggml_type matrix_type = options.type == ImportOptions::Type::kBF16  ? GGML_TYPE_BF16
+                                : options.type == ImportOptions::Type::kF16 ? GGML_TYPE_F16
+                                                                            : GGML_TYPE_F32;
   gguf_set_val_str(g, "general.architecture", "bert");
   gguf_set_val_str(g, "general.type", "model");
   gguf_set_val_str(g, "general.name", name.empty() ? "model" : name.c_str());
-  gguf_set_val_u32(g, "general.file_type", !half_type ? 0 : bf16 ? 32 : 1);  // llama_ftype: F32, F16, BF16
+  gguf_set_val_u32(g, "general.file_type",  // llama_ftype
+                   matrix_type == GGML_TYPE_BF16 ? 32 : matrix_type == GGML_TYPE_F16 ? 1 : 0);
   gguf_set_val_u32(g, "general.quantization_version", 2);
   gguf_set_val_str(g, "quarry.importer", "quarry model import 1");
   gguf_set_val_u32(g, "bert.block_count", static_cast<uint32_t>(n_layer));
@@ -561,8 +564,8 @@ Result<ImportReport> ImportHfModel(const std::string& hf_dir, const std::string&
     // As llama.cpp's converter: tables llama.cpp adds to activations directly
     // (it views token type row 0 and adds it; ggml's add takes no F16 operand)
     // stay F32, like every vector.
-    const bool half = half_type && shape.size() == 2 && *mapped != "token_types.weight" && *mapped != "position_embd.weight";
-    const ggml_type type = !half ? GGML_TYPE_F32 : bf16 ? GGML_TYPE_BF16 : GGML_TYPE_F16;
+    const bool matrix = shape.size() == 2 && *mapped != "token_types.weight" && *mapped != "position_embd.weight";
+    const ggml_type type = matrix ? matrix_type : GGML_TYPE_F32;
     ggml_tensor* gt = ggml_new_tensor(ctx.get(), type, static_cast<int>(shape.size()), ne);
     ggml_set_name(gt, mapped->c_str());
     std::vector<uint8_t> bytes(ggml_nbytes(gt));
