@@ -56,6 +56,30 @@ TEST(SourceBlock, NumberTitleThenQuotedText) {
   EXPECT_EQ(rag::SourceBlock(3, "Coffee\nguide", "Steep [1]\n[1] four minutes."), "[3] Coffee guide\nSteep [1]\n(1) four minutes.\n\n");
 }
 
+// An English question asks for the answer first and no sentence about the
+// sources; a Chinese one (or French) keeps the short instruction, which kept
+// Chinese answers in Chinese. Either way the reading check's prompt is the
+// answer's with a question after it, so the two share their evaluated tokens.
+TEST(AskPrompt, EnglishQuestionsAskForTheAnswerFirstOthersKeepTheShortInstruction) {
+  Source s;
+  s.n = 1;
+  s.hit = Hit(1, "Jupiter is the largest planet.");
+  s.text = s.hit.chunk.text;
+  const std::vector<Source> sources{s};
+  const std::string english = "which planet is the largest", chinese = "太阳系最大的行星是哪一颗？",
+                    french = "Quelle est la plus grande planète du système solaire ?";
+  for (const std::string& q : {english, chinese, french}) {
+    const auto ask = rag::AskMessages(q, sources), check = rag::CheckMessages(q, sources);
+    ASSERT_EQ(ask.size(), 2u);
+    ASSERT_EQ(check.size(), 2u);
+    EXPECT_EQ(check[0].content, ask[0].content) << q;
+    EXPECT_EQ(check[1].content.rfind(ask[1].content, 0), 0u) << q;
+    EXPECT_NE(ask[1].content.find(q), std::string::npos) << q;
+    const bool answer_first = ask[0].content.find("Begin with the answer") != std::string::npos;
+    EXPECT_EQ(answer_first, q == english) << q;
+  }
+}
+
 TEST(Sentences, EnglishAndChinese) {
   EXPECT_EQ(rag::SplitSentences("One. Two! Three? e.g.x stays"),
             (std::vector<std::string>{"One.", "Two!", "Three?", "e.g.x stays"}));
