@@ -101,7 +101,7 @@ void RegisterEval(CLI::App& app, Registry& reg) {
         json j = {{"dataset", rep->dataset}, {"split", rep->split}, {"queries", rep->queries}, {"db", f.db},
                   {"k1", f.k1}, {"b", f.b}, {"chunk_tokens", ao.chunk_tokens}, {"modes", json::object()}};
         const AddReport& in = rep->ingest;
-        j["ingest"] = {{"added", in.added + in.replaced}, {"unchanged", in.unchanged}, {"failed", in.failed},
+        j["ingest"] = {{"added", in.added + in.replaced + in.embedded}, {"unchanged", in.unchanged}, {"failed", in.failed},
                        {"chunks", in.chunks}, {"seconds", {{"total", in.total_s}, {"parse", in.parse_s}, {"chunk", in.chunk_s}, {"analyze", in.analyze_s},
                                                            {"embed", in.embed_s}, {"store", in.store_s}, {"index", in.index_s}}}};
         for (const auto& m : rep->modes) {
@@ -112,7 +112,7 @@ void RegisterEval(CLI::App& app, Registry& reg) {
         return kExitOk;
       }
       std::printf("%s (%s split, %zu queries; corpus: %d added, %d unchanged, %d failed)\n\n", rep->dataset.c_str(),
-                  rep->split.c_str(), rep->queries, rep->ingest.added + rep->ingest.replaced, rep->ingest.unchanged, rep->ingest.failed);
+                  rep->split.c_str(), rep->queries, rep->ingest.added + rep->ingest.replaced + rep->ingest.embedded, rep->ingest.unchanged, rep->ingest.failed);
       std::printf("%-8s %9s %11s %8s %10s\n", "mode", "nDCG@10", "Recall@100", "MRR@10", "queries/s");
       for (const auto& m : rep->modes) {
         std::printf("%-8s %9.4f %11.4f %8.4f %10.1f\n", m.mode.c_str(), m.ndcg_at_10, m.recall_at_100, m.mrr_at_10,

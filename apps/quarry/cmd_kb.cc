@@ -149,7 +149,7 @@ void RegisterKnowledgeBase(CLI::App& app, Registry& reg) {
         std::fprintf(stderr, "quarry: error: %s: %s\n", f.source.c_str(), WithHint(f.reason, f.option).c_str());
       }
       if (add_json) {
-        json j = {{"added", rep->added}, {"unchanged", rep->unchanged}, {"replaced", rep->replaced}, {"failed", rep->failed},
+        json j = {{"added", rep->added}, {"unchanged", rep->unchanged}, {"replaced", rep->replaced}, {"embedded", rep->embedded}, {"failed", rep->failed},
                   {"chunks", rep->chunks}, {"failures", json::array()},
                   {"seconds", {{"total", rep->total_s}, {"parse", rep->parse_s}, {"chunk", rep->chunk_s}, {"analyze", rep->analyze_s}, {"embed", rep->embed_s},
                                {"store", rep->store_s}, {"index", rep->index_s}}}};
@@ -159,8 +159,9 @@ void RegisterKnowledgeBase(CLI::App& app, Registry& reg) {
         j["skipped"] = rep->skipped;
         PrintJson(j);
       } else {
-        std::printf("added %d, unchanged %d, replaced %d, failed %d (%lld chunks, %.1f s)\n", rep->added, rep->unchanged,
-                    rep->replaced, rep->failed, static_cast<long long>(rep->chunks), rep->total_s);
+        const std::string embedded = rep->embedded ? ", embedded " + std::to_string(rep->embedded) : std::string();
+        std::printf("added %d, unchanged %d, replaced %d%s, failed %d (%lld chunks, %.1f s)\n", rep->added, rep->unchanged,
+                    rep->replaced, embedded.c_str(), rep->failed, static_cast<long long>(rep->chunks), rep->total_s);
         if (!rep->skipped.empty()) {
           // Not failures, but the user should know what a folder walk passed over.
           int n = 0;

@@ -55,7 +55,7 @@ struct AddOptions {
   int64_t max_chunks = 100000;               // chunks of one document
   int chunk_tokens = 256;
   int overlap_tokens = 32;
-  bool embed = true;                  // false: BM25 only (dense search will not see these chunks)
+  bool embed = true;                  // false: BM25 only (dense search sees these chunks once added again with embed)
 
   // Limits > 0, max_zip_ratio >= 1, chunk_tokens in [16, 8192],
   // overlap_tokens in [0, chunk_tokens), metadata a JSON object.
@@ -70,6 +70,7 @@ struct AddFailure {
 
 struct AddReport {
   int added = 0, unchanged = 0, replaced = 0, failed = 0;
+  int embedded = 0;  // unchanged documents, stored before without embeddings, that now have them
   int64_t chunks = 0;                  // chunks written
   // Files a folder walk passed over: their type is not one Quarry reads (or
   // they match no --glob). Counted by extension, e.g. {".png": 3, "": 1}.

@@ -387,6 +387,7 @@ Result<AddReport> KnowledgeBase::Add(const std::vector<std::string>& paths, cons
       switch (put->outcome) {
         case Catalog::PutResult::kAdded: ++rep.added; break;
         case Catalog::PutResult::kReplaced: ++rep.replaced; break;
+        case Catalog::PutResult::kEmbedded: ++rep.embedded; break;
         case Catalog::PutResult::kUnchanged: ++rep.unchanged; continue;  // another process stored it meanwhile
       }
       rep.chunks += static_cast<int64_t>(p.chunks.size());
@@ -423,8 +424,20 @@ Result<AddReport> KnowledgeBase::Add(const std::vector<std::string>& paths, cons
       return;
     }
     if (*existing && (*existing)->content_hash == d.content_hash) {
-      ++rep.unchanged;
-      return;
+      // Unchanged, unless it was added without embeddings and now can have them.
+      bool lacks_vectors = false;
+      if (im.embedder && (*existing)->chunks > 0) {
+        auto has = im.catalog->HasEmbeddings((*existing)->id);
+        if (!has.ok()) {
+          fatal = has.status();
+          return;
+        }
+        lacks_vectors = !*has;
+      }
+      if (!lacks_vectors) {
+        ++rep.unchanged;
+        return;
+      }
     }
     auto t = Clock::now();
     std::vector<TextChunk> chunks = ChunkDocument(d.text, d.sections, co, count_tokens);

@@ -36,7 +36,7 @@ Result<std::vector<SearchHit>> KnowledgeBase::Search(const std::string& query, c
       if (!q.ok()) return q.status();
       for (const auto& [id, s] : im.vectors->Search((*q)[0].data(), depth)) dense.push_back({id, s});
     } else if (o.mode == Mode::kDense) {
-      return Status::InvalidArgument(im.options.dir + ": no embeddings stored (documents were added without them); search in BM25 mode").About("mode");
+      return Status::InvalidArgument(im.options.dir + ": no embeddings stored (documents were added without them); search in BM25 mode, or add them again without --no-embed to embed them").About("mode");
     }
   }
 

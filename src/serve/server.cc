@@ -1122,7 +1122,7 @@ void Server::Impl::Upload(const httplib::Request& req, httplib::Response& res) {
   ao.metadata = metadata;
   if (Status st = ao.Validate(); !st.ok()) return SendError(res, FromStatus(st));
   json files = json::array();
-  int added = 0, replaced = 0, unchanged = 0, failed = 0;
+  int added = 0, replaced = 0, unchanged = 0, embedded = 0, failed = 0;
   int64_t chunks = 0;
   size_t parts = 0;
   for (const auto& [field, f] : req.files) {
@@ -1179,15 +1179,16 @@ void Server::Impl::Upload(const httplib::Request& req, httplib::Response& res) {
       if (!rep->failures.empty() && !rep->failures[0].option.empty()) r["param"] = rep->failures[0].option;
       ++failed;
     } else {
-      r["status"] = rep->replaced ? "replaced" : rep->added ? "added" : "unchanged";
-      added += rep->added, replaced += rep->replaced, unchanged += rep->unchanged;
+      r["status"] = rep->replaced ? "replaced" : rep->added ? "added" : rep->embedded ? "embedded" : "unchanged";
+      added += rep->added, replaced += rep->replaced, unchanged += rep->unchanged, embedded += rep->embedded;
     }
     chunks += rep->chunks;
     files.push_back(r);
   }
   if (parts == 0) return SendError(res, {400, "no file in the upload (multipart field 'file')", "file", "missing_field"});
   metrics.documents_added += static_cast<uint64_t>(added + replaced);
-  SendJson(res, {{"files", files}, {"added", added}, {"replaced", replaced}, {"unchanged", unchanged}, {"failed", failed}, {"chunks", chunks}},
+  SendJson(res, {{"files", files}, {"added", added}, {"replaced", replaced}, {"unchanged", unchanged}, {"embedded", embedded},
+                 {"failed", failed}, {"chunks", chunks}},
            failed == static_cast<int>(parts) ? 422 : 200);
 }
 

@@ -230,7 +230,21 @@ Result<Catalog::PutResult> Catalog::PutDocument(const DocumentRow& doc, const st
     if (!old.ok()) return old.status();
     old->Bind(1, doc.source);
     if (old->Step()) {
-      if (old->Text(3) == doc.content_hash) return PutResult{old->Int(0), PutResult::kUnchanged};
+      if (old->Text(3) == doc.content_hash) {
+        const int64_t id = old->Int(0);
+        const bool adds_vectors = std::any_of(chunks.begin(), chunks.end(), [](const ChunkInput& c) { return !c.vector.empty(); });
+        if (!adds_vectors) return PutResult{id, PutResult::kUnchanged};
+        auto has = HasEmbeddings(id);
+        if (!has.ok()) return has.status();
+        if (*has) return PutResult{id, PutResult::kUnchanged};
+        // Stored before without embeddings: new chunks, the same document.
+        auto del = db_->Prepare("DELETE FROM chunks WHERE doc_id = ?");
+        if (!del.ok()) return del.status();
+        QUARRY_RETURN_IF_ERROR(del->Bind(1, id).Exec());
+        QUARRY_RETURN_IF_ERROR(PutChunks(id, chunks, model_id));
+        QUARRY_RETURN_IF_ERROR(tx.Commit());
+        return PutResult{id, PutResult::kEmbedded};
+      }
       result.outcome = PutResult::kReplaced;
       version = old->Int(1) + 1;
       created = old->Text(2);
@@ -248,9 +262,14 @@ Result<Catalog::PutResult> Catalog::PutDocument(const DocumentRow& doc, const st
       .Bind(4, doc.title).Bind(5, doc.bytes).Bind(6, version);
   if (created.empty()) ins->BindNull(7); else ins->Bind(7, created);
   QUARRY_RETURN_IF_ERROR(ins->Exec());
-  const int64_t doc_id = db_->LastInsertId();
-  result.doc_id = doc_id;
+  result.doc_id = db_->LastInsertId();
+  QUARRY_RETURN_IF_ERROR(PutChunks(result.doc_id, chunks, model_id));
+  QUARRY_RETURN_IF_ERROR(tx.Commit());
+  return result;
+}
 
+// Inside PutDocument's transaction; also moves the generation.
+Status Catalog::PutChunks(int64_t doc_id, const std::vector<ChunkInput>& chunks, const std::string& model_id) {
   auto ic = db_->Prepare("INSERT INTO chunks(doc_id, seq, text, start_char, end_char, heading, tokens) VALUES(?,?,?,?,?,?,?)");
   auto ie = db_->Prepare("INSERT INTO embeddings(chunk_id, model, vector) VALUES(?,?,?)");
   auto it = db_->Prepare("INSERT INTO chunk_terms(chunk_id, data) VALUES(?,?)");
@@ -272,9 +291,7 @@ Result<Catalog::PutResult> Catalog::PutDocument(const DocumentRow& doc, const st
     it->Bind(1, chunk_id).BindBlob(2, c.encoded_terms.data(), c.encoded_terms.size());
     QUARRY_RETURN_IF_ERROR(it->Exec());
   }
-  QUARRY_RETURN_IF_ERROR(db_->Exec("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'"));
-  QUARRY_RETURN_IF_ERROR(tx.Commit());
-  return result;
+  return db_->Exec("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'");
 }
 
 Status Catalog::DeleteDocument(int64_t id) {
@@ -314,6 +331,15 @@ Result<int64_t> Catalog::CountEmbeddings(const std::string& model_id) {
   int64_t n = st->Step() ? st->Int(0) : 0;
   QUARRY_RETURN_IF_ERROR(st->status());
   return n;
+}
+
+Result<bool> Catalog::HasEmbeddings(int64_t doc_id) {
+  auto st = db_->Prepare("SELECT EXISTS(SELECT 1 FROM chunks c JOIN embeddings e ON e.chunk_id = c.id WHERE c.doc_id = ?)");
+  if (!st.ok()) return st.status();
+  st->Bind(1, doc_id);
+  const bool has = st->Step() && st->Int(0) != 0;
+  QUARRY_RETURN_IF_ERROR(st->status());
+  return has;
 }
 
 Status Catalog::ForEachChunkTerms(const std::function<void(int64_t, int64_t, std::string_view)>& fn) {

@@ -76,9 +76,11 @@ class Catalog {
   // Inserts the document or atomically replaces one with the same source.
   // Decided inside the write transaction, so concurrent writers each report
   // what they really did: a source another process stored meanwhile with the
-  // same content is left alone (kUnchanged).
+  // same content is left alone (kUnchanged). The same content stored earlier
+  // without embeddings, now put with them, has its chunks replaced and keeps
+  // its id and version (kEmbedded).
   struct PutResult {
-    enum Outcome { kAdded, kReplaced, kUnchanged };
+    enum Outcome { kAdded, kReplaced, kUnchanged, kEmbedded };
     int64_t doc_id = 0;
     Outcome outcome = kAdded;
   };
@@ -90,6 +92,8 @@ class Catalog {
 
   Result<CatalogStats> Stats();
   Result<int64_t> CountEmbeddings(const std::string& model_id);
+  // Whether any chunk of document doc_id has an embedding.
+  Result<bool> HasEmbeddings(int64_t doc_id);
 
   // Scans for index (re)builds.
   Status ForEachChunkTerms(const std::function<void(int64_t chunk_id, int64_t doc_id, std::string_view blob)>& fn);
@@ -113,6 +117,7 @@ class Catalog {
   Catalog(std::string dir, std::unique_ptr<sql::Db> db) : dir_(std::move(dir)), db_(std::move(db)) {}
   Status Migrate();
   Status MapForLookups();
+  Status PutChunks(int64_t doc_id, const std::vector<ChunkInput>& chunks, const std::string& model_id);
   static std::string IdList(const std::vector<int64_t>& ids);
   std::string dir_;
   std::unique_ptr<sql::Db> db_;

@@ -94,6 +94,51 @@ TEST_F(KbCli, AddSkipsUnchangedAndReplacesChanged) {
   EXPECT_EQ(stats["embeddings"], stats["chunks"]);
 }
 
+// A base filled with --no-embed (BM25 only) gets its embeddings from a plain
+// `add` of the same files, in place: same documents, same ids and versions.
+TEST_F(KbCli, AddingAgainEmbedsDocumentsAddedWithoutEmbeddings) {
+  Write("a.txt", "The volcano on Mars is tall.");
+  Write("b.md", "# Fruit\n\nThe banana is yellow. The apple is red.");
+  auto bm25 = QJson("add " + docs_ + " --no-embed");
+  EXPECT_EQ(bm25["added"], 2);
+  EXPECT_EQ(QJson("stats")["embeddings"], 0);
+  auto dense = Q("search volcano --mode dense");
+  EXPECT_EQ(dense.exit_code, 2);  // an option the base cannot serve
+  EXPECT_NE(dense.err.find("without --no-embed"), std::string::npos) << dense.err;
+  const json before = QJson("ls")["documents"];
+
+  auto embed = QJson("add " + docs_);
+  EXPECT_EQ(embed["embedded"], 2) << embed.dump();
+  EXPECT_EQ(embed["added"], 0);
+  EXPECT_EQ(embed["replaced"], 0);
+  EXPECT_EQ(embed["unchanged"], 0);
+  auto stats = QJson("stats");
+  EXPECT_EQ(stats["documents"], 2);
+  EXPECT_EQ(stats["embeddings"], stats["chunks"]);
+  const json after = QJson("ls")["documents"];
+  ASSERT_EQ(after.size(), before.size());
+  for (size_t i = 0; i < after.size(); ++i) {
+    EXPECT_EQ(after[i]["id"], before[i]["id"]);
+    EXPECT_EQ(after[i]["version"], before[i]["version"]);
+  }
+  auto found = QJson("search volcano --mode dense");
+  ASSERT_FALSE(found["results"].empty()) << found.dump();
+  EXPECT_EQ(QJson("search banana --mode bm25")["results"].size(), 1u);
+
+  // Embedded once: nothing more to do. A file added later without embeddings
+  // is the only one embedded next time.
+  auto again = QJson("add " + docs_);
+  EXPECT_EQ(again["unchanged"], 2);
+  EXPECT_EQ(again["embedded"], 0);
+  Write("c.txt", "Coffee and water.");
+  EXPECT_EQ(QJson("add " + docs_ + " --no-embed")["added"], 1);
+  auto third = QJson("add " + docs_);
+  EXPECT_EQ(third["embedded"], 1);
+  EXPECT_EQ(third["unchanged"], 2);
+  stats = QJson("stats");
+  EXPECT_EQ(stats["embeddings"], stats["chunks"]);
+}
+
 TEST_F(KbCli, OneBadFileNeverAbortsTheBatch) {
   Write("good.txt", "A good document about water.");
   Write("binary.txt", std::string("\x7f" "ELF\0\0\0\x01", 8));
