@@ -70,7 +70,7 @@ Analyzer::~Analyzer() {
 void Analyzer::Emit(std::string word, std::vector<std::string>* terms) const {
   // Possessives: "john's" -> "john" (EnglishPossessiveFilter).
   if (word.size() > 2 && word.compare(word.size() - 2, 2, "'s") == 0) word.resize(word.size() - 2);
-  if (word.empty()) return;
+  if (word.empty() || (options_.drop_single_chars && word.size() == 1)) return;  // one byte: ASCII
   if (options_.stopwords && StopWords().count(word)) return;
   if (stemmer_) {
     const sb_symbol* s = sb_stemmer_stem(stemmer_, reinterpret_cast<const sb_symbol*>(word.data()), static_cast<int>(word.size()));

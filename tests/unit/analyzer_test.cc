@@ -33,6 +33,18 @@ TEST(Analyzer, KeepsNumbersAndAbbreviationsWhole) {
   EXPECT_EQ(A("state-of-the-art e-mail", "none"), (V{"state", "art", "e", "mail"}));
 }
 
+// What the knowledge base indexes: one-letter and one-digit words go (they
+// match nearly every passage); longer ones, numbers with a point, and lone
+// CJK characters stay.
+TEST(Analyzer, DropsSingleCharactersWhenAsked) {
+  auto a = Analyzer::Create({"porter", true, /*drop_single_chars=*/true});
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ((*a)->Analyze("IL-6 and T cells in type 2 diabetes"), (V{"il", "cell", "type", "diabet"}));
+  EXPECT_EQ((*a)->Analyze("pi is 3.14, not 3; e-mail x"), (V{"pi", "3.14", "mail"}));
+  EXPECT_EQ((*a)->Analyze("我 é"), (V{"我", "é"}));
+  EXPECT_EQ(A("T cells"), (V{"t", "cell"}));  // kept by default
+}
+
 TEST(Analyzer, CjkBecomesOverlappingBigrams) {
   EXPECT_EQ(A("北京大学"), (V{"北京", "京大", "大学"}));
   EXPECT_EQ(A("我"), (V{"我"}));
