@@ -48,11 +48,17 @@ Result<RetrievalEvalReport> EvaluateRetrieval(KnowledgeBase& kb, const Retrieval
     mr.mode = std::string(ModeName(mode)) + (so.reranker ? "+rerank" : "");
     const auto t0 = std::chrono::steady_clock::now();
     for (size_t qi = 0; qi < queries.size(); ++qi) {
-      auto hits = kb.Search(queries[qi].text, so);
-      if (!hits.ok()) return hits.status();
+      // A blank query (CMRC 2018's trial set has two) finds nothing and scores
+      // 0, as in BEIR's own evaluation; it does not stop the run.
+      std::vector<SearchHit> hits;
+      if (queries[qi].text.find_first_not_of(" \t\r\n") != std::string::npos) {
+        auto found = kb.Search(queries[qi].text, so);
+        if (!found.ok()) return found.status();
+        hits = std::move(*found);
+      }
       std::vector<std::string> docs;
       std::unordered_set<std::string> seen;
-      for (const auto& h : *hits) {
+      for (const auto& h : hits) {
         const size_t hash = h.source.rfind('#');
         std::string id = hash == std::string::npos ? h.source : h.source.substr(hash + 1);
         if (seen.insert(id).second) docs.push_back(std::move(id));

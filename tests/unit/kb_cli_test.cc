@@ -616,6 +616,13 @@ TEST_F(KbCli, EvalRetrievalOnABeirDataset) {
   auto bad = test::RunCmd(test::Quarry() + " eval retrieval --beir " + beir + " --split dev --db " + db_);
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_NE(bad.err.find("available: test"), std::string::npos) << bad.err;
+  // A judged query with no text (public sets have them) scores 0 instead of ending the run.
+  test::WriteFile(beir + "/queries.jsonl", "{\"_id\": \"q1\", \"text\": \"volcano on mars\"}\n{\"_id\": \"q2\", \"text\": \" \"}\n");
+  auto blank = test::RunCmd(test::Quarry() + " eval retrieval --beir " + beir + " --mode bm25 --json --db " + db_ + " --embed-model " + model_);
+  ASSERT_EQ(blank.exit_code, 0) << blank.err;
+  auto jb = json::parse(blank.out);
+  EXPECT_EQ(jb["queries"], 2);
+  EXPECT_DOUBLE_EQ(jb["modes"]["bm25"]["ndcg@10"].get<double>(), 0.5);
 }
 
 }  // namespace
