@@ -40,7 +40,7 @@ int Bm25(const std::string& db, const std::string& queries_path, const std::stri
   if (!cat.ok()) return std::cerr << cat.status().message() << "\n", 1;
   auto idx = Bm25Index::Open(**cat, {k1, b});
   if (!idx.ok()) return std::cerr << idx.status().message() << "\n", 1;
-  auto an = text::Analyzer::Create({"porter", true, /*drop_single_chars=*/true});  // as KnowledgeBase analyzes
+  auto an = text::Analyzer::Create(text::AnalyzerOptions::ForIndex());
   std::vector<std::pair<std::string, std::string>> queries;
   std::ifstream in(queries_path);
   for (std::string line; std::getline(in, line);) {

@@ -106,7 +106,7 @@ Result<std::unique_ptr<KnowledgeBase>> KnowledgeBase::Open(const KnowledgeBaseOp
     const std::string db = im.catalog->dir() + "/quarry.db";
     im.base_id = ::stat(db.c_str(), &st) == 0 ? std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino) : db;
   }
-  auto an = text::Analyzer::Create({options.stemmer, true, /*drop_single_chars=*/true});
+  auto an = text::Analyzer::Create(text::AnalyzerOptions::ForIndex(options.stemmer));
   if (!an.ok()) return an.status();
   im.analyzer = std::move(*an);
   auto stored = im.catalog->GetMeta("embed_model");

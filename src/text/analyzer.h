@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "quarry/status.h"
@@ -26,6 +27,9 @@ struct AnalyzerOptions {
   // bm25s and scikit-learn do: they match everywhere and say little. Worth
   // +0.003 to +0.007 nDCG@10 on SciFact, NQ and RGB en (docs/benchmarks.md).
   bool drop_single_chars = false;
+
+  // What a knowledge base indexes and searches its BM25 terms with.
+  static AnalyzerOptions ForIndex(std::string stemmer = "porter") { return {std::move(stemmer), true, true}; }
 };
 
 class Analyzer {
